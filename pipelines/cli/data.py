@@ -1,0 +1,61 @@
+"""Sub-commands of the data area: ``pipelines data ingest|validate|features|health``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipelines.config import load_params
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from pipelines.data import ingest
+
+    return ingest.main(load_params(args.params))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipelines.data import validate
+
+    return validate.main(load_params(args.params), input_path=args.input)
+
+
+def _features(args: argparse.Namespace) -> int:
+    from pipelines.data import store
+
+    return store.main(load_params(args.params))
+
+
+def _health(args: argparse.Namespace) -> int:
+    from pipelines.data import health
+
+    return health.main(load_params(args.params))
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add ``pipelines data ...`` to the top-level parser."""
+    data = commands.add_parser("data", help="nightly data pipeline stages")
+    stages = data.add_subparsers(dest="data_command", metavar="STAGE", required=True)
+
+    ingest = stages.add_parser(
+        "ingest", help="fetch new bars from the configured source, archive raw input, append"
+    )
+    ingest.set_defaults(handler=_ingest)
+
+    validate = stages.add_parser(
+        "validate", help="check schema, quality, completeness and anomalies; quarantine bad rows"
+    )
+    validate.add_argument(
+        "--input", default=None, help="bars to validate (default: paths.ingested in params)"
+    )
+    validate.set_defaults(handler=_validate)
+
+    features = stages.add_parser(
+        "features", help="compute leak-free features and labels into the feature store"
+    )
+    features.set_defaults(handler=_features)
+
+    health = stages.add_parser(
+        "health", help="freshness, completeness and feature PSI against the previous run"
+    )
+    health.set_defaults(handler=_health)

@@ -1,0 +1,10 @@
+"""Sub-commands of the training area."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add this area's sub-commands to the top-level parser."""

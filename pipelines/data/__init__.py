@@ -1,0 +1,1 @@
+"""Data part of the pipelines package: sources, validation, features, store, health."""

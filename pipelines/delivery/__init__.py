@@ -1,0 +1,1 @@
+"""Delivery part of the pipelines package."""

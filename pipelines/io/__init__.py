@@ -1,0 +1,1 @@
+"""Input/output helpers used at the edges of the package."""

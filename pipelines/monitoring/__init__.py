@@ -1,0 +1,1 @@
+"""Monitoring part of the pipelines package."""

@@ -1,0 +1,203 @@
+"""Every Prometheus metric name the project exports: the one source of truth.
+
+Alert rules, Grafana dashboards and Argo AnalysisTemplates may only use names listed here (a test
+parses every PromQL expression and checks). Exporters build their collectors from these specs.
+Histogram and counter names are the base names; Prometheus adds ``_bucket``, ``_sum``,
+``_count`` (histograms) and ``_total`` (counters, already part of the names below), and
+``_created`` series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Name, type, help text and label names of one exported metric."""
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+# --- strategy service (pipelines serve) ---------------------------------------------------
+REQUESTS = MetricSpec(
+    "strategy_requests_total",
+    "counter",
+    "Signal requests answered, by model version, instrument and HTTP status code.",
+    ("model_version", "instrument", "code"),
+)
+ERRORS = MetricSpec(
+    "strategy_errors_total",
+    "counter",
+    "Signal requests that failed (5xx, timeouts, invalid model output), by reason.",
+    ("model_version", "instrument", "reason"),
+)
+LATENCY = MetricSpec(
+    "strategy_request_latency_seconds",
+    "histogram",
+    "Signal request latency in seconds, by model version.",
+    ("model_version",),
+)
+PAPER_RETURN_SUM = MetricSpec(
+    "strategy_paper_return_sum_total",
+    "counter",
+    "Sum of realised per-bar paper returns (position times next return), in return units.",
+    ("model_version", "instrument"),
+)
+PAPER_RETURN_SQUARED_SUM = MetricSpec(
+    "strategy_paper_return_squared_sum_total",
+    "counter",
+    "Sum of squared realised per-bar paper returns (for a windowed standard deviation).",
+    ("model_version", "instrument"),
+)
+PAPER_RETURNS = MetricSpec(
+    "strategy_paper_returns_total",
+    "counter",
+    "Number of realised per-bar paper returns (bars with a position held).",
+    ("model_version", "instrument"),
+)
+WINS = MetricSpec(
+    "strategy_trade_wins_total",
+    "counter",
+    "Realised paper returns greater than zero.",
+    ("model_version", "instrument"),
+)
+LOSSES = MetricSpec(
+    "strategy_trade_losses_total",
+    "counter",
+    "Realised paper returns less than zero.",
+    ("model_version", "instrument"),
+)
+POSITION = MetricSpec(
+    "strategy_position",
+    "gauge",
+    "Current target position per instrument (-1 short .. 1 long).",
+    ("model_version", "instrument"),
+)
+CONFIDENCE = MetricSpec(
+    "strategy_prediction_confidence",
+    "histogram",
+    "Confidence of each prediction (0..1).",
+    ("model_version",),
+)
+CIRCUIT_OPEN = MetricSpec(
+    "strategy_circuit_breaker_open",
+    "gauge",
+    "1 while the circuit breaker is open (answering flat), else 0.",
+    ("model_version",),
+)
+CIRCUIT_TRIPS = MetricSpec(
+    "strategy_circuit_breaker_trips_total",
+    "counter",
+    "Times the circuit breaker opened.",
+    ("model_version",),
+)
+MODEL_INFO = MetricSpec(
+    "strategy_model_info",
+    "gauge",
+    "Always 1; labels name the loaded model version and its sha256.",
+    ("model_version", "sha256"),
+)
+READY = MetricSpec(
+    "strategy_ready",
+    "gauge",
+    "1 when the model is loaded, verified and warmed, else 0.",
+    ("model_version",),
+)
+
+# --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------
+PIPELINE_LAST_SUCCESS = MetricSpec(
+    "pipeline_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful run, by pipeline (data, training, feature_health).",
+    ("pipeline",),
+)
+PIPELINE_LAST_FAILURE = MetricSpec(
+    "pipeline_last_failure_timestamp_seconds",
+    "gauge",
+    "Unix time of the last failed run, by pipeline.",
+    ("pipeline",),
+)
+PIPELINE_DURATION = MetricSpec(
+    "pipeline_duration_seconds",
+    "gauge",
+    "Wall time of the last run, by pipeline.",
+    ("pipeline",),
+)
+PIPELINE_RUNS = MetricSpec(
+    "pipeline_runs_total",
+    "counter",
+    "Pipeline runs by outcome (success, failure).",
+    ("pipeline", "status"),
+)
+DATA_LATEST_BAR = MetricSpec(
+    "data_latest_bar_timestamp_seconds",
+    "gauge",
+    "Unix time of the latest stored bar, by instrument.",
+    ("instrument",),
+)
+FEATURE_PSI = MetricSpec(
+    "feature_psi", "gauge", "Population stability index against the reference.", ("feature",)
+)
+FEATURE_KS = MetricSpec(
+    "feature_ks_statistic",
+    "gauge",
+    "Two-sample Kolmogorov-Smirnov statistic against the reference.",
+    ("feature",),
+)
+FEATURE_MISSING = MetricSpec(
+    "feature_missing_rate", "gauge", "Share of missing values in the live window.", ("feature",)
+)
+FEATURE_HEALTH_STATUS = MetricSpec(
+    "feature_health_status",
+    "gauge",
+    "Overall feature health: 0 ok, 1 warning, 2 critical.",
+    (),
+)
+
+# --- delivery (deploy workflow) ---------------------------------------------------------------
+DEPLOYMENT_LAST_SUCCESS = MetricSpec(
+    "model_deployment_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful deployment, by environment and model version.",
+    ("environment", "model_version"),
+)
+DEPLOYMENT_LAST_FAILURE = MetricSpec(
+    "model_deployment_last_failure_timestamp_seconds",
+    "gauge",
+    "Unix time of the last failed deployment, by environment and model version.",
+    ("environment", "model_version"),
+)
+PROMOTION_TIMESTAMP = MetricSpec(
+    "model_promotion_timestamp_seconds",
+    "gauge",
+    "Unix time a model version was promoted into an environment.",
+    ("environment", "model_version"),
+)
+PERFORMANCE_REPORT = MetricSpec(
+    "model_performance_report_timestamp_seconds",
+    "gauge",
+    "Unix time the weekly performance report was produced.",
+    (),
+)
+
+ALL: tuple[MetricSpec, ...] = tuple(v for v in list(globals().values()) if isinstance(v, MetricSpec))
+
+
+def exported_series_names() -> set[str]:
+    """Every series name a scrape can contain, including histogram and counter suffixes."""
+    names: set[str] = set()
+    for spec in ALL:
+        names.add(spec.name)
+        if spec.kind == "histogram":
+            names.update({f"{spec.name}_bucket", f"{spec.name}_sum", f"{spec.name}_count"})
+        if spec.kind == "counter":
+            base = spec.name.removesuffix("_total")
+            names.update({base, f"{base}_created"})
+    return names

@@ -1,0 +1,1 @@
+"""Registry part of the pipelines package."""

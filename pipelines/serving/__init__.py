@@ -1,0 +1,1 @@
+"""Serving part of the pipelines package."""

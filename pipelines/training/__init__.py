@@ -1,0 +1,1 @@
+"""Training part of the pipelines package."""
