@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 class PipelineError(Exception):
-    """A failure the user can act on: the message names the file, row or field and what was expected.
+    """A failure the user can act on, reported as one line with no traceback.
+
+    The message names the file, row or field and what was expected.
 
     Attributes:
         exit_code: Process exit status the CLI uses for this error.

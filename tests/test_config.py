@@ -61,7 +61,9 @@ def test_invalid_fixture_files(path: Path) -> None:
         load_params(path)
 
 
-def test_cli_reports_bad_params_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_bad_params_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pipelines.cli import main
 
     bad = tmp_path / "params.yaml"

@@ -46,6 +46,10 @@ def has_ohlcv_columns(bars: pd.DataFrame) -> bool:
     return {"high", "low", "volume"}.issubset(bars.columns)
 
 
+def _log(values: pd.Series) -> pd.Series:
+    return pd.Series(np.log(values.to_numpy(dtype="float64")), index=values.index)
+
+
 def instrument_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     """Per-instrument features of one instrument's bars, sorted by timestamp.
 
@@ -81,10 +85,10 @@ def instrument_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFra
     total = gain + loss
     out[f"rsi_{params.rsi_window}"] = (gain / total.replace(0.0, np.nan)) * 100.0
     if has_ohlcv_columns(bars):
-        high = np.log(bars["high"].astype("float64"))
-        low = np.log(bars["low"].astype("float64"))
+        high = _log(bars["high"])
+        low = _log(bars["low"])
         out["range_21"] = (high - low).rolling(21, min_periods=21).mean()
-        volume = np.log1p(bars["volume"].astype("float64"))
+        volume = pd.Series(np.log1p(bars["volume"].to_numpy(dtype="float64")), index=bars.index)
         vmean = volume.rolling(21, min_periods=21).mean()
         vstd = volume.rolling(21, min_periods=21).std()
         out["volume_z_21"] = (volume - vmean) / vstd.replace(0.0, np.nan)
@@ -135,7 +139,7 @@ def compute_labels(bars: pd.DataFrame, params: LabelParams) -> pd.DataFrame:
     ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
         drop=True
     )
-    log_close = np.log(ordered["close"].astype("float64"))
+    log_close = _log(ordered["close"])
     grouped_close = log_close.groupby(ordered["instrument"], sort=False)
     horizon = params.horizon
     fwd = grouped_close.shift(-horizon) - log_close

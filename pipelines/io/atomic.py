@@ -31,7 +31,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.replace(tmp, final)
+        tmp.replace(final)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -39,11 +39,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 def write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
     """Write bytes atomically and return the final path."""
-    with atomic_path(target) as tmp:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+    with atomic_path(target) as tmp, tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
     return Path(target)
 
 

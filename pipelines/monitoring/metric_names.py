@@ -187,7 +187,9 @@ PERFORMANCE_REPORT = MetricSpec(
     (),
 )
 
-ALL: tuple[MetricSpec, ...] = tuple(v for v in list(globals().values()) if isinstance(v, MetricSpec))
+ALL: tuple[MetricSpec, ...] = tuple(
+    v for v in list(globals().values()) if isinstance(v, MetricSpec)
+)
 
 
 def exported_series_names() -> set[str]:
