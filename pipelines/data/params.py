@@ -15,6 +15,7 @@ class SampleSource(StrictModel):
     """The bundled real data shipped in ``data/sample``."""
 
     path: str = "data/sample/sp500_20_daily_close.csv.gz"
+    instrument: str | None = None
 
 
 class FileSource(StrictModel):
@@ -22,6 +23,7 @@ class FileSource(StrictModel):
 
     path: str = "data/incoming/*.csv"
     layout: Literal["auto", "long", "wide"] = "auto"
+    instrument: str | None = None
 
 
 class S3Source(StrictModel):
@@ -32,6 +34,7 @@ class S3Source(StrictModel):
     endpoint_url: str | None = None
     region: str = "us-east-1"
     layout: Literal["auto", "long", "wide"] = "auto"
+    instrument: str | None = None
 
 
 class ExchangeSource(StrictModel):
@@ -61,9 +64,10 @@ class DataParams(StrictModel):
 class ValidationParams(StrictModel):
     """Row rules and anomaly thresholds of ``pipelines data validate``."""
 
-    robust_z_threshold: float = Field(default=12.0, gt=0)
+    robust_z_threshold: float = Field(default=25.0, gt=0)
     stale_run_length: PositiveInt = 10
     max_gap_bars: PositiveInt = 5
+    max_integrity_rejects: int = Field(default=0, ge=0)
 
 
 class FeatureParams(StrictModel):
@@ -86,7 +90,11 @@ class LabelParams(StrictModel):
 class HealthParams(StrictModel):
     """Thresholds of ``pipelines data health``."""
 
+    as_of: str | None = None
     max_staleness_bars: float = Field(default=3.0, gt=0)
+    psi_window_bars: PositiveInt = 252
+    psi_bins: PositiveInt = 10
+    snapshot: str = "data/health/feature_snapshot.json"
     psi_warning: float = 0.2
     psi_critical: float = 0.3
     missing_warning: float = 0.05

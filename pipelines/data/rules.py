@@ -1,0 +1,174 @@
+"""Pure validation rules: the schema (hard) and the row rules (quarantine).
+
+Hard rules raise :class:`DataError` with one line. Row rules return, for every failing row, the
+rule name and a readable reason; validate quarantines those rows and keeps the rest.
+
+Integrity rules (a broken bar): ``missing_value``, ``nonpositive_price``, ``duplicate_bar``,
+``ohlc_inconsistent``, ``negative_volume``. Anomaly rules (a suspicious bar):
+``return_outlier`` (a spike in the robust z-score of the log return, median/MAD per
+instrument) and ``stale_price`` (the repeats of a close repeated ``stale_run_length`` times or
+more in a row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.data.params import ValidationParams
+from pipelines.data.sources.formats import PRICE_COLUMNS, REQUIRED, VALUE_COLUMNS
+from pipelines.errors import DataError
+
+INTEGRITY_RULES = (
+    "missing_value",
+    "nonpositive_price",
+    "duplicate_bar",
+    "ohlc_inconsistent",
+    "negative_volume",
+)
+ANOMALY_RULES = ("return_outlier", "stale_price")
+MAD_TO_SIGMA = 1.4826
+
+
+def check_schema(bars: pd.DataFrame, name: str) -> None:
+    """Hard schema rules: required columns and types, tz-aware UTC timestamps, not empty.
+
+    Raises:
+        DataError: One line naming the file and the column at fault.
+    """
+    missing = [c for c in REQUIRED if c not in bars.columns]
+    if missing:
+        found = ", ".join(map(str, bars.columns)) or "(none)"
+        raise DataError(
+            f"{name}: missing required column {missing[0]!r} (expected {', '.join(REQUIRED)}; "
+            f"found: {found})"
+        )
+    if bars.empty:
+        raise DataError(f"{name}: no rows (expected at least one bar)")
+    stamp = bars["timestamp"].dtype
+    if not isinstance(stamp, pd.DatetimeTZDtype) or str(stamp.tz) != "UTC":
+        raise DataError(
+            f"{name}: column timestamp: expected tz-aware UTC timestamps, got dtype {stamp}"
+        )
+    if not (
+        pd.api.types.is_string_dtype(bars["instrument"].dtype) or bars["instrument"].dtype == object
+    ):
+        raise DataError(
+            f"{name}: column instrument: expected text, got dtype {bars['instrument'].dtype}"
+        )
+    for column in VALUE_COLUMNS:
+        dtype = bars[column].dtype if column in bars.columns else None
+        if dtype is not None and not (
+            pd.api.types.is_float_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+        ):
+            raise DataError(f"{name}: column {column}: expected numbers, got dtype {dtype}")
+
+
+def _flag(out: list[pd.DataFrame], mask: np.ndarray, rule: str, reason: pd.Series) -> None:
+    if mask.any():
+        out.append(pd.DataFrame({"rule": rule, "reason": reason[mask]}, index=reason.index[mask]))
+
+
+def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
+    """Rows that break a bar's integrity, indexed like ``bars``, with ``rule`` and ``reason``."""
+    out: list[pd.DataFrame] = []
+    prices = [c for c in PRICE_COLUMNS if c in bars.columns]
+    for column in prices:
+        values = bars[column]
+        missing = pd.Series(f"{column} is missing", index=bars.index)
+        _flag(out, values.isna().to_numpy(), "missing_value", missing)
+        positive = (values <= 0).to_numpy()
+        _flag(out, positive, "nonpositive_price", f"{column} " + values.astype(str) + " <= 0")
+    keys = ["instrument", "timestamp"]
+    dup_any = bars.duplicated(keys, keep=False).to_numpy()
+    if dup_any.any():
+        present = [c for c in VALUE_COLUMNS if c in bars.columns]
+        exact_later = bars.duplicated(keys + present, keep="first").to_numpy()
+        variants = bars.loc[dup_any].groupby(keys)[present].nunique(dropna=False).max(axis=1)
+        conflict_keys = variants[variants > 1].index
+        in_conflict = pd.MultiIndex.from_frame(bars[keys]).isin(conflict_keys)
+        reason = pd.Series("same instrument and timestamp as an earlier row", index=bars.index)
+        reason[in_conflict] = "same instrument and timestamp with different values"
+        _flag(out, dup_any & (exact_later | in_conflict), "duplicate_bar", reason)
+    if {"high", "low"}.issubset(bars.columns):
+        high, low = bars["high"], bars["low"]
+        top = bars[[c for c in prices if c != "high"]].max(axis=1)
+        bottom = bars[[c for c in prices if c != "low"]].min(axis=1)
+        tol = 1e-9 * high.abs()
+        bad = ((high < top - tol) | (low > bottom + tol)).to_numpy()
+        text = "high " + high.astype(str) + " / low " + low.astype(str) + " do not bound the bar"
+        _flag(out, bad, "ohlc_inconsistent", text)
+    if "volume" in bars.columns:
+        neg = (bars["volume"] < 0).to_numpy()
+        _flag(out, neg, "negative_volume", "volume " + bars["volume"].astype(str) + " < 0")
+    return _combine(out)
+
+
+def robust_z(bars: pd.DataFrame) -> pd.Series:
+    """Robust z-score of each bar's log return within its instrument (median/MAD).
+
+    ``bars`` must be sorted by instrument then time; the first bar of each instrument is NaN.
+    """
+    group = bars["instrument"]
+    log_close = pd.Series(np.log(bars["close"].to_numpy(dtype="float64")), index=bars.index)
+    ret = log_close.groupby(group, sort=False).diff()
+    median = ret.groupby(group, sort=False).transform("median")
+    mad = (ret - median).abs().groupby(group, sort=False).transform("median")
+    return (ret - median) / (MAD_TO_SIGMA * mad.replace(0.0, np.nan))
+
+
+def anomaly_failures(bars: pd.DataFrame, params: ValidationParams) -> tuple[pd.DataFrame, int]:
+    """Return spikes and stale prices among bars that passed the integrity rules.
+
+    A ``return_outlier`` is a spike: the return into the bar and the return out of it are both
+    beyond the robust z threshold, in opposite directions, and the second undoes at least half
+    of the first (a bad print). A one-way jump of the same size is a genuine move far more
+    often than an error (crashes, earnings), so it is only counted, not quarantined.
+
+    Returns:
+        The failing rows (``rule``, ``reason``) and the number of one-way jumps.
+    """
+    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort")
+    group = ordered["instrument"]
+    z = robust_z(ordered)
+    limit = params.robust_z_threshold
+    beyond = (z.abs() > limit).fillna(False)
+    log_close = pd.Series(np.log(ordered["close"].to_numpy(dtype="float64")), index=ordered.index)
+    ret = log_close.groupby(group, sort=False).diff()
+    next_ret = ret.groupby(group, sort=False).shift(-1)
+    next_beyond = beyond.groupby(group, sort=False).shift(-1, fill_value=False).astype(bool)
+    spike = (
+        beyond
+        & next_beyond
+        & (np.sign(ret) == -np.sign(next_ret))
+        & ((ret + next_ret).abs() <= 0.5 * ret.abs())
+    )
+    reverted = spike.groupby(group, sort=False).shift(1, fill_value=False).astype(bool)
+    jumps = int((beyond & ~spike & ~reverted).sum())
+    out: list[pd.DataFrame] = []
+    reason = "spike: robust z " + z.round(1).astype(str) + f" beyond {limit:g}, then reverted"
+    _flag(out, spike.to_numpy(), "return_outlier", reason)
+    close = ordered["close"]
+    same = close.eq(close.groupby(group, sort=False).shift(1))
+    run_id = (~same).cumsum()
+    run_length = run_id.map(run_id.value_counts())
+    stale = (same & (run_length >= params.stale_run_length)).to_numpy()
+    text = "close unchanged for " + run_length.astype(str) + " bars"
+    _flag(out, stale, "stale_price", text)
+    return _combine(out), jumps
+
+
+def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({"rule": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+    flagged = pd.concat(parts)
+    # One row, one record: the first rule that caught it (rules are checked in a fixed order).
+    return flagged[~flagged.index.duplicated(keep="first")]
+
+
+def non_monotonic(bars: pd.DataFrame) -> pd.Series:
+    """Per instrument, how many rows (in input order) go back in time."""
+    stamps = bars["timestamp"]
+    running = stamps.groupby(bars["instrument"], sort=False).cummax()
+    earlier = stamps < running.groupby(bars["instrument"], sort=False).shift(1)
+    return earlier.groupby(bars["instrument"], sort=True).sum().astype(int)

@@ -1,0 +1,71 @@
+"""Where bars come from: the bundled sample, files, S3 and a crypto exchange.
+
+Each source returns :class:`RawItem` objects: the bytes exactly as received, so that ingest can
+archive them before anything transforms them. :func:`parse_item` then turns one item into
+long-format bars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipelines.data.params import DataParams
+from pipelines.data.sources.formats import Layout, parse_bars
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One raw input as received.
+
+    Attributes:
+        name: Name to archive it under (a relative path, no ``..``).
+        data: The bytes as received.
+        kind: ``table`` (CSV/Parquet) or ``ohlcv_json`` (exchange candles).
+        layout: Table layout hint.
+        instrument: Instrument of a single-instrument table.
+    """
+
+    name: str
+    data: bytes = field(repr=False)
+    kind: str = "table"
+    layout: Layout = "auto"
+    instrument: str | None = None
+
+
+def parse_item(item: RawItem) -> pd.DataFrame:
+    """Parse one raw item into long-format bars."""
+    if item.kind == "ohlcv_json":
+        from pipelines.data.sources.exchange import parse_candles
+
+        return parse_candles(item.name, item.data)
+    return parse_bars(item.name, item.data, item.layout, item.instrument)
+
+
+def fetch(params: DataParams, last_bars: Mapping[str, pd.Timestamp]) -> list[RawItem]:
+    """Fetch raw items from the configured source.
+
+    Args:
+        params: The ``data`` section of params.yaml.
+        last_bars: Last stored bar per instrument (the exchange source resumes after it).
+
+    Returns:
+        The raw items, in a stable order.
+    """
+    if params.source == "sample":
+        from pipelines.data.sources import sample
+
+        return sample.fetch(params.sample)
+    if params.source == "file":
+        from pipelines.data.sources import files
+
+        return files.fetch(params.file)
+    if params.source == "s3":
+        from pipelines.data.sources import s3
+
+        return s3.fetch(params.s3)
+    from pipelines.data.sources import exchange
+
+    return exchange.fetch(params.exchange, last_bars)
