@@ -106,7 +106,9 @@ def compute_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     Returns:
         ``timestamp``, ``instrument`` and the feature columns, sorted by instrument then time.
     """
-    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(drop=True)
+    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
+        drop=True
+    )
     parts = [
         instrument_features(group, params) for _, group in ordered.groupby("instrument", sort=False)
     ]
@@ -134,7 +136,9 @@ def compute_labels(bars: pd.DataFrame, params: LabelParams) -> pd.DataFrame:
         ``timestamp``, ``instrument``, ``fwd_return``, ``label_sign`` (1 up, 0 otherwise) and
         ``label_end``, sorted by instrument then time.
     """
-    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(drop=True)
+    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
+        drop=True
+    )
     log_close = _log(ordered["close"])
     grouped_close = log_close.groupby(ordered["instrument"], sort=False)
     horizon = params.horizon

@@ -92,9 +92,7 @@ def read_store(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     folder = Path(root)
     meta_path = folder / METADATA_FILE
     if not meta_path.exists():
-        raise DataError(
-            f"{meta_path}: feature store metadata not found; run `pipelines data features`"
-        )
+        raise DataError(f"{meta_path}: feature store metadata not found; run `pipelines data features`")
     metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     parts = sorted(folder.glob("instrument=*/part-*.parquet"))
     frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
