@@ -1,0 +1,124 @@
+"""Validation rules: schema, integrity, anomalies, completeness, and the bundled-data figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.data.completeness import instrument_completeness
+from pipelines.data.params import ValidationParams
+from pipelines.data.rules import anomaly_failures, check_schema, integrity_failures
+from pipelines.data.sources.formats import parse_bars
+from pipelines.data.validate import validate_bars
+from pipelines.errors import DataError
+
+
+def _bars(closes: list[float], instrument: str = "AAA", start: str = "2024-01-01") -> pd.DataFrame:
+    stamps = pd.bdate_range(start, periods=len(closes), tz="UTC")
+    return pd.DataFrame({"timestamp": stamps, "instrument": instrument, "close": closes})
+
+
+def _walk(n: int, seed: int = 1) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return (100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))).round(4).tolist()
+
+
+def test_schema_requires_utc_timestamps() -> None:
+    bars = _bars([1.0, 2.0])
+    bars["timestamp"] = bars["timestamp"].dt.tz_localize(None)
+    with pytest.raises(DataError, match="bars.parquet: column timestamp: expected tz-aware UTC"):
+        check_schema(bars, "bars.parquet")
+
+
+def test_schema_requires_numeric_prices() -> None:
+    bars = _bars([1.0, 2.0]).assign(close=["1", "2"])
+    with pytest.raises(DataError, match="column close: expected numbers"):
+        check_schema(bars, "x")
+
+
+def test_integrity_rules_name_each_row() -> None:
+    bars = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                ["2024-01-02"] * 2 + ["2024-01-03", "2024-01-04"], utc=True
+            ),
+            "instrument": ["AAA", "AAA", "AAA", "AAA"],
+            "open": [10.0, 10.0, 10.0, 10.0],
+            "high": [11.0, 11.5, 9.0, 11.0],
+            "low": [9.0, 9.0, 8.0, np.nan],
+            "close": [10.5, 10.5, 10.0, 10.0],
+        }
+    )
+    failures = integrity_failures(bars)
+    assert failures.loc[2, "rule"] == "ohlc_inconsistent"
+    assert (
+        failures.loc[3, "rule"] == "missing_value" and failures.loc[3, "reason"] == "low is missing"
+    )
+    # Two rows share a key with different highs: both are quarantined, neither is trusted.
+    assert failures.loc[[0, 1], "rule"].tolist() == ["duplicate_bar"] * 2
+    assert "different values" in failures.loc[0, "reason"]
+
+
+def test_a_spike_is_quarantined_but_a_lasting_jump_is_kept() -> None:
+    closes = _walk(300)
+    closes[100] = closes[99] * 10  # a bad print: jumps and comes back
+    closes[200:] = [c * 0.5 for c in closes[200:]]  # a genuine crash: stays down
+    failures, jumps = anomaly_failures(_bars(closes), ValidationParams())
+    assert failures.index.tolist() == [100]
+    assert failures.loc[100, "rule"] == "return_outlier"
+    assert jumps == 1
+
+
+def test_stale_prices_flag_the_repeats_only() -> None:
+    closes = _walk(60)
+    closes[20:32] = [closes[20]] * 12
+    failures, _ = anomaly_failures(_bars(closes), ValidationParams(stale_run_length=10))
+    assert failures.index.tolist() == list(range(21, 32))
+    assert (failures["reason"] == "close unchanged for 12 bars").all()
+
+
+def test_completeness_lists_long_gaps_only() -> None:
+    stamps = pd.bdate_range("2024-01-01", periods=60, tz="UTC")
+    kept = stamps.delete([5] + list(range(20, 28)))
+    result = instrument_completeness(pd.Series(kept), "daily", max_gap_bars=5)
+    assert result["missing_bars"] == 9 and result["expected_bars"] == 60
+    assert result["gaps"] == [
+        {
+            "from": stamps[20].isoformat(),
+            "to": stamps[27].isoformat(),
+            "missing_bars": 8,
+        }
+    ]
+
+
+def test_hourly_completeness_expects_every_hour() -> None:
+    stamps = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC").delete([10, 11])
+    result = instrument_completeness(pd.Series(stamps), "hourly", max_gap_bars=1)
+    assert result["missing_bars"] == 2 and len(result["gaps"]) == 1
+
+
+def test_report_counts_per_rule_and_instrument() -> None:
+    bars = pd.concat([_bars(_walk(30), "AAA"), _bars(_walk(30, 2), "BBB")], ignore_index=True)
+    bars.loc[3, "close"] = -1.0
+    result = validate_bars(bars, ValidationParams(), "daily")
+    assert result.report["rules"]["nonpositive_price"] == 1
+    assert result.report["instruments"]["AAA"]["quarantined"] == 1
+    assert result.report["instruments"]["BBB"]["quarantined"] == 0
+    assert result.rejected["input_row"].tolist() == [3]
+    assert len(result.valid) == 59
+
+
+def test_bundled_data_defaults_keep_almost_everything(repo_root: Path) -> None:
+    path = repo_root / "data/sample/sp500_20_daily_close.csv.gz"
+    bars = parse_bars(path.name, path.read_bytes())
+    result = validate_bars(bars, ValidationParams(), "daily")
+    report = result.report
+    assert report["integrity_rejects"] == 0
+    # Only RRC's 1990-92 stretch of repeated closes (runs up to 69 days) is quarantined.
+    assert report["rules"]["stale_price"] == report["instruments"]["RRC"]["quarantined"]
+    assert report["rows_quarantined"] / report["rows_in"] < 0.005
+    assert report["rules"]["return_outlier"] == 0
+    assert report["completeness"]["ratio"] > 0.95
