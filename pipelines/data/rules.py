@@ -12,6 +12,9 @@ more in a row).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -64,9 +67,35 @@ def check_schema(bars: pd.DataFrame, name: str) -> None:
             raise DataError(f"{name}: column {column}: expected numbers, got dtype {dtype}")
 
 
-def _flag(out: list[pd.DataFrame], mask: np.ndarray, rule: str, reason: pd.Series) -> None:
+def _flag(
+    out: list[pd.DataFrame],
+    mask: np.ndarray,
+    rule: str,
+    index: pd.Index,
+    reason: Callable[[np.ndarray], Any],
+) -> None:
+    # Reasons are formatted for the flagged rows only: text for millions of rows is slow.
     if mask.any():
-        out.append(pd.DataFrame({"rule": rule, "reason": reason[mask]}, index=reason.index[mask]))
+        text = np.asarray(reason(mask), dtype=object)
+        out.append(pd.DataFrame({"rule": rule, "reason": text}, index=index[mask]))
+
+
+def _text(values: pd.Series, mask: np.ndarray) -> np.ndarray:
+    return values[mask].astype(str).to_numpy(dtype=object)
+
+
+def _constant(text: str) -> Callable[[np.ndarray], Any]:
+    def make(mask: np.ndarray) -> Any:
+        return np.full(int(mask.sum()), text, dtype=object)
+
+    return make
+
+
+def _values(prefix: str, values: pd.Series, suffix: str) -> Callable[[np.ndarray], Any]:
+    def make(mask: np.ndarray) -> Any:
+        return prefix + _text(values, mask) + suffix
+
+    return make
 
 
 def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
@@ -75,10 +104,20 @@ def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
     prices = [c for c in PRICE_COLUMNS if c in bars.columns]
     for column in prices:
         values = bars[column]
-        missing = pd.Series(f"{column} is missing", index=bars.index)
-        _flag(out, values.isna().to_numpy(), "missing_value", missing)
-        positive = (values <= 0).to_numpy()
-        _flag(out, positive, "nonpositive_price", f"{column} " + values.astype(str) + " <= 0")
+        _flag(
+            out,
+            values.isna().to_numpy(),
+            "missing_value",
+            bars.index,
+            _constant(f"{column} is missing"),
+        )
+        _flag(
+            out,
+            (values <= 0).to_numpy(),
+            "nonpositive_price",
+            bars.index,
+            _values(f"{column} ", values, " <= 0"),
+        )
     keys = ["instrument", "timestamp"]
     dup_any = bars.duplicated(keys, keep=False).to_numpy()
     if dup_any.any():
@@ -87,20 +126,42 @@ def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
         variants = bars.loc[dup_any].groupby(keys)[present].nunique(dropna=False).max(axis=1)
         conflict_keys = variants[variants > 1].index
         in_conflict = pd.MultiIndex.from_frame(bars[keys]).isin(conflict_keys)
-        reason = pd.Series("same instrument and timestamp as an earlier row", index=bars.index)
-        reason[in_conflict] = "same instrument and timestamp with different values"
-        _flag(out, dup_any & (exact_later | in_conflict), "duplicate_bar", reason)
+        reason = np.where(
+            in_conflict,
+            "same instrument and timestamp with different values",
+            "same instrument and timestamp as an earlier row",
+        )
+        _flag(
+            out,
+            dup_any & (exact_later | in_conflict),
+            "duplicate_bar",
+            bars.index,
+            reason.__getitem__,
+        )
     if {"high", "low"}.issubset(bars.columns):
         high, low = bars["high"], bars["low"]
         top = bars[[c for c in prices if c != "high"]].max(axis=1)
         bottom = bars[[c for c in prices if c != "low"]].min(axis=1)
         tol = 1e-9 * high.abs()
         bad = ((high < top - tol) | (low > bottom + tol)).to_numpy()
-        text = "high " + high.astype(str) + " / low " + low.astype(str) + " do not bound the bar"
-        _flag(out, bad, "ohlc_inconsistent", text)
+        _flag(
+            out,
+            bad,
+            "ohlc_inconsistent",
+            bars.index,
+            lambda m: (
+                "high " + _text(high, m) + " / low " + _text(low, m) + " do not bound the bar"
+            ),
+        )
     if "volume" in bars.columns:
-        neg = (bars["volume"] < 0).to_numpy()
-        _flag(out, neg, "negative_volume", "volume " + bars["volume"].astype(str) + " < 0")
+        volume = bars["volume"]
+        _flag(
+            out,
+            (volume < 0).to_numpy(),
+            "negative_volume",
+            bars.index,
+            _values("volume ", volume, " < 0"),
+        )
     return _combine(out)
 
 
@@ -146,15 +207,25 @@ def anomaly_failures(bars: pd.DataFrame, params: ValidationParams) -> tuple[pd.D
     reverted = spike.groupby(group, sort=False).shift(1, fill_value=False).astype(bool)
     jumps = int((beyond & ~spike & ~reverted).sum())
     out: list[pd.DataFrame] = []
-    reason = "spike: robust z " + z.round(1).astype(str) + f" beyond {limit:g}, then reverted"
-    _flag(out, spike.to_numpy(), "return_outlier", reason)
+    _flag(
+        out,
+        spike.to_numpy(),
+        "return_outlier",
+        ordered.index,
+        lambda m: "spike: robust z " + _text(z.round(1), m) + f" beyond {limit:g}, then reverted",
+    )
     close = ordered["close"]
     same = close.eq(close.groupby(group, sort=False).shift(1))
     run_id = (~same).cumsum()
     run_length = run_id.map(run_id.value_counts())
     stale = (same & (run_length >= params.stale_run_length)).to_numpy()
-    text = "close unchanged for " + run_length.astype(str) + " bars"
-    _flag(out, stale, "stale_price", text)
+    _flag(
+        out,
+        stale,
+        "stale_price",
+        ordered.index,
+        _values("close unchanged for ", run_length, " bars"),
+    )
     return _combine(out), jumps
 
 
