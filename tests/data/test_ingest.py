@@ -93,3 +93,19 @@ def test_archive_folder_is_never_reused(
 )
 def test_archive_names_stay_inside_the_archive(name: str, expected: str) -> None:
     assert safe_name(name) == expected
+
+
+def test_bundled_ohlcv_sample_runs_through_every_stage(
+    repo_root: Path,
+    make_params: Callable[..., str],
+    run_cli: Callable[..., tuple[int, list[str]]],
+    project: Path,
+) -> None:
+    sample = str(repo_root / "data/sample/goog_daily_ohlcv.csv.gz")
+    params = make_params(data={"source": "sample", "sample": {"path": sample}})
+    for stage in ("ingest", "validate", "features", "health"):
+        assert run_cli("--params", params, "data", stage) == (0, []), stage
+    meta = json.loads((project / "data/features/_metadata.json").read_text(encoding="utf-8"))
+    assert meta["has_ohlcv"] and meta["instruments"] == ["GOOG"]
+    report = json.loads((project / "reports/data_health.json").read_text(encoding="utf-8"))
+    assert report["status"] == "ok"

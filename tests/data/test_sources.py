@@ -209,3 +209,14 @@ def test_exchange_ingest_twice_appends_nothing_new(
     assert replay["since"][-1] == int(recorded[-1][0]) + HOUR_MS
     assert len(list((project / "data/raw").iterdir())) == 1  # nothing fetched, nothing archived
     assert run_cli("--params", params, "data", "validate") == (0, [])
+
+
+def test_exchange_timeframe_must_match_the_bar_frequency(
+    make_params: Callable[..., str], run_cli: Callable[..., tuple[int, list[str]]]
+) -> None:
+    params = make_params(data={"source": "exchange", "frequency": "daily"})
+    code, errors = run_cli("--params", params, "data", "ingest")
+    assert code != 0 and len(errors) == 1
+    assert (
+        "data.exchange.timeframe '1h' gives hourly bars but data.frequency is 'daily'" in errors[0]
+    )

@@ -122,3 +122,9 @@ def test_bundled_data_defaults_keep_almost_everything(repo_root: Path) -> None:
     assert report["rows_quarantined"] / report["rows_in"] < 0.005
     assert report["rules"]["return_outlier"] == 0
     assert report["completeness"]["ratio"] > 0.95
+
+
+def test_bundled_ohlcv_passes_every_rule(repo_root: Path) -> None:
+    path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
+    result = validate_bars(parse_bars(path.name, path.read_bytes()), ValidationParams(), "daily")
+    assert result.report["rows_quarantined"] == 0 and len(result.valid) == 2148

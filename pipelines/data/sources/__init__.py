@@ -14,6 +14,7 @@ import pandas as pd
 
 from pipelines.data.params import DataParams
 from pipelines.data.sources.formats import Layout, parse_bars
+from pipelines.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,11 @@ def fetch(params: DataParams, last_bars: Mapping[str, pd.Timestamp]) -> list[Raw
         return s3.fetch(params.s3)
     from pipelines.data.sources import exchange
 
+    bar = exchange.FREQUENCY_OF_TIMEFRAME.get(params.exchange.timeframe)
+    if bar != params.frequency:
+        raise ConfigError(
+            f"params.yaml: data.exchange.timeframe {params.exchange.timeframe!r} gives "
+            f"{bar or 'unsupported'} bars but data.frequency is {params.frequency!r} (expected "
+            f"one of {', '.join(f'{k}={v}' for k, v in exchange.FREQUENCY_OF_TIMEFRAME.items())})"
+        )
     return exchange.fetch(params.exchange, last_bars)

@@ -23,6 +23,7 @@ from pipelines.errors import DataError
 log = logging.getLogger(__name__)
 
 Candle = list[float]
+FREQUENCY_OF_TIMEFRAME = {"1m": "minute", "1h": "hourly", "1d": "daily"}
 FetchPage = Callable[[str, str, int, int], list[Candle]]
 
 
