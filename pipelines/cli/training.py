@@ -1,10 +1,73 @@
-"""Sub-commands of the training area."""
+"""Sub-commands of the training area: ``pipelines train|gate|card|register``."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from pipelines.config import load_params
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pipelines.training import train
+
+    return train.main(load_params(args.params))
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from pipelines.training import gate_stage
+
+    envs = args.env or list(ENVIRONMENTS)
+    return gate_stage.main(load_params(args.params), envs, report_only=args.report_only)
+
+
+def _card(args: argparse.Namespace) -> int:
+    from pipelines.training import card
+
+    return card.main(load_params(args.params))
+
+
+def _register(args: argparse.Namespace) -> int:
+    from pipelines.registry import mlflow_log
+
+    return mlflow_log.main(load_params(args.params))
+
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this area's sub-commands to the top-level parser."""
+    """Add the training commands to the top-level parser."""
+    train = commands.add_parser(
+        "train",
+        help="tune, cross-validate (purged walk-forward + CPCV), backtest, check leakage, "
+        "write the model bundle and metrics",
+    )
+    train.set_defaults(handler=_train)
+
+    gate = commands.add_parser(
+        "gate",
+        help="evaluate the promotion gates, write reports/gates/<env>.json; exit 1 on a failure",
+    )
+    gate.add_argument(
+        "--env",
+        action="append",
+        choices=ENVIRONMENTS,
+        help="environment to gate (repeatable; default: all)",
+    )
+    gate.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the reports and exit 0 even when a gate fails (the DVC stage uses this)",
+    )
+    gate.set_defaults(handler=_gate)
+
+    card = commands.add_parser(
+        "card", help="write the model card (Markdown + JSON) and its PNG plots under models/"
+    )
+    card.set_defaults(handler=_card)
+
+    reg = commands.add_parser(
+        "register",
+        help="log the run to MLflow, register a model version, write models/candidate.json",
+    )
+    reg.set_defaults(handler=_register)

@@ -43,6 +43,16 @@ class PositionRule:
     long_only: bool = False
 
 
+def rule_positions(predictions: np.ndarray, objective: Objective, rule: PositionRule) -> np.ndarray:
+    """Target positions in {-1, 0, 1} from raw predictions (shared by backtest and service)."""
+    centre = 0.5 if objective == "binary" else 0.0
+    edge = np.asarray(predictions, dtype="float64") - centre
+    pos = np.where(edge > rule.threshold, 1.0, np.where(edge < -rule.threshold, -1.0, 0.0))
+    if rule.long_only:
+        pos = np.maximum(pos, 0.0)
+    return np.where(np.isfinite(edge), pos, 0.0)
+
+
 @dataclass(frozen=True)
 class ModelBundle:
     """A loaded bundle: the booster plus how to feed it and read its output."""
@@ -64,13 +74,7 @@ class ModelBundle:
 
     def positions(self, predictions: np.ndarray) -> np.ndarray:
         """Target positions in {-1, 0, 1} from raw predictions (see :class:`PositionRule`)."""
-        centre = 0.5 if self.objective == "binary" else 0.0
-        edge = predictions - centre
-        rule = self.position_rule
-        pos = np.where(edge > rule.threshold, 1.0, np.where(edge < -rule.threshold, -1.0, 0.0))
-        if rule.long_only:
-            pos = np.maximum(pos, 0.0)
-        return np.where(np.isfinite(predictions), pos, 0.0)
+        return rule_positions(predictions, self.objective, self.position_rule)
 
     def confidence(self, predictions: np.ndarray) -> np.ndarray:
         """Confidence in 0..1: distance of P(up) from 0.5, doubled (binary models)."""

@@ -2,12 +2,129 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat, PositiveInt
+
 from pipelines.params_base import StrictModel
+
+
+class SplitParams(StrictModel):
+    """Purged walk-forward and combinatorial purged cross-validation (CPCV)."""
+
+    walk_forward_folds: PositiveInt = 5
+    cpcv_groups: int = Field(default=6, ge=3)
+    cpcv_test_groups: PositiveInt = 2
+    embargo_bars: int | None = Field(
+        default=None, ge=0, description="null: the label horizon (the minimum allowed)"
+    )
+    validation_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+
+
+class ModelParams(StrictModel):
+    """LightGBM defaults; the tuner searches around them."""
+
+    objective: Literal["binary", "regression"] = "binary"
+    num_boost_round: PositiveInt = 200
+    early_stopping_rounds: PositiveInt = 30
+    learning_rate: float = Field(default=0.05, gt=0)
+    num_leaves: PositiveInt = 15
+    min_data_in_leaf: PositiveInt = 200
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
+    lambda_l2: NonNegativeFloat = 1.0
+    max_bin: int = Field(default=63, ge=2)
+    num_threads: PositiveInt = 2
+    seed: int = 42
+
+
+class TuningParams(StrictModel):
+    """Optuna search with a seeded TPE sampler and a fixed trial budget."""
+
+    n_trials: PositiveInt = 8
+    seed: int = 42
+
+
+class BacktestParams(StrictModel):
+    """Position rule, costs and annualisation."""
+
+    threshold: NonNegativeFloat = 0.02
+    long_only: bool = False
+    cost_bps: NonNegativeFloat = 1.0
+    slippage_bps: NonNegativeFloat = 1.0
+    market: Literal["equities", "crypto"] = "equities"
+    periods_per_year: float | None = Field(
+        default=None, gt=0, description="null: derived from data.frequency and market"
+    )
+
+
+class LeakageParams(StrictModel):
+    """Leakage checks run in the pipeline."""
+
+    truncation_samples: PositiveInt = 4
+    truncation_tolerance: float = Field(default=1e-9, gt=0)
+    max_abs_label_correlation: float = Field(default=0.95, gt=0, le=1)
+    seed: int = 7
 
 
 class TrainingParams(StrictModel):
     """Training, tuning, backtest and model-card settings."""
 
+    model_name: str = "trading-lgbm"
+    experiment: str = "trading"
+    use_cross_sectional: bool = Field(
+        default=False,
+        description="cs_rank_* features need the whole cross-section online; a canary pod "
+        "only sees its own instruments",
+    )
+    reference_rows: PositiveInt = 2000
+    splits: SplitParams = SplitParams()
+    model: ModelParams = ModelParams()
+    tuning: TuningParams = TuningParams()
+    backtest: BacktestParams = BacktestParams()
+    leakage: LeakageParams = LeakageParams()
+
+
+class GateThresholds(StrictModel):
+    """One environment's gates; a null threshold means the gate is not enforced there."""
+
+    min_sharpe: float | None = None
+    max_drawdown: float | None = None
+    min_win_rate: float | None = None
+    pnl_margin: float | None = Field(
+        default=None, description="required PnL = baseline + margin * |baseline|"
+    )
+    min_psr: float | None = None
+    min_dsr: float | None = None
+    require_no_leakage: bool = True
+    require_tests_passed: bool = False
+
 
 class GatesParams(StrictModel):
     """Promotion gates per environment."""
+
+    ci_status: str = "reports/ci_status.json"
+    dev: GateThresholds = GateThresholds(require_tests_passed=False)
+    staging: GateThresholds = GateThresholds(
+        min_sharpe=2.0,
+        max_drawdown=0.15,
+        min_win_rate=0.55,
+        pnl_margin=0.10,
+        min_psr=0.95,
+        min_dsr=0.95,
+        require_tests_passed=True,
+    )
+    prod: GateThresholds = GateThresholds(
+        min_sharpe=2.0,
+        max_drawdown=0.15,
+        min_win_rate=0.55,
+        pnl_margin=0.10,
+        min_psr=0.95,
+        min_dsr=0.95,
+        require_tests_passed=True,
+    )
+
+    def for_env(self, env: str) -> GateThresholds:
+        """Thresholds of one environment (``dev``, ``staging`` or ``prod``)."""
+        thresholds: GateThresholds = getattr(self, env)
+        return thresholds

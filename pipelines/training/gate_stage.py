@@ -1,0 +1,118 @@
+"""Gate stage: write ``reports/gates/<env>.json`` and fail (exit 1) when a gate fails.
+
+The DVC stage runs with ``report_only`` so that a failed gate does not break ``dvc repro``;
+CI runs ``pipelines gate --env ENV``, which exits non-zero on a failed gate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config import Params
+from pipelines.data.store import read_store
+from pipelines.errors import GateFailed, PipelineError
+from pipelines.io import atomic
+from pipelines.registry.bundle import sha256_file
+from pipelines.training import backtest, baseline, gates
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def git_commit(root: Path) -> str | None:
+    """HEAD's commit in ``root``, or None outside a git checkout."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    done = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+        [git, "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise PipelineError(f"{path}: {what} is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise PipelineError(f"{path}: {what} must be a JSON object")
+    return value
+
+
+def report_path(params: Params, env: str) -> Path:
+    """Where an environment's gate report goes."""
+    return Path(params.paths.reports) / "gates" / f"{env}.json"
+
+
+def _manifest_pnl(params: Params, bundle: Any, oos_path: Path) -> float | None:
+    """Evaluate the deployed model on the candidate's out-of-sample rows."""
+    if not oos_path.exists():
+        return None
+    keys = pd.read_parquet(oos_path, columns=["timestamp", "instrument"])
+    store, _ = read_store(params.paths.features)
+    rows = keys.merge(store, on=["timestamp", "instrument"], how="left")
+    returns = backtest.bar_returns(pd.read_parquet(params.paths.validated))
+    returns.columns = returns.columns.astype(str)
+    grid = returns.reindex(
+        index=pd.DatetimeIndex(sorted(keys["timestamp"].unique())),
+        columns=sorted(keys["instrument"].astype(str).unique()),
+    )
+    bt = params.training.backtest
+    return baseline.evaluate_bundle(bundle, rows, grid, (bt.cost_bps + bt.slippage_bps) / 1e4)
+
+
+def main(params: Params, envs: Sequence[str] = ENVIRONMENTS, report_only: bool = False) -> int:
+    """Evaluate and write the gate reports of ``envs``.
+
+    Raises:
+        GateFailed: Some environment failed a gate (unless ``report_only``).
+    """
+    root = Path.cwd()
+    models = Path(params.paths.models)
+    metrics_path, bundle_path = models / "metrics.json", models / "model_bundle.json"
+    metrics = _read_json(metrics_path, "metrics") or {}
+    if not metrics:
+        log.warning("gate: %s missing: every metric gate fails closed", metrics_path)
+    store_meta = _read_json(Path(params.paths.features) / "_metadata.json", "store metadata")
+    candidate = {
+        "bundle": str(bundle_path),
+        "sha256": sha256_file(bundle_path) if bundle_path.exists() else None,
+        "git_commit": git_commit(root),
+    }
+    ci_status = _read_json(Path(params.gates.ci_status), "CI status")
+    failed = []
+    for env in envs:
+        manifest = baseline.read_manifest_model(root / "environments" / env / "model.yaml")
+        chosen, bundle = baseline.resolve(
+            manifest,
+            root,
+            metrics.get("baseline_naive_pnl"),
+            params.data.frequency,
+            list((store_meta or {}).get("features", [])),
+        )
+        if bundle is not None:
+            pnl = _manifest_pnl(params, bundle, models / "oos_predictions.parquet")
+            chosen = baseline.Baseline(chosen.kind, chosen.description, pnl, chosen.reason)
+        report = gates.evaluate(
+            env, params.gates.for_env(env), metrics, chosen.as_dict(), candidate, ci_status
+        )
+        atomic.write_json(report_path(params, env), report)
+        bad = [g["name"] for g in report["gates"] if g["verdict"] == "fail"]
+        log.info("gate %s: %s %s", env, report["verdict"], f"(failed: {bad})" if bad else "")
+        if report["verdict"] != "pass":
+            failed.append(f"{env}: {', '.join(bad) or 'no gates'}")
+    if failed and not report_only:
+        raise GateFailed(f"gates failed ({'; '.join(failed)}); see {params.paths.reports}/gates/")
+    return 0

@@ -1,0 +1,182 @@
+"""Promotion gates: compare the candidate's metrics with an environment's thresholds.
+
+Fail closed: a metric that is missing, NaN, infinite or of the wrong type fails its gate, and
+so does a missing CI test status where tests are required. The PnL gate's margin is sign-aware:
+the required PnL is ``baseline + margin * |baseline|``, which is above the baseline whether the
+baseline made or lost money.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from pipelines.training.params import GateThresholds
+
+SCHEMA_VERSION = 1
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of a gate report."""
+    text = resources.files("pipelines.training").joinpath("schemas/gate_report.schema.json")
+    schema: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return schema
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def compare(value: float, comparator: str, threshold: float) -> bool:
+    """Apply a comparator."""
+    return {
+        ">": value > threshold,
+        "<": value < threshold,
+        ">=": value >= threshold,
+        "<=": value <= threshold,
+        "==": value == threshold,
+    }[comparator]
+
+
+def numeric_gate(name: str, raw: Any, comparator: str, threshold: float) -> dict[str, Any]:
+    """One numeric gate; a missing or non-finite value fails."""
+    value = _number(raw)
+    if value is None:
+        reason = "metric missing" if raw is None else f"metric is not a finite number ({raw!r})"
+        return _gate(name, None, threshold, comparator, False, f"{reason}: fails closed")
+    ok = compare(value, comparator, threshold)
+    word = "meets" if ok else "does not meet"
+    return _gate(
+        name, value, threshold, comparator, ok, f"{value:.4g} {word} {comparator} {threshold:.4g}"
+    )
+
+
+def _gate(
+    name: str, value: Any, threshold: Any, comparator: str, ok: bool, reason: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": value,
+        "threshold": threshold,
+        "comparator": comparator,
+        "verdict": "pass" if ok else "fail",
+        "reason": reason,
+    }
+
+
+def required_pnl(baseline_pnl: float, margin: float) -> float:
+    """PnL the candidate must exceed: the baseline plus ``margin`` of its magnitude."""
+    return baseline_pnl + margin * abs(baseline_pnl)
+
+
+def pnl_gate(pnl: Any, baseline_pnl: Any, margin: float) -> dict[str, Any]:
+    """Backtest PnL against the baseline with the sign-aware margin."""
+    base = _number(baseline_pnl)
+    if base is None:
+        return _gate(
+            "pnl_vs_baseline",
+            _number(pnl),
+            None,
+            ">",
+            False,
+            "baseline PnL missing or not finite: fails closed",
+        )
+    gate = numeric_gate("pnl_vs_baseline", pnl, ">", required_pnl(base, margin))
+    gate["reason"] += f" (baseline {base:.4g} + {margin:g} x |baseline|)"
+    return gate
+
+
+def tests_gate(status: dict[str, Any] | None, commit: str | None) -> dict[str, Any]:
+    """CI's recorded test status must say passed, for this very commit."""
+    name = "tests_passed"
+    if status is None:
+        return _gate(name, None, True, "==", False, "no CI test status recorded: fails closed")
+    passed = status.get("tests_passed")
+    if passed is not True:
+        return _gate(name, False, True, "==", False, f"CI status says tests_passed={passed!r}")
+    if commit is None or status.get("commit") != commit:
+        return _gate(
+            name,
+            False,
+            True,
+            "==",
+            False,
+            f"CI status is for commit {status.get('commit')!r}, candidate is {commit!r}",
+        )
+    return _gate(name, True, True, "==", True, f"tests passed in CI for {commit}")
+
+
+def leakage_gate(findings: Any) -> dict[str, Any]:
+    """Zero leakage findings; an unknown count fails."""
+    gate = numeric_gate("no_leakage", findings, "==", 0.0)
+    if gate["verdict"] == "fail" and gate["value"] is not None:
+        gate["reason"] = f"{int(gate['value'])} leakage finding(s); see models/evaluation.json"
+    return gate
+
+
+def evaluate(
+    env: str,
+    thresholds: GateThresholds,
+    metrics: dict[str, Any],
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    ci_status: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Build one environment's gate report (validated against the schema).
+
+    Args:
+        env: ``dev``, ``staging`` or ``prod``.
+        thresholds: The environment's gates.
+        metrics: The candidate's headline metrics (``models/metrics.json``).
+        baseline: The resolved baseline (kind, description, total_pnl, reason).
+        candidate: ``bundle`` path, ``sha256`` and ``git_commit`` of the candidate.
+        ci_status: CI's test status, or None when none was recorded.
+    """
+    gates: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    numeric = [
+        ("sharpe", "sharpe", ">", thresholds.min_sharpe),
+        ("max_drawdown", "max_drawdown", "<", thresholds.max_drawdown),
+        ("win_rate", "win_rate", ">", thresholds.min_win_rate),
+        ("psr", "psr", ">", thresholds.min_psr),
+        ("dsr", "dsr", ">", thresholds.min_dsr),
+    ]
+    for name, key, comparator, threshold in numeric:
+        if threshold is None:
+            skipped.append(name)
+        else:
+            gates.append(numeric_gate(name, metrics.get(key), comparator, threshold))
+    if thresholds.pnl_margin is None:
+        skipped.append("pnl_vs_baseline")
+    else:
+        gates.append(
+            pnl_gate(metrics.get("total_pnl"), baseline.get("total_pnl"), thresholds.pnl_margin)
+        )
+    if thresholds.require_no_leakage:
+        gates.append(leakage_gate(metrics.get("leakage_findings")))
+    else:
+        skipped.append("no_leakage")
+    if thresholds.require_tests_passed:
+        gates.append(tests_gate(ci_status, candidate.get("git_commit")))
+    else:
+        skipped.append("tests_passed")
+    ok = bool(gates) and all(g["verdict"] == "pass" for g in gates)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "environment": env,
+        "verdict": "pass" if ok else "fail",
+        "candidate": candidate,
+        "baseline": baseline,
+        "gates": gates,
+        "not_enforced": skipped,
+    }
+    jsonschema.validate(report, report_schema())
+    return report
