@@ -70,16 +70,24 @@ def _rollback(args: argparse.Namespace) -> int:
 
     params = load_params(args.params).delivery
     uri = os.environ.get("MLFLOW_TRACKING_URI", params.mlflow_tracking_uri)
+    # The automatic path (repository_dispatch from a failed deploy) commits directly.
+    direct = args.direct or args.from_event == "repository_dispatch"
     result = rollback(
         _root(),
         params,
         args.env,
         registry=MlflowRegistry(uri, params.digest_tag),
-        to_version=args.to_version,
-        reason=args.reason,
-        direct=args.direct,
+        to_version=args.to_version or None,
+        reason=args.reason or "rollback",
+        direct=direct,
         push=args.push,
     )
+    client = _github(args, params.github_api_url)
+    if client is not None and result.branch:
+        shown = result.version or "nothing deployed"
+        title = f"Rollback {args.env} to {shown}"
+        body = f"Reverts {', '.join(c[:12] for c in result.reverted)}.\n\nReason: {args.reason}\n"
+        client.open_pull(result.branch, params.base_branch, title, body)
     if not result.reverted:
         sys.stdout.write(f"{args.env}: already at {args.to_version}; nothing to revert\n")
         return 0
@@ -107,10 +115,30 @@ def _restore_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    from pipelines.delivery.deploy import deploy
+
+    name = deploy(
+        _root(),
+        args.env,
+        changed_since=args.changed_since,
+        namespace=args.namespace,
+        wait_seconds=args.timeout if args.wait else None,
+        eks_cluster=args.eks_cluster or None,
+    )
+    if name is None:
+        sys.stdout.write(f"{args.env}: nothing changed since {args.changed_since}; not deploying\n")
+    else:
+        sys.stdout.write(
+            f"{args.env}: workflow {name} {'succeeded' if args.wait else 'submitted'}\n"
+        )
+    return 0
+
+
 def _lint(args: argparse.Namespace) -> int:
     from pipelines.delivery.lint.runner import run_lint
 
-    findings = run_lint(_root(), args.params, shared=Path(args.shared) if args.shared else None)
+    findings = run_lint(_root(), shared=Path(args.shared) if args.shared else None)
     for finding in findings:
         sys.stdout.write(f"{finding}\n")
     if findings:
@@ -146,6 +174,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--direct", action="store_true", help="commit on the current branch (automatic path)"
     )
     rollback.add_argument("--push", action="store_true", help="push the result to the remote")
+    rollback.add_argument(
+        "--from-event", default="", help="GitHub event name; repository_dispatch implies --direct"
+    )
+    rollback.add_argument(
+        "--open-pr", action="store_true", help="open the rollback pull request (branch mode)"
+    )
     rollback.set_defaults(handler=_rollback)
 
     restore = commands.add_parser(
@@ -156,8 +190,21 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     restore.add_argument("--no-validate", action="store_true", help="skip re-validation")
     restore.set_defaults(handler=_restore_data)
 
+    deploy = commands.add_parser(
+        "deploy", help="submit the Argo deploy workflow for ENV and wait for it"
+    )
+    deploy.add_argument("--env", required=True)
+    deploy.add_argument("--changed-since", help="skip when ENV did not change since this commit")
+    deploy.add_argument("--namespace", default="argo", help="Argo Workflows namespace")
+    deploy.add_argument("--eks-cluster", help="update kubeconfig for this EKS cluster first")
+    deploy.add_argument("--wait", action="store_true", help="wait until the workflow finishes")
+    deploy.add_argument("--timeout", type=float, default=5400.0, help="seconds to wait")
+    deploy.set_defaults(handler=_deploy)
+
     lint = commands.add_parser(
         "lint", help="kustomize every overlay, validate Argo objects, audit GitHub workflows"
     )
-    lint.add_argument("--shared", help="folder holding schemas/ (default: ../shared)")
+    lint.add_argument(
+        "--shared", help="folder holding schemas/ (default: $PIPELINES_SHARED or ../shared)"
+    )
     lint.set_defaults(handler=_lint)
