@@ -135,6 +135,42 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_artifact(args: argparse.Namespace) -> int:
+    from pipelines.delivery.artifact import verify
+
+    digest = verify(Path(args.manifest), Path(args.download_to), _root())
+    sys.stdout.write(f"{args.manifest}: artifact verified (sha256 {digest})\n")
+    return 0
+
+
+def _registry_alias(args: argparse.Namespace) -> int:
+    from pipelines.delivery.digests import MlflowRegistry, move_alias
+    from pipelines.delivery.rollback import RollbackRefused
+    from pipelines.registry.manifest import model_key, read_manifest
+
+    params = load_params(args.params).delivery
+    uri = os.environ.get("MLFLOW_TRACKING_URI", params.mlflow_tracking_uri)
+    key = model_key(read_manifest(args.manifest))
+    if key is None:
+        sys.stdout.write(f"{args.manifest}: nothing deployed; alias unchanged\n")
+        return 0
+    name, version, sha = key
+    if not MlflowRegistry(uri, params.digest_tag).knows(name, version, sha):
+        raise RollbackRefused(f"{args.manifest}: {name} {version} digest unknown to the registry")
+    previous = move_alias(uri, name, args.env, version)
+    sys.stdout.write(f"{name}: alias {args.env} -> {version} (was {previous or 'unset'})\n")
+    return 0
+
+
+def _dispatch_rollback(args: argparse.Namespace) -> int:
+    params = load_params(args.params).delivery
+    args.open_pr = True
+    client = _github(args, params.github_api_url)
+    client.dispatch("rollback", {"environment": args.env, "reason": args.reason})
+    sys.stdout.write(f"{args.env}: rollback requested ({args.reason})\n")
+    return 0
+
+
 def _lint(args: argparse.Namespace) -> int:
     from pipelines.delivery.lint.runner import run_lint
 
@@ -200,6 +236,28 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     deploy.add_argument("--wait", action="store_true", help="wait until the workflow finishes")
     deploy.add_argument("--timeout", type=float, default=5400.0, help="seconds to wait")
     deploy.set_defaults(handler=_deploy)
+
+    verify = commands.add_parser(
+        "verify-artifact", help="download a manifest's model artifact and check its sha256"
+    )
+    verify.add_argument("--manifest", required=True)
+    verify.add_argument("--download-to", required=True)
+    verify.set_defaults(handler=_verify_artifact)
+
+    alias = commands.add_parser(
+        "registry-alias",
+        help="move the MLflow alias ENV to the deployed version (old: ENV-previous)",
+    )
+    alias.add_argument("--env", required=True)
+    alias.add_argument("--manifest", required=True)
+    alias.set_defaults(handler=_registry_alias)
+
+    dispatch = commands.add_parser(
+        "dispatch-rollback", help="ask GitHub to run the rollback workflow (repository_dispatch)"
+    )
+    dispatch.add_argument("--env", required=True)
+    dispatch.add_argument("--reason", required=True)
+    dispatch.set_defaults(handler=_dispatch_rollback)
 
     lint = commands.add_parser(
         "lint", help="kustomize every overlay, validate Argo objects, audit GitHub workflows"

@@ -103,9 +103,8 @@ def wait(
                 raise DeployError(f"workflow {namespace}/{name} ended {phase}")
             return phase
         if waited >= timeout_seconds:
-            raise DeployError(
-                f"workflow {namespace}/{name} still {phase or 'Pending'} after {timeout_seconds:.0f}s"
-            )
+            state = phase or "Pending"
+            raise DeployError(f"workflow {namespace}/{name} still {state} after {waited:.0f}s")
         sleep(poll_seconds)
         waited += poll_seconds
 

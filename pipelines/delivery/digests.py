@@ -58,3 +58,23 @@ class MlflowRegistry:
                 return False
             raise RegistryError(f"MLflow registry {self.tracking_uri}: {exc}") from None
         return (found.tags or {}).get(self.tag) == sha256
+
+
+def move_alias(tracking_uri: str, name: str, alias: str, version: str) -> str | None:
+    """Point MLflow alias ``alias`` at ``version``; keep the old target as ``<alias>-previous``.
+
+    Returns:
+        The version the alias pointed at before (None when it was unset).
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        previous: str | None = str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        previous = None
+    if previous is not None and previous != str(version):
+        client.set_registered_model_alias(name, f"{alias}-previous", previous)
+    client.set_registered_model_alias(name, alias, str(version))
+    return previous

@@ -13,6 +13,7 @@ from pipelines.delivery.lint.analysis_rules import check_template
 from pipelines.delivery.lint.findings import Finding
 from pipelines.delivery.lint.rollout_rules import RolloutChecker
 from pipelines.delivery.lint.schemas import validate_objects
+from pipelines.delivery.lint.workflow_rules import check_argo_workflow
 from pipelines.delivery.lint.workflows import lint_workflows, tool
 
 
@@ -71,8 +72,8 @@ def lint_overlay(overlay: Path, source: str, shared: Path | None) -> list[Findin
     return found
 
 
-def lint_argo_files(root: Path, folder: Path, shared: Path) -> list[Finding]:
-    """Schema findings for WorkflowTemplates/CronWorkflows kept as plain files."""
+def lint_argo_files(root: Path, folder: Path, shared: Path | None) -> list[Finding]:
+    """Schema (when ``shared`` is given) and reference findings for Argo Workflows files."""
     found: list[Finding] = []
     for file in sorted(folder.rglob("*.yaml")):
         rel = str(file.relative_to(root))
@@ -81,7 +82,10 @@ def lint_argo_files(root: Path, folder: Path, shared: Path) -> list[Finding]:
         except yaml.YAMLError:
             found.append(Finding(rel, "-", "not valid YAML"))
             continue
-        found += validate_objects(shared, rel, docs)
+        if shared is not None:
+            found += validate_objects(shared, rel, docs)
+        for doc in docs:
+            found += check_argo_workflow(rel, doc)
     return found
 
 
@@ -100,7 +104,7 @@ def run_lint(root: Path, shared: Path | None = None) -> list[Finding]:
     for overlay in overlays(root):
         found += lint_overlay(overlay, str(overlay.relative_to(root)), schemas)
     argo = root / "deploy" / "argo"
-    if schemas is not None and argo.is_dir():
+    if argo.is_dir():
         found += lint_argo_files(root, argo, schemas)
     workflows = root / ".github" / "workflows"
     if workflows.is_dir():
