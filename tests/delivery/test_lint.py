@@ -57,7 +57,11 @@ CI = ".github/workflows/ci.yml"
 
 
 def test_misspelled_success_condition(repo: Path) -> None:
-    edit(repo / TEMPLATES, "      successCondition: len(result)", "      successCondtion: len(result)")
+    edit(
+        repo / TEMPLATES,
+        "      successCondition: len(result)",
+        "      successCondtion: len(result)",
+    )
     messages = overlay_messages(repo, "dev")
     assert any(
         "metric error-rate: no successCondition or failureCondition" in m for m in messages
@@ -77,8 +81,11 @@ def test_unguarded_condition(repo: Path) -> None:
 
 
 def test_step_with_two_actions(repo: Path) -> None:
-    edit(repo / PROD, "      - setCanaryScale:\n          replicas: 1\n",
-         "      - setCanaryScale:\n          replicas: 1\n        pause: {duration: 1m}\n")
+    edit(
+        repo / PROD,
+        "      - setCanaryScale:\n          replicas: 1\n",
+        "      - setCanaryScale:\n          replicas: 1\n        pause: {duration: 1m}\n",
+    )
     messages = overlay_messages(repo, "prod")
     assert any(
         "spec.strategy.canary.steps[0]: a step must hold exactly one action" in m for m in messages
@@ -104,15 +111,21 @@ def test_threshold_differs_from_settings(repo: Path) -> None:
 
 
 def test_routes_follow_settings_instrument_groups(repo: Path) -> None:
-    edit(repo / "environments/prod/settings.yaml", "{weight: 5, instruments: [KO]}",
-         "{weight: 5, instruments: [KO, PEP]}")
+    edit(
+        repo / "environments/prod/settings.yaml",
+        "{weight: 5, instruments: [KO]}",
+        "{weight: 5, instruments: [KO, PEP]}",
+    )
     messages = overlay_messages(repo, "prod")
     assert any("setHeaderRoute 'instruments-5' routes ['KO']" in m for m in messages), messages
 
 
 def test_unpinned_action(repo: Path) -> None:
-    edit(repo / CI, "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
-         "actions/checkout@v4")
+    edit(
+        repo / CI,
+        "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+        "actions/checkout@v4",
+    )
     messages = workflow_messages(repo)
     assert any(
         "ci.yml: jobs.test.steps[0]: action 'actions/checkout@v4' is not pinned" in m
@@ -129,8 +142,11 @@ def test_permissions_write_all(repo: Path) -> None:
 
 
 def test_untrusted_text_in_run(repo: Path) -> None:
-    edit(repo / CI, "        run: ./.ci/run\n",
-         '        run: echo "${{ github.event.pull_request.title }}"\n')
+    edit(
+        repo / CI,
+        "        run: ./.ci/run\n",
+        '        run: echo "${{ github.event.pull_request.title }}"\n',
+    )
     messages = workflow_messages(repo)
     assert any(
         "${{ github.event.pull_request.title }} interpolated into run:" in m for m in messages
@@ -146,4 +162,6 @@ def test_cli_exit_status_and_one_line_per_finding(
     assert main(["lint", "--shared", str(repo / "no-shared")]) == 1
     out, err = capsys.readouterr()
     assert err == "error: lint found 2 problem(s)\n"
-    assert out.count("\n") == 2 and all(line.startswith("environments/prod: ") for line in out.splitlines())
+    assert out.count("\n") == 2 and all(
+        line.startswith("environments/prod: ") for line in out.splitlines()
+    )

@@ -212,3 +212,21 @@ def test_concurrent_promotions_in_one_clone(tmp_path: Path) -> None:
         t.join(timeout=60)
     assert outcomes.count("ok") == 1, outcomes
     assert any("another promotion is in progress on branch promote/dev" in o for o in outcomes)
+
+
+def test_cli_promote_and_refusal_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+    from tests.conftest import REPO_ROOT
+
+    root = init_repo(tmp_path / "repo")
+    write_candidate(root, "1")
+    monkeypatch.chdir(root)
+    params = ["--params", str(REPO_ROOT / "params.yaml")]
+    assert main([*params, "promote", "--to", "dev", "--by", "cli"]) == 0
+    assert capsys.readouterr().out == "dev: created on promote/dev\n"
+    assert main([*params, "promote", "--to", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: prod: strategy-lgbm 1 (sha256 ") and err.count("\n") == 1
+    assert "never ran in staging" in err
