@@ -14,8 +14,8 @@ from tests.delivery.gitrepo import git
 
 STAGE = """stages:
   double:
-    cmd: python -c "import pathlib; p=pathlib.Path('raw.txt'); pathlib.Path('out.txt').write_text(p.read_text()*2)"
-    deps: [raw.txt]
+    cmd: python double.py
+    deps: [raw.txt, double.py]
     outs: [out.txt]
 """
 
@@ -44,6 +44,10 @@ def test_restore_brings_back_old_data_and_revalidates(tmp_path: Path) -> None:
     git(root, "config", "user.name", "t")
     dvc(root, "init", "--quiet")
     (root / "dvc.yaml").write_text(STAGE)
+    (root / "double.py").write_text(
+        "import pathlib\n"
+        "pathlib.Path('out.txt').write_text(pathlib.Path('raw.txt').read_text() * 2)\n"
+    )
     (root / "raw.txt").write_text("v1\n")
     dvc(root, "repro", "--quiet")
     git(root, "add", "-A")
