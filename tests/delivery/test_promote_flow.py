@@ -51,6 +51,10 @@ class FakeGitHub:
             pull = {**body, "number": len(self.pulls) + 1}
             self.pulls.append(pull)
             return 201, pull
+        if method == "PATCH" and path.startswith("/pulls/"):
+            pull = self.pulls[int(path.rsplit("/", 1)[1]) - 1]
+            pull.update(body)
+            return 200, pull
         if method == "GET" and "/comments" in path:
             return 200, list(self.comments)
         if method == "POST" and path.endswith("/comments"):
@@ -137,6 +141,14 @@ def test_second_identical_promotion_changes_nothing(tmp_path: Path) -> None:
     ]
     assert fake.comments[0]["body"].startswith(PARAMS.report_marker)
     assert "| sharpe |" in fake.pulls[0]["body"] and "Model card v1" in fake.pulls[0]["body"]
+    # A re-evaluated gate report: same branch, the one report comment is edited in place.
+    report_file = root / "reports" / "gates" / "dev.json"
+    report_file.write_text(report_file.read_text().replace("2.4", "2.6"))
+    third = promote(root, PARAMS, "dev", by="tester", github=client)
+    assert third.status == "unchanged" and third.commit == first.commit
+    assert len(fake.pulls) == 1 and len(fake.comments) == 1
+    assert "| sharpe | 2.6 |" in fake.comments[0]["body"]
+    assert ("PATCH", "/issues/comments/10") in fake.calls
     merge(root, first.branch)
     assert promote(root, PARAMS, "dev", by="tester").status == "already-deployed"
 
