@@ -1,10 +1,268 @@
-"""Sub-commands of the delivery area."""
+"""Sub-commands of the delivery area: promote, rollback, restore-data, lint."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+from pipelines.config import load_params
+from pipelines.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+
+def _root() -> Path:
+    return Path.cwd()
+
+
+def _actor() -> str:
+    actor = os.environ.get("GITHUB_ACTOR")
+    if actor:
+        return actor
+    proc = subprocess.run(
+        ["git", "config", "user.name"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or "unknown"
+
+
+def _github(args: argparse.Namespace, api_url: str) -> Any:
+    from pipelines.delivery.github import GitHubClient
+
+    if not args.open_pr:
+        return None
+    token, repo = os.environ.get("GITHUB_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+    if not token or not repo:
+        raise PipelineError("--open-pr: GITHUB_TOKEN and GITHUB_REPOSITORY must be set")
+    return GitHubClient(repo, token, os.environ.get("GITHUB_API_URL", api_url))
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from pipelines.delivery.promote import promote
+
+    params = load_params(args.params).delivery
+    result = promote(
+        _root(),
+        params,
+        args.to,
+        by=args.by or _actor(),
+        reason=args.reason,
+        candidate_path=Path(args.candidate) if args.candidate else None,
+        base=args.base,
+        push=args.push,
+        github=_github(args, params.github_api_url),
+    )
+    pr = f", pull request #{result.pull_request}" if result.pull_request else ""
+    sys.stdout.write(f"{result.environment}: {result.status} on {result.branch}{pr}\n")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from pipelines.delivery.digests import MlflowRegistry
+    from pipelines.delivery.rollback import rollback
+
+    params = load_params(args.params).delivery
+    uri = os.environ.get("MLFLOW_TRACKING_URI", params.mlflow_tracking_uri)
+    # The automatic path (repository_dispatch from a failed deploy) commits directly.
+    direct = args.direct or args.from_event == "repository_dispatch"
+    result = rollback(
+        _root(),
+        params,
+        args.env,
+        registry=MlflowRegistry(uri, params.digest_tag),
+        to_version=args.to_version or None,
+        reason=args.reason or "rollback",
+        direct=direct,
+        push=args.push,
+    )
+    client = _github(args, params.github_api_url)
+    if client is not None and result.branch:
+        shown = result.version or "nothing deployed"
+        title = f"Rollback {args.env} to {shown}"
+        body = f"Reverts {', '.join(c[:12] for c in result.reverted)}.\n\nReason: {args.reason}\n"
+        client.open_pull(result.branch, params.base_branch, title, body)
+    if not result.reverted:
+        sys.stdout.write(f"{args.env}: already at {args.to_version}; nothing to revert\n")
+        return 0
+    where = f"branch {result.branch}" if result.branch else "the current branch"
+    sys.stdout.write(
+        f"{args.env}: reverted {len(result.reverted)} manifest commit(s) on {where}; "
+        f"now {result.version or 'nothing deployed'}\n"
+    )
+    return 0
+
+
+def _restore_data(args: argparse.Namespace) -> int:
+    from pipelines.delivery.restore_data import restore
+
+    params = load_params(args.params).delivery
+    changes = restore(
+        _root(),
+        args.to,
+        pull=args.pull,
+        validate=None if args.no_validate else params.validate_command,
+    )
+    sys.stdout.write(f"restored data of {args.to}: {len(changes)} output(s) changed\n")
+    for change in changes:
+        sys.stdout.write(f"  {change.describe()}\n")
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from pipelines.delivery.deploy import deploy
+
+    name = deploy(
+        _root(),
+        args.env,
+        changed_since=args.changed_since,
+        namespace=args.namespace,
+        wait_seconds=args.timeout if args.wait else None,
+        eks_cluster=args.eks_cluster or None,
+    )
+    if name is None:
+        sys.stdout.write(f"{args.env}: nothing changed since {args.changed_since}; not deploying\n")
+    else:
+        sys.stdout.write(
+            f"{args.env}: workflow {name} {'succeeded' if args.wait else 'submitted'}\n"
+        )
+    return 0
+
+
+def _verify_artifact(args: argparse.Namespace) -> int:
+    from pipelines.delivery.artifact import verify
+
+    digest = verify(Path(args.manifest), Path(args.download_to), _root())
+    sys.stdout.write(f"{args.manifest}: artifact verified (sha256 {digest})\n")
+    return 0
+
+
+def _registry_alias(args: argparse.Namespace) -> int:
+    from pipelines.delivery.digests import MlflowRegistry, move_alias
+    from pipelines.delivery.rollback import RollbackRefused
+    from pipelines.registry.manifest import model_key, read_manifest
+
+    params = load_params(args.params).delivery
+    uri = os.environ.get("MLFLOW_TRACKING_URI", params.mlflow_tracking_uri)
+    key = model_key(read_manifest(args.manifest))
+    if key is None:
+        sys.stdout.write(f"{args.manifest}: nothing deployed; alias unchanged\n")
+        return 0
+    name, version, sha = key
+    if not MlflowRegistry(uri, params.digest_tag).knows(name, version, sha):
+        raise RollbackRefused(f"{args.manifest}: {name} {version} digest unknown to the registry")
+    previous = move_alias(uri, name, args.env, version)
+    sys.stdout.write(f"{name}: alias {args.env} -> {version} (was {previous or 'unset'})\n")
+    return 0
+
+
+def _dispatch_rollback(args: argparse.Namespace) -> int:
+    params = load_params(args.params).delivery
+    args.open_pr = True
+    client = _github(args, params.github_api_url)
+    client.dispatch("rollback", {"environment": args.env, "reason": args.reason})
+    sys.stdout.write(f"{args.env}: rollback requested ({args.reason})\n")
+    return 0
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from pipelines.delivery.lint.runner import run_lint
+
+    findings = run_lint(_root(), shared=Path(args.shared) if args.shared else None)
+    for finding in findings:
+        sys.stdout.write(f"{finding}\n")
+    if findings:
+        sys.stderr.write(f"error: lint found {len(findings)} problem(s)\n")
+        return 1
+    sys.stdout.write("lint: ok\n")
+    return 0
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this area's sub-commands to the top-level parser."""
+    """Add promote, rollback, restore-data and lint to the top-level parser."""
+    promote = commands.add_parser(
+        "promote", help="open a pull request that deploys the gated candidate to ENV"
+    )
+    promote.add_argument("--to", required=True, metavar="ENV", help="dev, staging or prod")
+    promote.add_argument("--candidate", help="candidate.json (default: delivery.candidate)")
+    promote.add_argument("--base", help="base branch (default: delivery.base_branch)")
+    promote.add_argument("--by", help="who promotes (default: GITHUB_ACTOR or git user.name)")
+    promote.add_argument("--reason", help="promotion reason recorded in the manifest")
+    promote.add_argument("--push", action="store_true", help="push the branch to the remote")
+    promote.add_argument(
+        "--open-pr", action="store_true", help="open/update the pull request through GitHub"
+    )
+    promote.set_defaults(handler=_promote)
+
+    rollback = commands.add_parser(
+        "rollback", help="git-revert ENV's manifest change(s) back to a version"
+    )
+    rollback.add_argument("--env", required=True)
+    rollback.add_argument("--to-version", help="version to return to (default: the previous one)")
+    rollback.add_argument("--reason", default="rollback", help="recorded in the commit message")
+    rollback.add_argument(
+        "--direct", action="store_true", help="commit on the current branch (automatic path)"
+    )
+    rollback.add_argument("--push", action="store_true", help="push the result to the remote")
+    rollback.add_argument(
+        "--from-event", default="", help="GitHub event name; repository_dispatch implies --direct"
+    )
+    rollback.add_argument(
+        "--open-pr", action="store_true", help="open the rollback pull request (branch mode)"
+    )
+    rollback.set_defaults(handler=_rollback)
+
+    restore = commands.add_parser(
+        "restore-data", help="restore the DVC-tracked data of a git revision, then re-validate"
+    )
+    restore.add_argument("--to", required=True, metavar="REV")
+    restore.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
+    restore.add_argument("--no-validate", action="store_true", help="skip re-validation")
+    restore.set_defaults(handler=_restore_data)
+
+    deploy = commands.add_parser(
+        "deploy", help="submit the Argo deploy workflow for ENV and wait for it"
+    )
+    deploy.add_argument("--env", required=True)
+    deploy.add_argument("--changed-since", help="skip when ENV did not change since this commit")
+    deploy.add_argument("--namespace", default="argo", help="Argo Workflows namespace")
+    deploy.add_argument("--eks-cluster", help="update kubeconfig for this EKS cluster first")
+    deploy.add_argument("--wait", action="store_true", help="wait until the workflow finishes")
+    deploy.add_argument("--timeout", type=float, default=5400.0, help="seconds to wait")
+    deploy.set_defaults(handler=_deploy)
+
+    verify = commands.add_parser(
+        "verify-artifact", help="download a manifest's model artifact and check its sha256"
+    )
+    verify.add_argument("--manifest", required=True)
+    verify.add_argument("--download-to", required=True)
+    verify.set_defaults(handler=_verify_artifact)
+
+    alias = commands.add_parser(
+        "registry-alias",
+        help="move the MLflow alias ENV to the deployed version (old: ENV-previous)",
+    )
+    alias.add_argument("--env", required=True)
+    alias.add_argument("--manifest", required=True)
+    alias.set_defaults(handler=_registry_alias)
+
+    dispatch = commands.add_parser(
+        "dispatch-rollback", help="ask GitHub to run the rollback workflow (repository_dispatch)"
+    )
+    dispatch.add_argument("--env", required=True)
+    dispatch.add_argument("--reason", required=True)
+    dispatch.set_defaults(handler=_dispatch_rollback)
+
+    lint = commands.add_parser(
+        "lint", help="kustomize every overlay, validate Argo objects, audit GitHub workflows"
+    )
+    lint.add_argument(
+        "--shared", help="folder holding schemas/ (default: $PIPELINES_SHARED or ../shared)"
+    )
+    lint.set_defaults(handler=_lint)

@@ -2,8 +2,45 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from pipelines.params_base import StrictModel
 
 
 class DeliveryParams(StrictModel):
-    """Promotion and rollback settings."""
+    """Promotion and rollback settings.
+
+    Attributes:
+        environments: Promotion order; a version reaches an environment only after the one
+            before it ran it (checked from that environment's manifest history in git).
+        environments_dir: Folder holding ``<env>/model.yaml`` and ``<env>/settings.yaml``.
+        candidate: The training output that names the candidate model and its gate reports.
+        card: Model card rendered into the pull-request body.
+        plots_dir: Plots listed in the pull-request body (uploaded as workflow artifacts).
+        base_branch: Branch that promotion pull requests target and history is read from.
+        branch_prefix: Promotion branches are ``<prefix>/<env>``: one open promotion per env.
+        rollback_branch_prefix: Rollback branches are ``<prefix>/<env>/<version>``.
+        remote: Git remote pushed to when ``--push`` is given.
+        github_api_url: GitHub REST endpoint (GITHUB_API_URL overrides it in Actions).
+        mlflow_tracking_uri: Registry checked by rollback (MLFLOW_TRACKING_URI overrides it).
+        digest_tag: MLflow model-version tag that training sets to the artifact's sha256.
+        report_marker: Hidden marker of the one report comment updated in place.
+        validate_command: Command re-run after ``restore-data`` (data validation).
+    """
+
+    environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
+    environments_dir: str = "environments"
+    candidate: str = "models/candidate.json"
+    card: str = "models/card.md"
+    plots_dir: str = "models/plots"
+    base_branch: str = "main"
+    branch_prefix: str = "promote"
+    rollback_branch_prefix: str = "rollback"
+    remote: str = "origin"
+    github_api_url: str = "https://api.github.com"
+    mlflow_tracking_uri: str = "sqlite:///mlflow.db"
+    digest_tag: str = "sha256"
+    report_marker: str = "<!-- pipelines:promotion-report -->"
+    validate_command: list[str] = Field(
+        default_factory=lambda: ["python", "-m", "pipelines", "data", "validate"]
+    )

@@ -1,0 +1,1 @@
+"""``pipelines lint``: kustomize overlays, Argo schemas and semantics, GitHub workflow audits."""

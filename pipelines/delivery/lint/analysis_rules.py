@@ -1,0 +1,75 @@
+"""Semantic checks of AnalysisTemplates that the CRD schema does not make.
+
+Argo Rollouts counts a measurement with no condition as successful and evaluates a condition on
+an empty result as an error or a pass depending on the expression, so every condition of a
+result-valued provider must start with the guard ``len(result) > 0 &&``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipelines.delivery.lint.findings import Finding
+
+GUARD = re.compile(r"^\s*\(?\s*len\(result\)\s*>\s*0\s*&&")
+CONDITIONS = ("successCondition", "failureCondition")
+# Providers whose outcome is the job's own exit status carry no condition.
+SELF_JUDGING = {"job"}
+ARG_REF = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
+
+
+def check_template(source: str, template: dict[str, Any]) -> list[Finding]:
+    """Findings for one AnalysisTemplate (guards, limits, providers, duplicates, arg refs)."""
+    name = (template.get("metadata") or {}).get("name", "?")
+    spec = template.get("spec") or {}
+    declared = {a.get("name") for a in spec.get("args") or []}
+    found: list[Finding] = []
+    seen: set[str] = set()
+    for index, metric in enumerate(spec.get("metrics") or []):
+        mname = metric.get("name", f"#{index}")
+        where = f"AnalysisTemplate/{name}: metric {mname}"
+
+        def add(message: str, where: str = where) -> None:
+            found.append(Finding(source, where, message))
+
+        if mname in seen:
+            add("duplicate metric name (Argo merges metrics by name)")
+        seen.add(mname)
+        providers = list((metric.get("provider") or {}).keys())
+        if len(providers) != 1:
+            add(f"expected exactly one provider, found {len(providers)} ({', '.join(providers)})")
+        for key in ("failureLimit", "consecutiveErrorLimit"):
+            if key not in metric:
+                add(f"{key} is not set (the default hides flapping metrics); set it explicitly")
+        conditions = {k: metric[k] for k in CONDITIONS if k in metric}
+        if not conditions and not set(providers) <= SELF_JUDGING:
+            add(
+                "no successCondition or failureCondition: Argo Rollouts would count every "
+                "measurement as passed"
+            )
+        for key, expression in conditions.items():
+            if not GUARD.match(str(expression)):
+                add(f"{key} {expression!r} is not guarded: it must start with 'len(result) > 0 &&'")
+        for ref in sorted(set(ARG_REF.findall(str(metric))) - declared):
+            add(f"uses {{{{args.{ref}}}}} but the template does not declare arg {ref!r}")
+    return found
+
+
+def required_args(template: dict[str, Any]) -> set[str]:
+    """Args of a template that have no default value."""
+    return {
+        a["name"]
+        for a in (template.get("spec") or {}).get("args") or []
+        if "value" not in a and "valueFrom" not in a
+    }
+
+
+def declared_args(template: dict[str, Any]) -> set[str]:
+    """Every arg a template declares."""
+    return {a["name"] for a in (template.get("spec") or {}).get("args") or []}
+
+
+def metric_names(template: dict[str, Any]) -> list[str]:
+    """Metric names of a template, in order."""
+    return [m.get("name", "") for m in (template.get("spec") or {}).get("metrics") or []]

@@ -1,0 +1,139 @@
+"""Model manifests (``environments/<env>/model.yaml``): schema, parse, render, atomic write.
+
+A manifest names the one promotable thing of an environment: the model version, its artifact
+digest and provenance, its evaluation and its promotion record. ``model: null`` means nothing is
+deployed yet, which is a valid state. The JSON Schema lives beside this module.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from pipelines.errors import PipelineError
+from pipelines.io import atomic
+
+API_VERSION = "pipelines.trading/v1"
+KIND = "ModelManifest"
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "model_manifest.schema.json"
+HEADER = (
+    "# The promoted thing, and only it. Edited by promotion pull requests; "
+    "rolled back by git revert.\n"
+)
+
+
+class ManifestError(PipelineError):
+    """A manifest is missing, is not YAML or does not follow the schema."""
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _where(path: Any) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate_manifest(doc: Any, source: str = "model.yaml") -> dict[str, Any]:
+    """Check a loaded manifest against the schema.
+
+    Args:
+        doc: The mapping loaded from YAML.
+        source: File name used in the error message.
+
+    Returns:
+        The same mapping, known to be valid.
+
+    Raises:
+        ManifestError: Naming the first offending field and what was expected.
+    """
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: (len(e.path), list(e.path)))
+    if errors:
+        first = errors[0]
+        # oneOf hides the useful message; the deepest sub-error names the real field.
+        if first.context:
+            # Skip the "null" branch of model's oneOf when a model is given.
+            branch = [e for e in first.context if e.relative_schema_path[0] != 0]
+            first = max(branch or first.context, key=lambda e: len(e.absolute_path))
+        raise ManifestError(f"{source}: {_where(first.absolute_path)}: {first.message}")
+    if not isinstance(doc, dict):  # pragma: no cover - the schema already requires an object
+        raise ManifestError(f"{source}: expected a mapping")
+    return doc
+
+
+def parse_manifest(text: str, source: str = "model.yaml") -> dict[str, Any]:
+    """Parse and validate manifest text.
+
+    Args:
+        text: YAML text.
+        source: File name used in error messages.
+
+    Returns:
+        The validated manifest mapping.
+
+    Raises:
+        ManifestError: If the text is not YAML or not a valid manifest.
+    """
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ManifestError(f"{source}:{where} not valid YAML") from None
+    return validate_manifest(doc, source)
+
+
+def empty_manifest(environment: str) -> dict[str, Any]:
+    """The manifest of an environment where nothing is deployed yet."""
+    return {"apiVersion": API_VERSION, "kind": KIND, "environment": environment, "model": None}
+
+
+def render_manifest(doc: dict[str, Any]) -> str:
+    """Render a manifest as YAML text with a stable key order (validated first).
+
+    Args:
+        doc: The manifest mapping.
+
+    Returns:
+        The YAML text, header comment included.
+    """
+    validate_manifest(doc, f"manifest for {doc.get('environment', '?')}")
+    ordered = {key: doc[key] for key in ("apiVersion", "kind", "environment", "model")}
+    body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return HEADER + body
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Read and validate a manifest file.
+
+    Raises:
+        ManifestError: If the file is missing, unreadable or invalid.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{file}: manifest not found") from None
+    return parse_manifest(text, str(file))
+
+
+def write_manifest(path: str | Path, doc: dict[str, Any]) -> Path:
+    """Validate and write a manifest atomically."""
+    return atomic.write_text(path, render_manifest(doc))
+
+
+def model_key(doc: dict[str, Any]) -> tuple[str, str, str] | None:
+    """``(name, version, sha256)`` of the deployed model, or None when nothing is deployed."""
+    model = doc.get("model")
+    if not model:
+        return None
+    return (model["name"], str(model["version"]), model["artifact"]["sha256"])

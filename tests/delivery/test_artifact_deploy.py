@@ -1,0 +1,75 @@
+"""Artifact digest verification and the deploy workflow submission helpers."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pipelines.delivery.artifact import ArtifactError, verify
+from pipelines.delivery.deploy import DeployError, affected, wait, workflow_for
+from pipelines.delivery.gitops import Git
+from pipelines.registry.bundle import DigestMismatch
+from pipelines.registry.manifest import empty_manifest, write_manifest
+from tests.delivery.gitrepo import git, init_repo
+
+
+def manifest_for(tmp_path: Path, uri: str, sha: str) -> Path:
+    doc = empty_manifest("dev")
+    doc["model"] = {
+        "name": "m",
+        "version": "1",
+        "artifact": {"uri": uri, "sha256": sha},
+        "provenance": {
+            "git_commit": "abcdef1",
+            "dvc_data_hash": "d",
+            "mlflow_run_id": "r",
+            "params_hash": "p",
+        },
+        "evaluation": {"metrics": {}, "gate": {"verdict": "pass", "report_sha256": "0" * 64}},
+        "promotion": {"from": "training", "at": "2026-11-27T00:00:00Z", "by": "t", "reason": "r"},
+    }
+    return write_manifest(tmp_path / "model.yaml", doc)
+
+
+def test_verify_accepts_matching_digest_and_refuses_mismatch(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(b'{"model": "text"}')
+    good = hashlib.sha256(bundle.read_bytes()).hexdigest()
+    out = tmp_path / "out" / "bundle.json"
+    assert verify(manifest_for(tmp_path, "bundle.json", good), out, tmp_path) == good
+    assert out.read_bytes() == bundle.read_bytes()
+    out.unlink()
+    with pytest.raises(DigestMismatch, match="refusing the model"):
+        verify(manifest_for(tmp_path, f"file://{bundle}", "f" * 64), out, tmp_path)
+    assert not out.exists()
+    with pytest.raises(ArtifactError, match="artifact not found"):
+        verify(manifest_for(tmp_path, "missing.json", good), out, tmp_path)
+    write_manifest(tmp_path / "model.yaml", empty_manifest("dev"))
+    with pytest.raises(ArtifactError, match="model is null"):
+        verify(tmp_path / "model.yaml", out, tmp_path)
+
+
+def test_affected_only_for_changed_environments(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo")
+    (root / "environments" / "staging" / "model.yaml").write_text("# changed\n")
+    git(root, "commit", "--quiet", "-am", "staging change")
+    repo = Git(root)
+    assert affected(repo, "staging", "HEAD~1")
+    assert not affected(repo, "prod", "HEAD~1")
+
+
+def test_workflow_object_and_wait() -> None:
+    wf = workflow_for("prod", "abc123")
+    assert wf["spec"]["workflowTemplateRef"] == {"name": "deploy"}
+    assert {"name": "environment", "value": "prod"} in wf["spec"]["arguments"]["parameters"]
+    phases = iter(["Pending", "Running", "Succeeded"])
+    assert wait("w", "argo", 60, phase_of=lambda n, ns: next(phases), sleep=lambda s: None) == (
+        "Succeeded"
+    )
+    failed = iter(["Running", "Failed"])
+    with pytest.raises(DeployError, match="ended Failed"):
+        wait("w", "argo", 60, phase_of=lambda n, ns: next(failed), sleep=lambda s: None)
+    with pytest.raises(DeployError, match="still Running"):
+        wait("w", "argo", 30, phase_of=lambda n, ns: "Running", sleep=lambda s: None)

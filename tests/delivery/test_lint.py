@@ -1,0 +1,167 @@
+"""pipelines lint: passes on the repository, fails with one clear line per broken fixture."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.delivery.lint.runner import lint_overlay, run_lint
+from pipelines.delivery.lint.workflows import lint_workflows
+from tests.conftest import REPO_ROOT, SHARED, require_tool
+
+
+def shared_dir() -> Path | None:
+    """../shared when present (CI); PIPELINES_SHARED overrides it locally."""
+    folder = Path(os.environ.get("PIPELINES_SHARED", SHARED))
+    if (folder / "schemas").is_dir():
+        return folder
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{folder}/schemas is missing (CI must provide ../shared)")
+    return None
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    require_tool("kubectl")
+    for part in ("environments", "deploy", ".github"):
+        shutil.copytree(REPO_ROOT / part, tmp_path / part)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"fixture anchor missing in {path}: {old!r}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def overlay_messages(repo: Path, env: str) -> list[str]:
+    return [str(f) for f in lint_overlay(repo / "environments" / env, env, shared_dir())]
+
+
+def workflow_messages(repo: Path) -> list[str]:
+    return [str(f) for f in lint_workflows(repo, repo / ".github" / "workflows")]
+
+
+def test_lint_passes_on_the_repository() -> None:
+    require_tool("kubectl")
+    assert [str(f) for f in run_lint(REPO_ROOT, shared=shared_dir() or Path("-"))] == []
+
+
+TEMPLATES = "environments/base/analysis/placeholder-templates.yaml"
+PROD = "environments/prod/strategy.yaml"
+CI = ".github/workflows/ci.yml"
+
+
+def test_misspelled_success_condition(repo: Path) -> None:
+    edit(
+        repo / TEMPLATES,
+        "      successCondition: len(result)",
+        "      successCondtion: len(result)",
+    )
+    messages = overlay_messages(repo, "dev")
+    assert any(
+        "metric error-rate: no successCondition or failureCondition" in m for m in messages
+    ), messages
+    if shared_dir():
+        assert any("'successCondtion' was unexpected" in m for m in messages), messages
+
+
+def test_unguarded_condition(repo: Path) -> None:
+    edit(repo / TEMPLATES, "len(result) > 0 && !isNaN(result[0]) && result[0] <=", "result[0] <=")
+    messages = overlay_messages(repo, "staging")
+    assert any(
+        "AnalysisTemplate/strategy-slo: metric error-rate: successCondition" in m
+        and "must start with 'len(result) > 0 &&'" in m
+        for m in messages
+    ), messages
+
+
+def test_step_with_two_actions(repo: Path) -> None:
+    edit(
+        repo / PROD,
+        "      - setCanaryScale:\n          replicas: 1\n",
+        "      - setCanaryScale:\n          replicas: 1\n        pause: {duration: 1m}\n",
+    )
+    messages = overlay_messages(repo, "prod")
+    assert any(
+        "spec.strategy.canary.steps[0]: a step must hold exactly one action" in m for m in messages
+    ), messages
+
+
+def test_unknown_header_route_name(repo: Path) -> None:
+    edit(repo / PROD, "          name: instruments-25\n", "          name: instruments-30\n")
+    messages = overlay_messages(repo, "prod")
+    assert any(
+        "setHeaderRoute name 'instruments-30' is not listed in trafficRouting.managedRoutes" in m
+        for m in messages
+    ), messages
+
+
+def test_threshold_differs_from_settings(repo: Path) -> None:
+    edit(repo / "environments/staging/strategy.yaml", 'value: "0.01"', 'value: "0.02"')
+    messages = overlay_messages(repo, "staging")
+    assert any(
+        "arg error-rate-max='0.02' but settings.yaml analysis.error_rate_max is 0.01" in m
+        for m in messages
+    ), messages
+
+
+def test_routes_follow_settings_instrument_groups(repo: Path) -> None:
+    edit(
+        repo / "environments/prod/settings.yaml",
+        "{weight: 5, instruments: [KO]}",
+        "{weight: 5, instruments: [KO, PEP]}",
+    )
+    messages = overlay_messages(repo, "prod")
+    assert any("setHeaderRoute 'instruments-5' routes ['KO']" in m for m in messages), messages
+
+
+def test_unpinned_action(repo: Path) -> None:
+    edit(
+        repo / CI,
+        "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2",
+        "actions/checkout@v4",
+    )
+    messages = workflow_messages(repo)
+    assert any(
+        "ci.yml: jobs.test.steps[0]: action 'actions/checkout@v4' is not pinned" in m
+        for m in messages
+    ), messages
+    assert any("zizmor unpinned-uses" in m for m in messages), messages
+
+
+def test_permissions_write_all(repo: Path) -> None:
+    edit(repo / CI, "permissions: {}\n", "permissions: write-all\n")
+    messages = workflow_messages(repo)
+    assert any("ci.yml: permissions: top-level permissions 'write-all'" in m for m in messages)
+    assert any("zizmor excessive-permissions" in m for m in messages), messages
+
+
+def test_untrusted_text_in_run(repo: Path) -> None:
+    edit(
+        repo / CI,
+        "        run: ./.ci/run\n",
+        '        run: echo "${{ github.event.pull_request.title }}"\n',
+    )
+    messages = workflow_messages(repo)
+    assert any(
+        "${{ github.event.pull_request.title }} interpolated into run:" in m for m in messages
+    ), messages
+    assert any("zizmor template-injection" in m for m in messages), messages
+
+
+def test_cli_exit_status_and_one_line_per_finding(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(repo / PROD, "          name: instruments-25\n", "          name: instruments-30\n")
+    monkeypatch.chdir(repo)
+    assert main(["lint", "--shared", str(repo / "no-shared")]) == 1
+    out, err = capsys.readouterr()
+    assert err == "error: lint found 2 problem(s)\n"
+    assert out.count("\n") == 2 and all(
+        line.startswith("environments/prod: ") for line in out.splitlines()
+    )
