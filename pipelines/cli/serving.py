@@ -1,10 +1,121 @@
-"""Sub-commands of the serving area."""
+"""Sub-commands of the serving area: ``pipelines serve``, ``analyze`` and ``rehearse``."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from pipelines.config import load_params
+from pipelines.errors import ConfigError
+
+_THRESHOLD_FLAGS = (
+    ("error_rate_max", float),
+    ("latency_p99_max_seconds", float),
+    ("sharpe_drop_max", float),
+    ("win_rate_drop_max", float),
+    ("circuit_breaker_trips_per_hour_max", float),
+    ("min_trades", int),
+)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pipelines.serving import serve
+
+    return serve.main(load_params(args.params), args.manifest, args.settings, args.host, args.port)
+
+
+def _thresholds(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from pipelines.delivery.analysis import Thresholds, thresholds_from_settings
+    from pipelines.serving.source import read_settings
+
+    overrides = {k: getattr(args, k) for k, _ in _THRESHOLD_FLAGS if getattr(args, k) is not None}
+    if args.window is not None:
+        overrides["window"] = args.window
+    if args.settings:
+        base = thresholds_from_settings(read_settings(args.settings), args.settings)
+        return replace(base, **overrides)
+    missing = [k for k, _ in _THRESHOLD_FLAGS if k not in overrides] + (
+        [] if "window" in overrides else ["window"]
+    )
+    if missing:
+        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise ConfigError(f"analyze: give --settings or every threshold flag (missing {flags})")
+    return Thresholds(**overrides)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from pipelines.delivery import analysis_prom
+
+    return analysis_prom.main(
+        args.prometheus_url,
+        args.canary_version,
+        args.stable_version,
+        args.instruments,
+        _thresholds(args),
+        args.report,
+    )
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    from pipelines.delivery import rehearse
+
+    return rehearse.main(
+        load_params(args.params),
+        env=args.env,
+        candidate=args.candidate,
+        stable=args.stable,
+        report=args.report,
+        environments=args.environments,
+    )
+
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this area's sub-commands to the top-level parser."""
+    """Add ``serve``, ``analyze`` and ``rehearse`` to the top-level parser."""
+    serve = commands.add_parser(
+        "serve", help="run the strategy service for the model a manifest names"
+    )
+    serve.add_argument("--manifest", required=True, help="environments/<env>/model.yaml")
+    serve.add_argument(
+        "--settings", default=None, help="environments/<env>/settings.yaml (default: beside it)"
+    )
+    serve.add_argument("--host", default=None, help="listen address (default: serving.host)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: serving.port)")
+    serve.set_defaults(handler=_serve)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="canary vs stable from Prometheus; exit 0 pass, 1 fail, 3 inconclusive",
+    )
+    analyze.add_argument("--prometheus-url", required=True, help="e.g. http://prometheus:9090")
+    analyze.add_argument("--canary-version", required=True, help="canary model_version label")
+    analyze.add_argument("--stable-version", required=True, help="stable model_version label")
+    analyze.add_argument(
+        "--instruments", default=".*", help="regex of the instruments routed to the canary"
+    )
+    analyze.add_argument(
+        "--settings", default=None, help="environments/<env>/settings.yaml (thresholds)"
+    )
+    analyze.add_argument("--window", default=None, help="PromQL range, e.g. 10m")
+    for key, kind in _THRESHOLD_FLAGS:
+        analyze.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=None)
+    analyze.add_argument("--report", default=None, help="also write the Markdown summary here")
+    analyze.set_defaults(handler=_analyze)
+
+    rehearse = commands.add_parser(
+        "rehearse",
+        help="replay a held-out period through stable and candidate along the env's canary steps",
+    )
+    rehearse.add_argument("--env", required=True, help="dev, staging or prod")
+    rehearse.add_argument(
+        "--candidate", required=True, help="candidate bundle (.json) or manifest (.yaml)"
+    )
+    rehearse.add_argument(
+        "--stable", default=None, help="stable bundle or manifest (default: the env's manifest)"
+    )
+    rehearse.add_argument("--report", default=None, help="Markdown report (default: params)")
+    rehearse.add_argument(
+        "--environments", default="environments", help="folder of the env overlays"
+    )
+    rehearse.set_defaults(handler=_rehearse)

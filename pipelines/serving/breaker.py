@@ -1,0 +1,47 @@
+"""A circuit breaker for the signal path (pure: the caller passes the clock).
+
+Closed: requests are answered by the model. After ``failure_threshold`` consecutive failures
+(errors, timeouts, invalid input) it opens: requests are answered flat (no trade) without the
+model. After ``cooldown_seconds`` it lets one request through (half-open): a success closes it,
+a failure opens it again (a new trip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class CircuitBreaker:
+    """Consecutive-failure circuit breaker."""
+
+    failure_threshold: int
+    cooldown_seconds: float
+    failures: int = 0
+    opened_at: float | None = None
+    trips: int = 0
+
+    def allow(self, now: float) -> bool:
+        """True when the model may answer (closed, or half-open after the cool-down)."""
+        if self.opened_at is None:
+            return True
+        return now - self.opened_at >= self.cooldown_seconds
+
+    def is_open(self, now: float) -> bool:
+        """True while requests are answered flat."""
+        return not self.allow(now)
+
+    def record_success(self) -> None:
+        """A request succeeded: reset the failure count and close."""
+        self.failures = 0
+        self.opened_at = None
+
+    def record_failure(self, now: float) -> bool:
+        """A request failed; return True when this failure opened the breaker (a trip)."""
+        self.failures += 1
+        half_open = self.opened_at is not None and self.allow(now)
+        if half_open or (self.opened_at is None and self.failures >= self.failure_threshold):
+            self.opened_at = now
+            self.trips += 1
+            return True
+        return False

@@ -1,0 +1,120 @@
+"""Prometheus collectors of the service, built from the specs in ``metric_names`` only.
+
+Each service instance gets its own ``CollectorRegistry`` (never the global one), so tests and the
+rehearsal can run several engines in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pipelines.monitoring import metric_names as names
+from pipelines.monitoring.metric_names import MetricSpec
+
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+ERROR_REASONS = ("exception", "timeout", "invalid_output", "injected")
+
+
+def _counter(spec: MetricSpec, registry: CollectorRegistry) -> Counter:
+    return Counter(spec.name, spec.help, spec.labels, registry=registry)
+
+
+def _gauge(spec: MetricSpec, registry: CollectorRegistry) -> Gauge:
+    return Gauge(spec.name, spec.help, spec.labels, registry=registry)
+
+
+def _histogram(
+    spec: MetricSpec, registry: CollectorRegistry, buckets: Sequence[float]
+) -> Histogram:
+    return Histogram(spec.name, spec.help, spec.labels, buckets=tuple(buckets), registry=registry)
+
+
+class ServiceMetrics:
+    """Every collector the strategy service exports, bound to one model version."""
+
+    def __init__(
+        self,
+        version: str,
+        latency_buckets: Sequence[float],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.version = version
+        reg = self.registry
+        self.requests = _counter(names.REQUESTS, reg)
+        self.errors = _counter(names.ERRORS, reg)
+        self.latency = _histogram(names.LATENCY, reg, latency_buckets)
+        self.gain_sum = _counter(names.PAPER_GAIN_SUM, reg)
+        self.loss_sum = _counter(names.PAPER_LOSS_SUM, reg)
+        self.return_sq = _counter(names.PAPER_RETURN_SQUARED_SUM, reg)
+        self.returns = _counter(names.PAPER_RETURNS, reg)
+        self.wins = _counter(names.WINS, reg)
+        self.losses = _counter(names.LOSSES, reg)
+        self.position = _gauge(names.POSITION, reg)
+        self.confidence = _histogram(names.CONFIDENCE, reg, CONFIDENCE_BUCKETS)
+        self.circuit_open = _gauge(names.CIRCUIT_OPEN, reg)
+        self.trips = _counter(names.CIRCUIT_TRIPS, reg)
+        self.model_info = _gauge(names.MODEL_INFO, reg)
+        self.ready = _gauge(names.READY, reg)
+        self.circuit_open.labels(version).set(0)
+        self.trips.labels(version)
+        self.ready.labels(version).set(0)
+
+    def declare_instruments(self, instruments: Sequence[str]) -> None:
+        """Create the per-instrument series at zero so rates see their first increments."""
+        v = self.version
+        for inst in instruments:
+            for counter in (
+                self.gain_sum,
+                self.loss_sum,
+                self.return_sq,
+                self.returns,
+                self.wins,
+                self.losses,
+            ):
+                counter.labels(v, inst)
+            for reason in ERROR_REASONS:
+                self.errors.labels(v, inst, reason)
+            self.requests.labels(v, inst, "200")
+
+    def realised(self, instrument: str, returns: Sequence[float]) -> None:
+        """Count realised paper returns: their positive and negative parts, squares, wins."""
+        v = self.version
+        for r in returns:
+            if r > 0:
+                self.gain_sum.labels(v, instrument).inc(r)
+                self.wins.labels(v, instrument).inc()
+            elif r < 0:
+                self.loss_sum.labels(v, instrument).inc(-r)
+                self.losses.labels(v, instrument).inc()
+            self.return_sq.labels(v, instrument).inc(r * r)
+            self.returns.labels(v, instrument).inc()
+
+    def answered(self, instrument: str, code: int, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        self.requests.labels(self.version, instrument, str(code)).inc()
+        self.latency.labels(self.version).observe(seconds)
+
+    def error(self, instrument: str, reason: str) -> None:
+        """Count one failed request by reason."""
+        self.errors.labels(self.version, instrument, reason).inc()
+
+    def signal(self, instrument: str, position: float, confidence: float | None) -> None:
+        """Record the position now held and the prediction's confidence."""
+        self.position.labels(self.version, instrument).set(position)
+        if confidence is not None:
+            self.confidence.labels(self.version).observe(confidence)
+
+    def breaker(self, is_open: bool, tripped: bool) -> None:
+        """Record the circuit breaker's state and a trip."""
+        self.circuit_open.labels(self.version).set(1 if is_open else 0)
+        if tripped:
+            self.trips.labels(self.version).inc()
+
+    def loaded(self, sha256: str, ready: bool) -> None:
+        """Record the loaded model and readiness."""
+        if ready:
+            self.model_info.labels(self.version, sha256).set(1)
+        self.ready.labels(self.version).set(1 if ready else 0)

@@ -1,0 +1,158 @@
+"""Per-instrument state of the service: bar validation, the buffer of recent bars, paper returns.
+
+Pure code: no I/O, no clock. Online features are computed by
+:func:`pipelines.data.features.instrument_features` on the buffer, the same function the
+offline pipeline uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.data.params import FeatureParams
+
+OHLCV_FEATURES = {"range_21", "volume_z_21"}
+OPTIONAL_FIELDS = ("open", "high", "low", "volume")
+
+
+class BadRequest(Exception):
+    """The request is malformed: answered with a 4xx and this message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One validated bar."""
+
+    timestamp: pd.Timestamp
+    close: float
+    high: float | None = None
+    low: float | None = None
+    volume: float | None = None
+
+
+def required_bars(params: FeatureParams, ohlcv: bool) -> int:
+    """Bars of history the last row's features need (the longest window plus one step)."""
+    windows = [
+        *params.return_horizons,
+        *params.volatility_windows,
+        *params.momentum_windows,
+        *params.zscore_windows,
+        params.rsi_window,
+    ]
+    if ohlcv:
+        windows.append(21)
+    return max(windows) + 1
+
+
+def _number(row: dict[str, Any], key: str, index: int, positive: bool) -> float:
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(422, f"bars[{index}].{key}: expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise BadRequest(422, f"bars[{index}].{key}: expected a finite number, got {value!r}")
+    if positive and number <= 0:
+        raise BadRequest(422, f"bars[{index}].{key}: expected a positive price, got {value!r}")
+    if number < 0:
+        raise BadRequest(422, f"bars[{index}].{key}: expected a non-negative value, got {value!r}")
+    return number
+
+
+def _timestamp(value: Any, index: int) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = None
+    if not isinstance(stamp, pd.Timestamp) or pd.isna(stamp):
+        raise BadRequest(422, f"bars[{index}].timestamp: expected an ISO-8601 time")
+    return stamp
+
+
+def parse_bars(raw: Any, need_ohlcv: bool, max_bars: int) -> list[Bar]:
+    """Validate the ``bars`` field of a request.
+
+    Raises:
+        BadRequest: Not a non-empty list of bars with a timestamp and finite positive prices,
+            in increasing time order.
+    """
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest(422, "bars: expected a non-empty list of bars")
+    if len(raw) > max_bars:
+        raise BadRequest(413, f"bars: at most {max_bars} bars per request, got {len(raw)}")
+    bars: list[Bar] = []
+    for i, row in enumerate(raw):
+        if not isinstance(row, dict):
+            raise BadRequest(422, f"bars[{i}]: expected an object with timestamp and close")
+        for key in ("timestamp", "close"):
+            if key not in row:
+                raise BadRequest(422, f"bars[{i}].{key}: required field is missing")
+        stamp = _timestamp(row["timestamp"], i)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        opt = {k: _number(row, k, i, k != "volume") for k in OPTIONAL_FIELDS if k in row}
+        if need_ohlcv and not {"high", "low", "volume"} <= opt.keys():
+            raise BadRequest(422, f"bars[{i}]: this model needs high, low and volume")
+        close = _number(row, "close", i, positive=True)
+        if bars and stamp <= bars[-1].timestamp:
+            raise BadRequest(422, f"bars[{i}].timestamp: expected times in increasing order")
+        bars.append(Bar(stamp, close, opt.get("high"), opt.get("low"), opt.get("volume")))
+    return bars
+
+
+@dataclass
+class InstrumentState:
+    """Recent bars of one instrument and the position currently held."""
+
+    capacity: int
+    bars: list[Bar] = field(default_factory=list)
+    position: float = 0.0
+
+    def append(self, new: list[Bar]) -> list[float]:
+        """Add bars after the last one held; return the paper returns they realise.
+
+        A bar whose timestamp equals the last held one with the same close is a retry and is
+        skipped; an older bar, or the same time with another close, is refused.
+
+        Raises:
+            BadRequest: A bar goes back in time.
+        """
+        realised: list[float] = []
+        for bar in new:
+            if self.bars and bar.timestamp <= self.bars[-1].timestamp:
+                last = self.bars[-1]
+                if bar.timestamp == last.timestamp and bar.close == last.close:
+                    continue
+                raise BadRequest(
+                    409,
+                    f"bar at {bar.timestamp.isoformat()} is not after the last one held "
+                    f"({last.timestamp.isoformat()})",
+                )
+            if self.bars and self.position != 0.0:
+                step = math.log(bar.close) - math.log(self.bars[-1].close)
+                realised.append(self.position * step)
+            self.bars.append(bar)
+        if len(self.bars) > self.capacity:
+            del self.bars[: len(self.bars) - self.capacity]
+        return realised
+
+    def frame(self, last: int) -> pd.DataFrame:
+        """The last ``last`` bars as the frame ``instrument_features`` expects."""
+        rows = self.bars[-last:]
+        data: dict[str, Any] = {
+            "timestamp": [b.timestamp for b in rows],
+            "close": np.array([b.close for b in rows], dtype="float64"),
+        }
+        if rows and all(b.high is not None for b in rows):
+            data["high"] = [b.high for b in rows]
+            data["low"] = [b.low for b in rows]
+            data["volume"] = [b.volume for b in rows]
+        return pd.DataFrame(data)
