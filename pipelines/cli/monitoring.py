@@ -1,10 +1,101 @@
-"""Sub-commands of the monitoring area."""
+"""Sub-commands of the monitoring area: ``pipelines monitor drift|health|mark|dashboards``.
+
+``drift`` and ``health`` exit 0 when every feature is ok, 10 on a warning and 20 on a critical
+finding; 2 is kept for errors (bad input, missing file), as for every command.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from pipelines.config import load_params
+
+_STATUS_EPILOG = "exit status: 0 ok, 10 warning, 20 critical, 2 error (bad input)"
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import report
+
+    return report.main(
+        load_params(args.params),
+        reference_path=args.reference,
+        current_path=args.current,
+        out=args.out,
+        binning=args.binning,
+        metrics=args.metrics,
+    )
+
+
+def _health(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import health
+
+    return health.main(
+        load_params(args.params),
+        reference=args.reference,
+        bundle=args.bundle,
+        manifest=args.manifest,
+        features_path=args.features,
+    )
+
+
+def _mark(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import mark
+
+    return mark.main(load_params(args.params), args.pipeline, args.status, args.duration)
+
+
+def _dashboards(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import dashboards
+
+    return dashboards.main(args.out, check=args.check)
+
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add this area's sub-commands to the top-level parser."""
+    """Add ``pipelines monitor ...`` to the top-level parser."""
+    monitor = commands.add_parser("monitor", help="drift, feature health and pipeline metrics")
+    sub = monitor.add_subparsers(dest="monitor_command", metavar="ACTION", required=True)
+
+    drift = sub.add_parser(
+        "drift",
+        help="PSI, KS and missing rate of every feature: current table against a reference",
+        epilog=_STATUS_EPILOG,
+    )
+    drift.add_argument("--reference", required=True, help="reference features (Parquet or CSV)")
+    drift.add_argument("--current", required=True, help="current features (Parquet or CSV)")
+    drift.add_argument("--out", default=None, help="JSON report (default: monitoring.drift_report)")
+    drift.add_argument(
+        "--metrics", default=None, help="textfile metrics (default: the report's name, .prom)"
+    )
+    drift.add_argument(
+        "--binning",
+        choices=("quantile", "evidently"),
+        default=None,
+        help="PSI binning (default: monitoring.binning)",
+    )
+    drift.set_defaults(handler=_drift)
+
+    health = sub.add_parser(
+        "health",
+        help="hourly: latest window of live features against the deployed model's reference",
+        epilog=_STATUS_EPILOG,
+    )
+    source = health.add_mutually_exclusive_group()
+    source.add_argument("--manifest", default=None, help="manifest (default: monitoring.manifest)")
+    source.add_argument("--bundle", default=None, help="a model bundle file with a reference")
+    source.add_argument("--reference", default=None, help="an explicit reference table")
+    health.add_argument("--features", default=None, help="feature store (default: paths.features)")
+    health.set_defaults(handler=_health)
+
+    mark = sub.add_parser("mark", help="record a pipeline run's outcome as textfile metrics")
+    mark.add_argument("--pipeline", required=True, help="data, training, feature_health, ...")
+    mark.add_argument("--status", required=True, choices=("success", "failure"))
+    mark.add_argument("--duration", type=float, default=None, help="wall time in seconds")
+    mark.set_defaults(handler=_mark)
+
+    dash = sub.add_parser("dashboards", help="write the Grafana dashboards JSON from code")
+    dash.add_argument("--out", default="monitoring/grafana", help="folder (default: %(default)s)")
+    dash.add_argument(
+        "--check", action="store_true", help="fail if the files differ from the generated ones"
+    )
+    dash.set_defaults(handler=_dashboards)
