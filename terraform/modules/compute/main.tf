@@ -124,6 +124,42 @@ resource "aws_iam_role_policy_attachment" "node" {
   policy_arn = each.value
 }
 
+# Nodes: IMDSv2 only with a hop limit of 1 (pods cannot reach the node role; they use Pod
+# Identity), encrypted root volumes, and tags on the instances and volumes the node group
+# launches (provider default_tags do not reach resources that Auto Scaling creates).
+resource "aws_launch_template" "node" {
+  for_each = var.node_groups
+
+  name_prefix            = "${local.cluster_name}-${each.key}-"
+  update_default_version = true
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size           = each.value.disk_size_gb
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
+  }
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  dynamic "tag_specifications" {
+    for_each = toset(["instance", "volume", "network-interface"])
+    content {
+      resource_type = tag_specifications.value
+      tags          = merge(var.tags, { Name = "${local.cluster_name}-${each.key}" })
+    }
+  }
+
+  tags = var.tags
+}
+
 resource "aws_eks_node_group" "this" {
   for_each = var.node_groups
 
@@ -133,8 +169,12 @@ resource "aws_eks_node_group" "this" {
   subnet_ids      = var.private_subnet_ids
   instance_types  = each.value.instance_types
   capacity_type   = each.value.capacity_type
-  disk_size       = each.value.disk_size_gb
   labels          = each.value.labels
+
+  launch_template {
+    id      = aws_launch_template.node[each.key].id
+    version = aws_launch_template.node[each.key].latest_version
+  }
 
   scaling_config {
     min_size     = each.value.min_size
