@@ -20,7 +20,7 @@ _SECRET_WORD = re.compile(r"(password|passwd|secret|token|api_?key|access_?key|p
 _REFERENCE_SUFFIX = re.compile(
     r"(_name|_names|_arn|_arns|_id|_ids|_kms_key_id|_days|_enabled|_version|_prefix|_window)$"
 )
-_SAFE_NAMES = frozenset({"manage_master_user_password", "description"})
+_SAFE_NAMES = frozenset({"manage_master_user_password", "description", "http_tokens"})
 _SECRET_VALUE = (
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
