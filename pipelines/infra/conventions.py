@@ -160,12 +160,20 @@ def check_wiring(tree: TfTree) -> list[Finding]:
     """What ``terraform validate`` would check without providers: names resolve across modules.
 
     Every ``var.X`` and ``local.X`` used is declared; every module call points at a directory in
-    the tree, passes every required variable and no unknown one; every ``module.M.O`` exists.
+    the tree, passes every required variable and no unknown one; every ``module.M.O`` exists;
+    ``terraform.tfvars`` sets every required variable of its directory and no undeclared one.
     """
     findings: list[Finding] = []
     for directory in sorted(tree.dirs):
         files = tree.in_dir(directory)
         variables = _names(files, "variable")
+        for tfvars in tree.in_dir(directory, suffix="terraform.tfvars"):
+            keys = {key for key in tfvars.doc if not key.startswith("__")}
+            for name in sorted(keys - set(variables)):
+                findings.append(Finding(tfvars.path, name, "is not a declared variable"))
+            for name in sorted(n for n, b in variables.items() if "default" not in b):
+                if name not in keys:
+                    findings.append(Finding(tfvars.path, name, "required variable is not set"))
         locals_ = {key for tf in files for entry in tf.doc.get("locals", []) for key in entry}
         calls = _names(files, "module")
         for tf in files:

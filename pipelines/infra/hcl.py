@@ -137,6 +137,8 @@ def load_tree(root: Path) -> TfTree:
     Raises:
         PipelineError: A file is not valid HCL (the message names the file).
     """
+    if not hasattr(hcl2, "SerializationOptions"):
+        raise PipelineError("python-hcl2 >= 8 is required (SerializationOptions is missing)")
     options = hcl2.SerializationOptions(strip_string_quotes=True)
     files: list[TfFile] = []
     dirs: dict[str, set[str]] = {}

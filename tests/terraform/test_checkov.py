@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checkov"
 
 def _checkov(directory: Path) -> dict[str, Any]:
     checkov = require_tool("checkov", "CHECKOV")
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
     proc = subprocess.run(
         [
             checkov,

@@ -20,6 +20,7 @@ EXPECTED_FAILURES = [
     ("open-ingress", "aws_vpc_security_group_ingress_rule.ssh: ingress from ::/0"),
     ("literal-secrets", "aws_db_instance.db.password: secret-like attribute has a literal value"),
     ("literal-secrets", "variable.api_token: secret-like variable has a literal default"),
+    ("literal-secrets", "terraform.tfvars: db_password: secret-like attribute has a literal value"),
     ("skip-reasons", "skip of CKV_AWS_157 needs a reason"),
     ("github-trust", "GitHub trust uses a wildcard subject"),
     ("layout", "modules/bad: outputs.tf: required file is missing"),
@@ -34,6 +35,7 @@ EXPECTED_FAILURES = [
     ("wiring", "module.bad.unknown: module has no such variable"),
     ("wiring", "required variable untyped not set"),
     ("wiring", "var.not_declared: is not declared"),
+    ("wiring", "terraform.tfvars: single_nat_gateway: is not a declared variable"),
     ("environment-sizing", "single_nat_gateway: expected False in prod"),
     ("environment-sizing", "node_groups.general: expected ON_DEMAND in prod"),
 ]
@@ -93,3 +95,11 @@ def test_public_ports_only_for_open_ingress(tmp_path: Path) -> None:
     findings = [str(f) for f in RULES["open-ingress"](load_tree(tmp_path))]
     assert len(findings) == 1
     assert "aws_vpc_security_group_ingress_rule.all" in findings[0]
+
+
+def test_credential_pattern_found_even_in_a_comment(tmp_path: Path) -> None:
+    # Built at run time so that no credential-looking string is committed.
+    key_id = "AKIA" + "Q" * 16
+    (tmp_path / "main.tf").write_text(f"# leaked: {key_id}\nlocals {{}}\n", encoding="utf-8")
+    findings = [str(f) for f in RULES["literal-secrets"](load_tree(tmp_path))]
+    assert findings == ["main.tf: file: text matches a credential pattern (\\bAKIA[0-9A-Z]{16}\\b)"]
