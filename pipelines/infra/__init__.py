@@ -1,0 +1,1 @@
+"""Offline checks of the Terraform tree that checkov does not cover (python-hcl2 based)."""

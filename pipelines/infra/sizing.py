@@ -1,0 +1,81 @@
+"""Per-environment sizing rules (from tfvars) and the one entry point that runs every rule.
+
+checkov sees the modules, not the values: multi-AZ and deletion protection are skipped there
+because they are per-environment variables. These rules hold the values to the design: prod is
+highly available and protected, dev and staging run on spot capacity behind a single NAT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipelines.infra import checks, conventions
+from pipelines.infra.hcl import Finding, TfTree
+
+PROD_REQUIRED: dict[str, Any] = {
+    "single_nat_gateway": False,
+    "db_multi_az": True,
+    "db_deletion_protection": True,
+}
+SMALL_REQUIRED: dict[str, Any] = {"single_nat_gateway": True, "db_multi_az": False}
+PROD_MIN_AZS = 3
+
+
+def _tfvars(tree: TfTree, env: str) -> tuple[str, dict[str, Any]] | None:
+    files = tree.in_dir(f"environments/{env}", suffix="terraform.tfvars")
+    return (files[0].path, files[0].doc) if files else None
+
+
+def check_environment_sizing(tree: TfTree) -> list[Finding]:
+    """prod: NAT per AZ, >= 3 AZs, Multi-AZ protected database, on-demand nodes, 2+ replicas.
+
+    dev and staging: one NAT, single-AZ database, spot nodes. Each environment's tfvars names
+    itself in ``environment``.
+    """
+    findings: list[Finding] = []
+    for env in ("dev", "staging", "prod"):
+        loaded = _tfvars(tree, env)
+        if loaded is None:
+            findings.append(Finding(f"environments/{env}", "terraform.tfvars", "missing"))
+            continue
+        path, values = loaded
+        if values.get("environment") != env:
+            findings.append(Finding(path, "environment", f"expected {env!r}"))
+        required = PROD_REQUIRED if env == "prod" else SMALL_REQUIRED
+        for key, expected in required.items():
+            if values.get(key) != expected:
+                findings.append(Finding(path, key, f"expected {expected!r} in {env}"))
+        capacity = "ON_DEMAND" if env == "prod" else "SPOT"
+        for group, spec in (values.get("node_groups") or {}).items():
+            if not isinstance(spec, dict) or spec.get("capacity_type") != capacity:
+                findings.append(
+                    Finding(path, f"node_groups.{group}", f"expected {capacity} in {env}")
+                )
+        if env == "prod":
+            if len(values.get("availability_zones") or []) < PROD_MIN_AZS:
+                findings.append(Finding(path, "availability_zones", f"prod needs {PROD_MIN_AZS}+"))
+            for key in ("controller_replicas", "mlflow_replicas"):
+                if not isinstance(values.get(key), int) or values[key] < 2:
+                    findings.append(Finding(path, key, "prod needs at least 2 replicas"))
+    return findings
+
+
+RULES: dict[str, Callable[[TfTree], list[Finding]]] = {
+    "open-ingress": checks.check_open_ingress,
+    "literal-secrets": checks.check_literal_secrets,
+    "skip-reasons": checks.check_skip_reasons,
+    "github-trust": checks.check_github_trust,
+    "layout": conventions.check_layout,
+    "variables": conventions.check_variables,
+    "tags": conventions.check_tags,
+    "backend": conventions.check_backend,
+    "pins": conventions.check_pins,
+    "wiring": conventions.check_wiring,
+    "environment-sizing": check_environment_sizing,
+}
+
+
+def run_all(tree: TfTree) -> dict[str, list[Finding]]:
+    """Run every rule; the result maps rule name to its findings (empty when it holds)."""
+    return {name: rule(tree) for name, rule in RULES.items()}

@@ -1,0 +1,50 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix for every resource name; the EKS cluster is named after it."
+}
+
+variable "kubernetes_version" {
+  type        = string
+  description = "EKS Kubernetes minor version."
+  default     = "1.33"
+}
+
+variable "private_subnet_ids" {
+  type        = list(string)
+  description = "Private subnets for the control-plane ENIs and the nodes."
+}
+
+variable "endpoint_public_access" {
+  type        = bool
+  description = "Expose the Kubernetes API publicly; false keeps it inside the VPC (apply the argo module from a runner in the VPC)."
+  default     = false
+}
+
+variable "node_groups" {
+  type = map(object({
+    instance_types = list(string)
+    capacity_type  = string
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    disk_size_gb   = number
+    labels         = map(string)
+  }))
+  description = "Managed node groups by name. capacity_type is SPOT (dev, staging) or ON_DEMAND (prod)."
+
+  validation {
+    condition     = alltrue([for group in values(var.node_groups) : contains(["SPOT", "ON_DEMAND"], group.capacity_type)])
+    error_message = "capacity_type must be SPOT or ON_DEMAND."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days to keep the EKS control-plane logs."
+  default     = 365
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags applied to every taggable resource (on top of the provider's default_tags)."
+}

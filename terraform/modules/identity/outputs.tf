@@ -1,0 +1,14 @@
+output "github_role_arns" {
+  description = "Role ARN per GitHub environment (set it as the environment's AWS_ROLE_ARN variable)."
+  value       = { for env, role in aws_iam_role.github : env => role.arn }
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the GitHub OIDC provider the roles trust."
+  value       = local.oidc_provider_arn
+}
+
+output "exchange_secret_arns" {
+  description = "Secrets Manager ARN per exchange (empty until someone stores the key)."
+  value       = { for name, secret in aws_secretsmanager_secret.exchange : name => secret.arn }
+}
