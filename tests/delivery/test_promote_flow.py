@@ -195,6 +195,16 @@ def test_concurrent_promotions_one_wins(tmp_path: Path) -> None:
     loser = next(v for v in outcomes.values() if v != "ok")
     assert "another promotion to dev" in loser, loser
 
+    # A later fresh clone sees the open promotion through its remote-tracking branch.
+    winner = next(k for k, v in outcomes.items() if v == "ok")
+    late = tmp_path / "late"
+    git(tmp_path, "clone", "--quiet", "--shared", str(root), str(late))
+    write_candidate(late, winner.removeprefix("clone"))
+    assert promote(late, PARAMS, "dev", by="t", push=True).status == "unchanged"
+    write_candidate(late, "3")
+    with pytest.raises(PromotionRefused, match="another promotion is in progress"):
+        promote(late, PARAMS, "dev", by="t", push=True)
+
 
 def test_concurrent_promotions_in_one_clone(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
