@@ -95,6 +95,10 @@ def rollback(
         raise RollbackRefused(f"{path} has uncommitted changes; commit or discard them first")
 
     original = git.run("rev-parse", "--abbrev-ref", "HEAD")
+    if direct and original == "HEAD":
+        raise RollbackRefused("--direct needs a checked-out branch, HEAD is detached")
+    # Switching back to a detached HEAD needs its commit, not the name "HEAD".
+    back = ["--detach", git.run("rev-parse", "HEAD")] if original == "HEAD" else [original]
     branch = None
     if not direct:
         target = to_version or "previous"
@@ -109,7 +113,7 @@ def rollback(
         git.run("revert", "--abort", check=False)
         git.run("reset", "--quiet", "--hard", "HEAD", check=False)
         if branch:
-            git.run("switch", "--quiet", original, check=False)
+            git.run("switch", "--quiet", *back, check=False)
             git.run("branch", "-D", branch, check=False)
         raise
     shown = version or "nothing deployed"
@@ -121,7 +125,7 @@ def rollback(
     if push:
         git.run("push", params.remote, f"HEAD:refs/heads/{branch or original}")
     if branch:
-        git.run("switch", "--quiet", original)
+        git.run("switch", "--quiet", *back)
     return RollbackResult(env, commits, commit, branch, version)
 
 
