@@ -87,8 +87,12 @@ def rollback(
     for commit in commits:
         files = git.changed_files(commit)
         if files != [path]:
+            others = [f for f in files if f != path]
+            shown = ", ".join(others[:3]) + (
+                f" and {len(others) - 3} more" if len(others) > 3 else ""
+            )
             raise RollbackRefused(
-                f"commit {commit[:12]} changes {', '.join(files) or 'nothing'}, not only {path}; "
+                f"commit {commit[:12]} changes {shown or 'nothing'} besides {path}; "
                 "revert it by hand"
             )
     if git.run("status", "--porcelain", "--", path):
