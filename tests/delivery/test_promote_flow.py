@@ -252,3 +252,23 @@ def test_cli_promote_and_refusal_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: prod: strategy-lgbm 1 (sha256 ") and err.count("\n") == 1
     assert "never ran in staging" in err
+
+
+def test_rollback_refuses_invalid_result_and_mixed_commits(tmp_path: Path) -> None:
+    from pipelines.registry.manifest import empty_manifest, write_manifest
+
+    root = init_repo(tmp_path / "repo")
+    registry = InMemoryRegistry()
+    with pytest.raises(RollbackRefused, match="besides environments/dev/model.yaml"):
+        rollback(root, PARAMS, "dev", registry=registry)
+    target = root / "environments" / "dev" / "model.yaml"
+    target.write_text("apiVersion: pipelines.trading/v1\nkind: ModelManifest\nenvironment: dev\n")
+    git(root, "commit", "--quiet", "-am", "hand edit without model key")
+    write_manifest(target, empty_manifest("dev"))
+    git(root, "commit", "--quiet", "-am", "fix")
+    before = git(root, "rev-parse", "HEAD")
+    with pytest.raises(
+        RollbackRefused, match="rolled-back manifest is invalid: .*'model' is a required"
+    ):
+        rollback(root, PARAMS, "dev", registry=registry, direct=True)
+    assert git(root, "rev-parse", "HEAD") == before and git(root, "status", "--porcelain") == ""
