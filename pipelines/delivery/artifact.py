@@ -51,6 +51,7 @@ def fetch(uri: str, target: Path, base: Path) -> Path:
         source = Path(parsed.path) if parsed.scheme == "file" else base / uri
         if not source.is_file():
             raise ArtifactError(f"{uri}: artifact not found")
+
         def copy(tmp: Path) -> None:
             shutil.copyfile(source, tmp)
 

@@ -181,8 +181,12 @@ def promote(
         reason or f"gate passed for {env} ({gate_rel})",
     )
     path = manifest_path(params, env)
-    message = f"Promote {cand.name} {cand.version} to {env}\n\nGate report: {gate_rel}"
     ref = f"refs/heads/{branch}"
+    # In a fresh CI clone an open promotion exists only as a remote-tracking branch.
+    remote_seen = git.rev(f"refs/remotes/{params.remote}/{branch}")
+    if remote_seen and git.rev(ref) is None:
+        git.swap_ref(ref, remote_seen)
+    message = f"Promote {cand.name} {cand.version} to {env}\n\nGate report: {gate_rel}"
     commit = git.commit_file(base_commit, path, render_manifest(doc), message)
     status = "created" if git.swap_ref(ref, commit) else "unchanged"
     if status == "unchanged":
@@ -209,7 +213,8 @@ def promote(
     if push:
         # The lease makes the remote update a compare-and-swap as well.
         try:
-            git.run("push", "--force-with-lease", params.remote, f"{ref}:{ref}")
+            lease = f"--force-with-lease={ref}:{remote_seen or ''}"
+            git.run("push", lease, params.remote, f"{ref}:{ref}")
         except GitError as exc:
             raise PromotionRefused(
                 f"{env}: push of {branch} to {params.remote} was rejected; another promotion to "

@@ -87,14 +87,22 @@ def rollback(
     for commit in commits:
         files = git.changed_files(commit)
         if files != [path]:
+            others = [f for f in files if f != path]
+            shown = ", ".join(others[:3]) + (
+                f" and {len(others) - 3} more" if len(others) > 3 else ""
+            )
             raise RollbackRefused(
-                f"commit {commit[:12]} changes {', '.join(files) or 'nothing'}, not only {path}; "
+                f"commit {commit[:12]} changes {shown or 'nothing'} besides {path}; "
                 "revert it by hand"
             )
     if git.run("status", "--porcelain", "--", path):
         raise RollbackRefused(f"{path} has uncommitted changes; commit or discard them first")
 
     original = git.run("rev-parse", "--abbrev-ref", "HEAD")
+    if direct and original == "HEAD":
+        raise RollbackRefused("--direct needs a checked-out branch, HEAD is detached")
+    # Switching back to a detached HEAD needs its commit, not the name "HEAD".
+    back = ["--detach", git.run("rev-parse", "HEAD")] if original == "HEAD" else [original]
     branch = None
     if not direct:
         target = to_version or "previous"
@@ -109,7 +117,7 @@ def rollback(
         git.run("revert", "--abort", check=False)
         git.run("reset", "--quiet", "--hard", "HEAD", check=False)
         if branch:
-            git.run("switch", "--quiet", original, check=False)
+            git.run("switch", "--quiet", *back, check=False)
             git.run("branch", "-D", branch, check=False)
         raise
     shown = version or "nothing deployed"
@@ -121,7 +129,7 @@ def rollback(
     if push:
         git.run("push", params.remote, f"HEAD:refs/heads/{branch or original}")
     if branch:
-        git.run("switch", "--quiet", original)
+        git.run("switch", "--quiet", *back)
     return RollbackResult(env, commits, commit, branch, version)
 
 

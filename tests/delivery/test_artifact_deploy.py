@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pipelines.delivery.deploy import DeployError, affected, wait, workflow_for
 from pipelines.delivery.gitops import Git
 from pipelines.registry.bundle import DigestMismatch
 from pipelines.registry.manifest import empty_manifest, write_manifest
+from tests.conftest import require_tool
 from tests.delivery.gitrepo import git, init_repo
 
 
@@ -73,3 +75,58 @@ def test_workflow_object_and_wait() -> None:
         wait("w", "argo", 60, phase_of=lambda n, ns: next(failed), sleep=lambda s: None)
     with pytest.raises(DeployError, match="still Running"):
         wait("w", "argo", 30, phase_of=lambda n, ns: "Running", sleep=lambda s: None)
+
+
+@pytest.fixture
+def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1, stopped by its own PID."""
+    import socket
+    import subprocess
+    import time
+
+    exe = require_tool("moto_server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("moto server did not start")
+                time.sleep(0.1)
+        for key, value in {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(key, value)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_verify_downloads_from_s3(tmp_path: Path, moto_s3: str) -> None:
+    import boto3
+
+    payload = b'{"bundle": 1}'
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="m/1/bundle.json", Body=payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    out = tmp_path / "bundle.json"
+    assert verify(manifest_for(tmp_path, "s3://models/m/1/bundle.json", sha), out, tmp_path) == sha
+    with pytest.raises(ArtifactError, match="download failed"):
+        verify(manifest_for(tmp_path, "s3://models/m/2/bundle.json", sha), out, tmp_path)

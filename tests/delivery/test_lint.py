@@ -165,3 +165,21 @@ def test_cli_exit_status_and_one_line_per_finding(
     assert out.count("\n") == 2 and all(
         line.startswith("environments/prod: ") for line in out.splitlines()
     )
+
+
+def test_unknown_metric_names_and_impossible_failure_limit(repo: Path) -> None:
+    edit(repo / TEMPLATES, "sum(rate(strategy_requests_total{", "sum(rate(strategy_request_total{")
+    edit(
+        repo / TEMPLATES,
+        "      count: 5\n      failureLimit: 1\n",
+        "      count: 5\n      failureLimit: 5\n",
+    )
+    edit(repo / "environments/base/prometheusrule.yaml", "(strategy_ready)", "(strategy_redy{})")
+    messages = overlay_messages(repo, "dev")
+    assert any("query uses 'strategy_request_total'" in m for m in messages), messages
+    assert any("failureLimit 5 >= count 5: the metric can never fail" in m for m in messages)
+    assert any(
+        "PrometheusRule/strategy-service-delivery: StrategyServiceNotReady: expr uses "
+        "'strategy_redy'" in m
+        for m in messages
+    ), messages

@@ -195,6 +195,16 @@ def test_concurrent_promotions_one_wins(tmp_path: Path) -> None:
     loser = next(v for v in outcomes.values() if v != "ok")
     assert "another promotion to dev" in loser, loser
 
+    # A later fresh clone sees the open promotion through its remote-tracking branch.
+    winner = next(k for k, v in outcomes.items() if v == "ok")
+    late = tmp_path / "late"
+    git(tmp_path, "clone", "--quiet", "--shared", str(root), str(late))
+    write_candidate(late, winner.removeprefix("clone"))
+    assert promote(late, PARAMS, "dev", by="t", push=True).status == "unchanged"
+    write_candidate(late, "3")
+    with pytest.raises(PromotionRefused, match="another promotion is in progress"):
+        promote(late, PARAMS, "dev", by="t", push=True)
+
 
 def test_concurrent_promotions_in_one_clone(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
@@ -242,3 +252,23 @@ def test_cli_promote_and_refusal_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: prod: strategy-lgbm 1 (sha256 ") and err.count("\n") == 1
     assert "never ran in staging" in err
+
+
+def test_rollback_refuses_invalid_result_and_mixed_commits(tmp_path: Path) -> None:
+    from pipelines.registry.manifest import empty_manifest, write_manifest
+
+    root = init_repo(tmp_path / "repo")
+    registry = InMemoryRegistry()
+    with pytest.raises(RollbackRefused, match="besides environments/dev/model.yaml"):
+        rollback(root, PARAMS, "dev", registry=registry)
+    target = root / "environments" / "dev" / "model.yaml"
+    target.write_text("apiVersion: pipelines.trading/v1\nkind: ModelManifest\nenvironment: dev\n")
+    git(root, "commit", "--quiet", "-am", "hand edit without model key")
+    write_manifest(target, empty_manifest("dev"))
+    git(root, "commit", "--quiet", "-am", "fix")
+    before = git(root, "rev-parse", "HEAD")
+    with pytest.raises(
+        RollbackRefused, match="rolled-back manifest is invalid: .*'model' is a required"
+    ):
+        rollback(root, PARAMS, "dev", registry=registry, direct=True)
+    assert git(root, "rev-parse", "HEAD") == before and git(root, "status", "--porcelain") == ""

@@ -11,12 +11,21 @@ import re
 from typing import Any
 
 from pipelines.delivery.lint.findings import Finding
+from pipelines.monitoring.metric_names import exported_series_names
 
 GUARD = re.compile(r"^\s*\(?\s*len\(result\)\s*>\s*0\s*&&")
 CONDITIONS = ("successCondition", "failureCondition")
 # Providers whose outcome is the job's own exit status carry no condition.
 SELF_JUDGING = {"job"}
 ARG_REF = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
+# A series selector: a metric name directly followed by a label matcher or a range.
+SELECTOR = re.compile(r"(?<![A-Za-z0-9_:\"'])([A-Za-z_:][A-Za-z0-9_:]*)\s*(?=\{|\[)")
+
+
+def unknown_series(promql: str) -> list[str]:
+    """Series names selected in a PromQL expression that the project does not export."""
+    exported = exported_series_names()
+    return sorted({name for name in SELECTOR.findall(promql) if name not in exported})
 
 
 def check_template(source: str, template: dict[str, Any]) -> list[Finding]:
@@ -42,6 +51,12 @@ def check_template(source: str, template: dict[str, Any]) -> list[Finding]:
         for key in ("failureLimit", "consecutiveErrorLimit"):
             if key not in metric:
                 add(f"{key} is not set (the default hides flapping metrics); set it explicitly")
+        count, limit = metric.get("count"), metric.get("failureLimit")
+        if isinstance(count, int) and isinstance(limit, int) and 0 < count <= limit:
+            add(f"failureLimit {limit} >= count {count}: the metric can never fail")
+        query = ((metric.get("provider") or {}).get("prometheus") or {}).get("query", "")
+        for unknown in unknown_series(str(query)):
+            add(f"query uses {unknown!r}, which metric_names.py does not export")
         conditions = {k: metric[k] for k in CONDITIONS if k in metric}
         if not conditions and not set(providers) <= SELF_JUDGING:
             add(
@@ -73,3 +88,21 @@ def declared_args(template: dict[str, Any]) -> set[str]:
 def metric_names(template: dict[str, Any]) -> list[str]:
     """Metric names of a template, in order."""
     return [m.get("name", "") for m in (template.get("spec") or {}).get("metrics") or []]
+
+
+def check_rule_names(source: str, rule_doc: dict[str, Any]) -> list[Finding]:
+    """PrometheusRule expressions may only select series the project exports."""
+    name = (rule_doc.get("metadata") or {}).get("name", "?")
+    found: list[Finding] = []
+    for group in (rule_doc.get("spec") or {}).get("groups") or []:
+        for rule in group.get("rules") or []:
+            label = rule.get("alert") or rule.get("record") or "?"
+            for unknown in unknown_series(str(rule.get("expr", ""))):
+                found.append(
+                    Finding(
+                        source,
+                        f"PrometheusRule/{name}: {label}",
+                        f"expr uses {unknown!r}, which metric_names.py does not export",
+                    )
+                )
+    return found

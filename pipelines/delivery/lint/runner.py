@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.delivery.lint.analysis_rules import check_template
+from pipelines.delivery.lint.analysis_rules import check_rule_names, check_template
 from pipelines.delivery.lint.findings import Finding
 from pipelines.delivery.lint.rollout_rules import RolloutChecker
 from pipelines.delivery.lint.schemas import validate_objects
@@ -64,6 +64,8 @@ def lint_overlay(overlay: Path, source: str, shared: Path | None) -> list[Findin
     }
     for template in templates.values():
         found += check_template(source, template)
+    for rule_doc in (d for d in docs if d.get("kind") == "PrometheusRule"):
+        found += check_rule_names(source, rule_doc)
     rollouts = [d for d in docs if d.get("kind") == "Rollout"]
     if not rollouts:
         found.append(Finding(source, "-", "renders no Rollout"))

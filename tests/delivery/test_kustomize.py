@@ -1,0 +1,80 @@
+"""kubectl kustomize of every environment, and what the rendered delivery looks like."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipelines.delivery.canary import canary_steps, instrument_regex, instruments_of
+from pipelines.delivery.lint.runner import render
+from pipelines.delivery.lint.workflow_rules import check_argo_workflow
+from tests.conftest import REPO_ROOT, require_tool
+
+
+def rollout(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == "Rollout")
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_each_environment_renders(env: str) -> None:
+    require_tool("kubectl")
+    docs = render(REPO_ROOT / "environments" / env)
+    kinds = {d["kind"] for d in docs}
+    assert {"Rollout", "Service", "ConfigMap", "ServiceMonitor", "PrometheusRule"} <= kinds
+    assert {d["metadata"]["namespace"] for d in docs} == {f"trading-{env}"}
+    spec = rollout(docs)["spec"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert yaml.safe_load(config["data"]["model.yaml"])["environment"] == env
+    volume = next(v for v in spec["template"]["spec"]["volumes"] if v["name"] == "model")
+    assert volume["configMap"]["name"] == config["metadata"]["name"]
+    strategy = {"dev": "canary", "staging": "blueGreen", "prod": "canary"}[env]
+    assert list(spec["strategy"]) == [strategy]
+
+
+def test_model_change_makes_a_new_rollout_revision(tmp_path: Path) -> None:
+    require_tool("kubectl")
+    shutil.copytree(REPO_ROOT / "environments", tmp_path / "environments")
+    overlay = tmp_path / "environments" / "prod"
+    before = rollout(render(overlay))["spec"]["template"]
+    (overlay / "model.yaml").write_text((overlay / "model.yaml").read_text() + "# edited\n")
+    after = rollout(render(overlay))["spec"]["template"]
+    assert before != after
+    assert (
+        before["spec"]["volumes"][0]["configMap"]["name"]
+        != (after["spec"]["volumes"][0]["configMap"]["name"])
+    )
+
+
+def test_prod_steps_are_generated_from_settings() -> None:
+    require_tool("kubectl")
+    settings = yaml.safe_load((REPO_ROOT / "environments/prod/settings.yaml").read_text())
+    steps = rollout(render(REPO_ROOT / "environments" / "prod"))["spec"]["strategy"]["canary"][
+        "steps"
+    ]
+    analysis = next(s["analysis"] for s in steps if "analysis" in s)
+    assert steps == canary_steps(settings, analysis)
+    assert len(steps) == 3 * len(settings["instrument_groups"])
+
+
+def test_instrument_regex_round_trips() -> None:
+    names = ["KO", "BRK.B", "PEP"]
+    assert instruments_of(instrument_regex(names)) == set(names)
+    assert instruments_of("KO|PEP") is None
+
+
+def test_workflow_references_are_checked() -> None:
+    doc = yaml.safe_load((REPO_ROOT / "deploy/argo/deploy.yaml").read_text())
+    assert check_argo_workflow("deploy.yaml", doc) == []
+    assert doc["spec"]["onExit"] == "exit-handler"
+    doc["spec"]["templates"][0]["dag"]["tasks"][2]["depends"] = "checkout && nope"
+    doc["spec"]["onExit"] = "missing"
+    messages = [str(f) for f in check_argo_workflow("deploy.yaml", doc)]
+    assert (
+        "deploy.yaml: WorkflowTemplate/deploy: spec.onExit: template 'missing' does not exist"
+        in messages
+    )
+    assert any("unknown task 'nope'" in m for m in messages), messages
