@@ -111,6 +111,22 @@ READY = MetricSpec(
     ("model_version",),
 )
 
+# Prometheus counters cannot go down, so the signed sum of paper returns above cannot be exported
+# as a counter: the service exports its positive and negative parts instead (signed sum in a
+# window = increase(gain) - increase(loss)). Appended by the service work.
+PAPER_GAIN_SUM = MetricSpec(
+    "strategy_paper_gain_sum_total",
+    "counter",
+    "Sum of the positive realised per-bar paper returns, in return units.",
+    ("model_version", "instrument"),
+)
+PAPER_LOSS_SUM = MetricSpec(
+    "strategy_paper_loss_sum_total",
+    "counter",
+    "Sum of the absolute values of the negative realised per-bar paper returns.",
+    ("model_version", "instrument"),
+)
+
 # --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------
 PIPELINE_LAST_SUCCESS = MetricSpec(
     "pipeline_last_success_timestamp_seconds",
@@ -185,6 +201,18 @@ PERFORMANCE_REPORT = MetricSpec(
     "gauge",
     "Unix time the weekly performance report was produced.",
     (),
+)
+
+# --- process (prometheus_client's ProcessCollector, registered in the service's registry) -------
+# Appended by the operations work for the system dashboard's CPU and memory panels.
+PROCESS_CPU = MetricSpec(
+    "process_cpu_seconds_total",
+    "counter",
+    "Total user and system CPU time spent by the process, in seconds.",
+    (),
+)
+PROCESS_MEMORY = MetricSpec(
+    "process_resident_memory_bytes", "gauge", "Resident memory size of the process, in bytes.", ()
 )
 
 ALL: tuple[MetricSpec, ...] = tuple(

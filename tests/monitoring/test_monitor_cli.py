@@ -113,6 +113,9 @@ def test_health_against_the_deployed_bundle(workdir):
     assert next(f for f in report["features"] if f["feature"] == "f_a")["current_rows"] == 63
     metrics = _samples(workdir / "reports/metrics/feature_health.prom")
     assert metrics[("feature_health_status", ())] == 2
+    latest = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=59)
+    key = ("data_latest_bar_timestamp_seconds", (("instrument", "BBB"),))
+    assert metrics[key] == latest.timestamp()
     runs = _samples(workdir / "reports/metrics/pipeline_feature_health.prom")
     assert (
         runs[("pipeline_runs_total", (("pipeline", "feature_health"), ("status", "success")))] == 1
