@@ -156,3 +156,35 @@ def test_mark_carries_counts_and_timestamps_forward(workdir):
     last_fail = s[("pipeline_last_failure_timestamp_seconds", (("pipeline", "data"),))]
     assert last_ok >= last_fail > 0
     assert s[("pipeline_duration_seconds", (("pipeline", "data"),))] == 12.5
+
+
+def test_deployment_events_keep_the_last_success_beside_a_failure(workdir, capsys):
+    for version, status in (("6", "success"), ("7", "failure")):
+        args = ["monitor", "event", "--kind", "deployment", "--env", "prod"]
+        assert main([*args, "--model-version", version, "--status", status]) == 0
+    s = _samples(workdir / "reports/metrics/deployment_prod.prom")
+    ok = s[
+        (
+            "model_deployment_last_success_timestamp_seconds",
+            (("environment", "prod"), ("model_version", "6")),
+        )
+    ]
+    failed = s[
+        (
+            "model_deployment_last_failure_timestamp_seconds",
+            (("environment", "prod"), ("model_version", "7")),
+        )
+    ]
+    assert failed >= ok > 0
+    promote = ["monitor", "event", "--kind", "promotion", "--env", "staging"]
+    assert main([*promote, "--model-version", "7"]) == 0
+    s = _samples(workdir / "reports/metrics/promotion_staging.prom")
+    assert (
+        "model_promotion_timestamp_seconds",
+        (("environment", "staging"), ("model_version", "7")),
+    ) in s
+    assert main(["monitor", "event", "--kind", "report"]) == 0
+    s = _samples(workdir / "reports/metrics/performance_report.prom")
+    assert s[("model_performance_report_timestamp_seconds", ())] > 0
+    assert main(["monitor", "event", "--kind", "deployment", "--env", "prod"]) == 2
+    assert "--model-version: expected" in capsys.readouterr().err
