@@ -188,3 +188,14 @@ def test_deployment_events_keep_the_last_success_beside_a_failure(workdir, capsy
     assert s[("model_performance_report_timestamp_seconds", ())] > 0
     assert main(["monitor", "event", "--kind", "deployment", "--env", "prod"]) == 2
     assert "--model-version: expected" in capsys.readouterr().err
+
+
+def test_health_with_an_explicit_reference_table_ok(workdir):
+    rng = np.random.default_rng(5)
+    _table(rng, 2000).to_parquet("ref.parquet")
+    _store(workdir / "store", rng, shift=0.0)
+    rc = main(["monitor", "health", "--reference", "ref.parquet", "--features", "store"])
+    report = json.loads((workdir / "reports/feature_health.json").read_text())
+    assert report["reference"] == "ref.parquet"
+    assert (rc, report["status"]) == (0, "ok")
+    assert all(f["current_rows"] == 63 for f in report["features"])
