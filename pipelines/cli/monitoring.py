@@ -45,6 +45,20 @@ def _mark(args: argparse.Namespace) -> int:
     return mark.main(load_params(args.params), args.pipeline, args.status, args.duration)
 
 
+def _event(args: argparse.Namespace) -> int:
+    from pipelines.monitoring.events import mark_event
+
+    params = load_params(args.params)
+    mark_event(
+        params.monitoring.textfile_dir,
+        args.kind,
+        args.env or "",
+        args.model_version or "",
+        args.status == "success",
+    )
+    return 0
+
+
 def _dashboards(args: argparse.Namespace) -> int:
     from pipelines.monitoring import dashboards
 
@@ -92,6 +106,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     mark.add_argument("--status", required=True, choices=("success", "failure"))
     mark.add_argument("--duration", type=float, default=None, help="wall time in seconds")
     mark.set_defaults(handler=_mark)
+
+    event = sub.add_parser(
+        "event", help="record a deployment, promotion or weekly report as textfile metrics"
+    )
+    event.add_argument("--kind", required=True, choices=("deployment", "promotion", "report"))
+    event.add_argument("--env", default=None, help="environment (deployment, promotion)")
+    event.add_argument(
+        "--model-version", default=None, help="model version (deployment, promotion)"
+    )
+    event.add_argument("--status", choices=("success", "failure"), default="success")
+    event.set_defaults(handler=_event)
 
     dash = sub.add_parser("dashboards", help="write the Grafana dashboards JSON from code")
     dash.add_argument("--out", default="monitoring/grafana", help="folder (default: %(default)s)")

@@ -31,6 +31,12 @@ def latest_window(features: pd.DataFrame, window_bars: int) -> pd.DataFrame:
     return features.loc[features["timestamp"] >= cutoff].reset_index(drop=True)
 
 
+def latest_bar_times(features: pd.DataFrame) -> dict[str, float]:
+    """Unix time of each instrument's latest row in the feature store (data freshness)."""
+    latest = pd.to_datetime(features.groupby("instrument")["timestamp"].max(), utc=True)
+    return {str(k): v.timestamp() for k, v in latest.items()}
+
+
 def bundle_location(manifest_path: str | Path) -> tuple[Path, str, str]:
     """Local path, sha256 and version of the model a manifest names.
 
@@ -113,7 +119,7 @@ def main(
         )
         doc = report.build_report(results, params, mon.binning, context)
         prom = Path(mon.textfile_dir) / "feature_health.prom"
-        code = report.publish(doc, results, Path(mon.report), prom)
+        code = report.publish(doc, results, Path(mon.report), prom, latest_bar_times(live))
     except PipelineError:
         mark_pipeline(mon.textfile_dir, "feature_health", False, time.time() - started)
         raise

@@ -203,6 +203,18 @@ PERFORMANCE_REPORT = MetricSpec(
     (),
 )
 
+# --- process (prometheus_client's ProcessCollector, registered in the service's registry) -------
+# Appended by the operations work for the system dashboard's CPU and memory panels.
+PROCESS_CPU = MetricSpec(
+    "process_cpu_seconds_total",
+    "counter",
+    "Total user and system CPU time spent by the process, in seconds.",
+    (),
+)
+PROCESS_MEMORY = MetricSpec(
+    "process_resident_memory_bytes", "gauge", "Resident memory size of the process, in bytes.", ()
+)
+
 ALL: tuple[MetricSpec, ...] = tuple(
     v for v in list(globals().values()) if isinstance(v, MetricSpec)
 )

@@ -119,11 +119,17 @@ def build_report(
     }
 
 
-def publish(report: dict[str, Any], results: list[FeatureDrift], out: Path, prom: Path) -> int:
+def publish(
+    report: dict[str, Any],
+    results: list[FeatureDrift],
+    out: Path,
+    prom: Path,
+    latest_bars: dict[str, float] | None = None,
+) -> int:
     """Write the JSON report and the textfile metrics atomically; return the exit status."""
     status: Status = report["status"]
     atomic.write_json(out, report)
-    atomic.write_bytes(prom, render_feature_health(results, status))
+    atomic.write_bytes(prom, render_feature_health(results, status, latest_bars))
     for result in results:
         if result.status != "ok":
             log.warning("%s: %s (%s)", result.feature, result.status, "; ".join(result.reasons))

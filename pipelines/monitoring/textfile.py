@@ -30,8 +30,12 @@ def _gauge(spec: MetricSpec, registry: CollectorRegistry) -> Gauge:
     return Gauge(spec.name, spec.help, spec.labels, registry=registry)
 
 
-def render_feature_health(results: list[FeatureDrift], status: Status) -> bytes:
-    """Text exposition of the per-feature figures and the overall status.
+def render_feature_health(
+    results: list[FeatureDrift], status: Status, latest_bars: Mapping[str, float] | None = None
+) -> bytes:
+    """Text exposition of the per-feature figures, the overall status and data freshness.
+
+    ``latest_bars`` maps an instrument to the Unix time of its latest stored bar.
 
     A figure that is not a number (no finite values to compare) is left out rather than
     exported as NaN, so that absence is what alerting sees; the status gauge says critical.
@@ -46,6 +50,10 @@ def render_feature_health(results: list[FeatureDrift], status: Status) -> bytes:
             if value == value:  # not NaN
                 gauge.labels(result.feature).set(value)
         missing.labels(result.feature).set(result.missing_rate)
+    if latest_bars:
+        latest = _gauge(names.DATA_LATEST_BAR, registry)
+        for instrument, stamp in sorted(latest_bars.items()):
+            latest.labels(instrument).set(stamp)
     return generate_latest(registry)
 
 

@@ -113,6 +113,9 @@ def test_health_against_the_deployed_bundle(workdir):
     assert next(f for f in report["features"] if f["feature"] == "f_a")["current_rows"] == 63
     metrics = _samples(workdir / "reports/metrics/feature_health.prom")
     assert metrics[("feature_health_status", ())] == 2
+    latest = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=59)
+    key = ("data_latest_bar_timestamp_seconds", (("instrument", "BBB"),))
+    assert metrics[key] == latest.timestamp()
     runs = _samples(workdir / "reports/metrics/pipeline_feature_health.prom")
     assert (
         runs[("pipeline_runs_total", (("pipeline", "feature_health"), ("status", "success")))] == 1
@@ -153,3 +156,46 @@ def test_mark_carries_counts_and_timestamps_forward(workdir):
     last_fail = s[("pipeline_last_failure_timestamp_seconds", (("pipeline", "data"),))]
     assert last_ok >= last_fail > 0
     assert s[("pipeline_duration_seconds", (("pipeline", "data"),))] == 12.5
+
+
+def test_deployment_events_keep_the_last_success_beside_a_failure(workdir, capsys):
+    for version, status in (("6", "success"), ("7", "failure")):
+        args = ["monitor", "event", "--kind", "deployment", "--env", "prod"]
+        assert main([*args, "--model-version", version, "--status", status]) == 0
+    s = _samples(workdir / "reports/metrics/deployment_prod.prom")
+    ok = s[
+        (
+            "model_deployment_last_success_timestamp_seconds",
+            (("environment", "prod"), ("model_version", "6")),
+        )
+    ]
+    failed = s[
+        (
+            "model_deployment_last_failure_timestamp_seconds",
+            (("environment", "prod"), ("model_version", "7")),
+        )
+    ]
+    assert failed >= ok > 0
+    promote = ["monitor", "event", "--kind", "promotion", "--env", "staging"]
+    assert main([*promote, "--model-version", "7"]) == 0
+    s = _samples(workdir / "reports/metrics/promotion_staging.prom")
+    assert (
+        "model_promotion_timestamp_seconds",
+        (("environment", "staging"), ("model_version", "7")),
+    ) in s
+    assert main(["monitor", "event", "--kind", "report"]) == 0
+    s = _samples(workdir / "reports/metrics/performance_report.prom")
+    assert s[("model_performance_report_timestamp_seconds", ())] > 0
+    assert main(["monitor", "event", "--kind", "deployment", "--env", "prod"]) == 2
+    assert "--model-version: expected" in capsys.readouterr().err
+
+
+def test_health_with_an_explicit_reference_table_ok(workdir):
+    rng = np.random.default_rng(5)
+    _table(rng, 2000).to_parquet("ref.parquet")
+    _store(workdir / "store", rng, shift=0.0)
+    rc = main(["monitor", "health", "--reference", "ref.parquet", "--features", "store"])
+    report = json.loads((workdir / "reports/feature_health.json").read_text())
+    assert report["reference"] == "ref.parquet"
+    assert (rc, report["status"]) == (0, "ok")
+    assert all(f["current_rows"] == 63 for f in report["features"])

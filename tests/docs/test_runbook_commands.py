@@ -1,0 +1,268 @@
+"""Every command the docs tell a person to run is a real command.
+
+Commands are the lines of fenced ``bash``/``sh``/``shell``/``console`` blocks and inline code
+spans that start with a known program. ``pipelines`` commands are parsed by the real CLI parser
+(``pipelines.cli.build_parser``), make targets are checked against the Makefile, and ``dvc``,
+``git``, ``kubectl``, ``promtool`` and ``amtool`` sub-commands against known lists. Any other
+program fails the test: the list below is the whole vocabulary of the docs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import build_parser
+from tests.conftest import REPO_ROOT
+
+DOCS = sorted((REPO_ROOT / "docs").rglob("*.md"))
+FENCE = re.compile(r"^```(\w*)\s*$")
+INLINE = re.compile(r"`([^`\n]+)`")
+INLINE_PROGRAMS = ("pipelines ", "python -m pipelines", "make ", "dvc ", "git ", "kubectl ")
+SHELL_LANGS = {"bash", "sh", "shell", "console"}
+
+DVC = {
+    "add",
+    "checkout",
+    "commit",
+    "dag",
+    "data",
+    "diff",
+    "doctor",
+    "exp",
+    "fetch",
+    "gc",
+    "get",
+    "import",
+    "init",
+    "ls",
+    "metrics",
+    "params",
+    "plots",
+    "pull",
+    "push",
+    "remote",
+    "remove",
+    "repro",
+    "stage",
+    "status",
+    "unprotect",
+    "update",
+    "version",
+}
+GIT = {
+    "add",
+    "blame",
+    "branch",
+    "checkout",
+    "cherry-pick",
+    "clone",
+    "commit",
+    "diff",
+    "fetch",
+    "log",
+    "merge",
+    "pull",
+    "push",
+    "reset",
+    "restore",
+    "rev-parse",
+    "revert",
+    "show",
+    "stash",
+    "status",
+    "switch",
+    "tag",
+}
+KUBECTL = {
+    "apply",
+    "auth",
+    "config",
+    "delete",
+    "describe",
+    "events",
+    "exec",
+    "get",
+    "kustomize",
+    "logs",
+    "port-forward",
+    "rollout",
+    "scale",
+    "top",
+}
+ARGO_ROLLOUTS = {
+    "abort",
+    "get",
+    "lint",
+    "list",
+    "pause",
+    "promote",
+    "restart",
+    "retry",
+    "set",
+    "status",
+    "undo",
+}
+PROMTOOL = {"check", "query", "test"}
+AMTOOL = {"alert", "check-config", "config", "silence"}
+PLAIN = {"cd", "curl", "ls", "cat", "jq"}
+
+
+def _make_targets() -> set[str]:
+    text = (REPO_ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.M))
+
+
+def extract(path: Path, root: Path = REPO_ROOT) -> list[tuple[str, str]]:
+    """``(location, command)`` for every command in one Markdown file."""
+    out: list[tuple[str, str]] = []
+    lang: str | None = None
+    pending = ""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        where = f"{path.relative_to(root)}:{number}"
+        stripped = line.strip()
+        fence = FENCE.match(stripped)
+        if fence:
+            lang = None if lang is not None else fence.group(1)
+            continue
+        if lang is not None:
+            if lang in SHELL_LANGS and stripped and not stripped.startswith("#"):
+                text = pending + stripped.removeprefix("$ ")
+                if text.endswith("\\"):
+                    pending = text[:-1].rstrip() + " "
+                    continue
+                pending = ""
+                out.append((where, text))
+            continue
+        for span in INLINE.findall(line):
+            if span.startswith(INLINE_PROGRAMS):
+                out.append((where, span))
+    return out
+
+
+def _segments(command: str) -> list[list[str]]:
+    words = shlex.split(command, comments=True)
+    segments, current = [], []
+    for word in words:
+        if word in {"&&", "||", ";", "|"}:
+            segments.append(current)
+            current = []
+        else:
+            current.append(word)
+    segments.append(current)
+    return [s for s in segments if s]
+
+
+def _check_pipelines(args: list[str]) -> str | None:
+    parser = build_parser()
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
+            parser.parse_args(args)
+    except SystemExit:
+        return f"not accepted by the CLI: {sink.getvalue().strip().splitlines()[-1:]}"
+    return None
+
+
+def check(command: str, targets: set[str]) -> str | None:
+    """None when the command is real, else why not."""
+    for words in _segments(command):
+        while words and re.match(r"^[A-Z_][A-Z0-9_]*=", words[0]):
+            words = words[1:]  # environment assignments
+        program, args = words[0], words[1:]
+        if program == "python" and args[:2] == ["-m", "pipelines"]:
+            program, args = "pipelines", args[2:]
+        if program == "pipelines":
+            problem = _check_pipelines(args)
+        elif program == "make":
+            problem = None if args and set(args) <= targets else f"unknown make target {args}"
+        elif program == "kubectl" and args[:2] == ["argo", "rollouts"]:
+            problem = None if args[2:3] and args[2] in ARGO_ROLLOUTS else f"argo rollouts {args}"
+        elif program in {"dvc", "git", "kubectl", "promtool", "amtool"}:
+            known = {
+                "dvc": DVC,
+                "git": GIT,
+                "kubectl": KUBECTL,
+                "promtool": PROMTOOL,
+                "amtool": AMTOOL,
+            }[program]
+            problem = None if args and args[0] in known else f"unknown {program} sub-command"
+        elif program in PLAIN:
+            problem = None
+        else:
+            problem = f"unknown program {program!r}"
+        if problem:
+            return problem
+    return None
+
+
+COMMANDS = [c for path in DOCS for c in extract(path)]
+
+
+def test_docs_have_commands():
+    assert len(DOCS) >= 12  # architecture, 5 runbooks, 6 playbooks
+    assert sum(1 for _, c in COMMANDS if "pipelines" in c) >= 30
+
+
+@pytest.mark.parametrize(("where", "command"), COMMANDS, ids=[w for w, _ in COMMANDS])
+def test_command_is_real(where, command):
+    assert check(command, _make_targets()) is None, f"{where}: {command}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "pipelines monitor drfit --reference a --current b",  # typo in a sub-command
+        "pipelines monitor drift --reference a",  # required option missing
+        "pipelines monitor health --window 3",  # unknown option
+        "pipelines frobnicate",
+        "make deploy-everything",
+        "dvc frobnicate",
+        "git yolo",
+        "kubectl argo rollouts explode strategy-service",
+        "rm -rf /",
+    ],
+)
+def test_check_rejects_unreal_commands(command):
+    assert check(command, _make_targets()) is not None
+
+
+def test_extract_reads_blocks_continuations_and_inline_spans(tmp_path):
+    doc = tmp_path / "probe.md"
+    text = (
+        "Run `pipelines monitor health` now.\n\n```bash\n# a comment\n$ dvc pull\n"
+        "pipelines monitor drift \\\n  --reference a --current b\n```\n\n```yaml\nkey: v\n```\n"
+    )
+    doc.write_text(text)
+    found = [c for _, c in extract(doc, tmp_path)]
+    assert found == [
+        "pipelines monitor health",
+        "dvc pull",
+        "pipelines monitor drift --reference a --current b",
+    ]
+
+
+def test_every_runbook_and_playbook_exists():
+    runbooks = {p.stem for p in (REPO_ROOT / "docs/runbooks").glob("*.md")}
+    playbooks = {p.stem for p in (REPO_ROOT / "docs/playbooks").glob("*.md")}
+    assert runbooks == {
+        "model-deployment",
+        "data-pipeline-issues",
+        "system-outages",
+        "rollback-procedures",
+        "disaster-recovery",
+    }
+    assert len(playbooks) == 6  # one per critical alert (tests/monitoring checks the links)
+
+
+def test_relative_links_resolve():
+    for path in DOCS:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
+            if "://" in target:
+                continue
+            assert (path.parent / target).resolve().exists(), f"{path}: broken link {target}"
