@@ -137,6 +137,7 @@ def recorded() -> list[list[float]]:
 def replay(monkeypatch: pytest.MonkeyPatch, recorded: list[list[float]]) -> dict[str, Any]:
     """Replace the HTTP call of ccxt's binance.fetch_ohlcv by the recorded candles."""
     calls: dict[str, Any] = {"since": [], "fail_first": 0}
+    calls["error"] = ccxt.RequestTimeout("binance GET /api/v3/klines timed out")
 
     def fetch_ohlcv(
         self: Any, symbol: str, timeframe: str, since: int, limit: int
@@ -145,7 +146,7 @@ def replay(monkeypatch: pytest.MonkeyPatch, recorded: list[list[float]]) -> dict
         calls["since"].append(since)
         if calls["fail_first"]:
             calls["fail_first"] -= 1
-            raise ccxt.RequestTimeout("binance GET /api/v3/klines timed out")
+            raise calls["error"]
         return [c for c in recorded if c[0] >= since and c[0] <= calls["now"]][:limit]
 
     calls["now"] = recorded[-1][0]
@@ -170,6 +171,18 @@ def test_exchange_paginates_retries_and_drops_the_forming_bar(
     assert bars["timestamp"].is_monotonic_increasing and set(bars["instrument"]) == {"BTCUSDT"}
     assert replay["since"] == [start, start, start + 10 * HOUR_MS, start + 20 * HOUR_MS]
     assert sleeps == [0.5, 0.05, 0.05]  # one backoff, then binance's 50 ms between pages
+
+
+def test_exchange_rate_limit_is_retried_but_a_refusal_is_not(replay: dict[str, Any]) -> None:
+    sleeps: list[float] = []
+    replay.update(fail_first=2, error=ccxt.RateLimitExceeded("429 Too Many Requests"))
+    assert exchange.fetch(ExchangeSource(), {}, sleep=sleeps.append)
+    assert sleeps[:2] == [1.0, 2.0]
+    sleeps.clear()
+    replay.update(fail_first=1, error=ccxt.BadSymbol("binance does not have market symbol"))
+    with pytest.raises(DataError, match="exchange refused the request"):
+        exchange.fetch(ExchangeSource(), {}, sleep=sleeps.append)
+    assert sleeps == []
 
 
 def test_exchange_resumes_after_the_last_stored_bar(
