@@ -11,6 +11,17 @@ import pytest
 
 GOOD_LONG = "timestamp,instrument,close\n2024-01-02,AAA,10.0\n2024-01-03,AAA,10.5\n"
 
+
+def _truncated_parquet() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"timestamp": ["2024-01-02"], "instrument": ["A"], "close": [1.0]}).to_parquet(
+        buffer
+    )
+    return buffer.getvalue()[:-40]
+
+
 # name, file name, bytes, expected fragment of the one error line
 HARD_CASES = [
     (
@@ -45,6 +56,7 @@ HARD_CASES = [
         gzip.compress(GOOD_LONG.encode() * 50)[:-30],
         "truncated or corrupt gzip",
     ),
+    ("truncated_parquet", "bars.parquet", _truncated_parquet(), "not a readable Parquet file"),
     (
         "wide_non_numeric",
         "wide.csv",

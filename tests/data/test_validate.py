@@ -128,3 +128,12 @@ def test_bundled_ohlcv_passes_every_rule(repo_root: Path) -> None:
     path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
     result = validate_bars(parse_bars(path.name, path.read_bytes()), ValidationParams(), "daily")
     assert result.report["rows_quarantined"] == 0 and len(result.valid) == 2148
+
+
+def test_out_of_order_rows_are_counted_and_kept() -> None:
+    bars = _bars(_walk(10))
+    bars = pd.concat([bars.iloc[5:], bars.iloc[:5]], ignore_index=True)
+    result = validate_bars(bars, ValidationParams(), "daily")
+    assert result.report["non_monotonic"] == 5
+    assert result.report["instruments"]["AAA"]["non_monotonic"] == 5
+    assert len(result.valid) == 10 and result.valid["timestamp"].is_monotonic_increasing
