@@ -45,6 +45,11 @@ def test_wide_csv_melts_and_drops_empty_cells() -> None:
     ]
 
 
+def test_wide_tickers_that_look_like_fields_keep_their_names() -> None:
+    bars = parse_bars("wide.csv", b"Date,LOW,HIGH\n2024-01-02,200.5,10\n")
+    assert sorted(bars["instrument"]) == ["HIGH", "LOW"]
+
+
 def test_single_instrument_ohlcv_file_is_named_after_the_file(repo_root: Path) -> None:
     path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
     bars = parse_bars(path.name, path.read_bytes())

@@ -181,11 +181,14 @@ def to_long(
     canon = _canonical(frame)
     kind = detect_layout(canon) if layout == "auto" else layout
     if kind == "wide":
-        _missing(name, canon, ("timestamp",))
-        stamps = parse_timestamps(canon["timestamp"], name, "timestamp", parquet)
-        columns = [c for c in canon.columns if c != "timestamp"]
-        values = {str(c): parse_numbers(canon[c], name, str(c), parquet) for c in columns}
-        wide = pd.DataFrame(values)
+        # Instruments keep their own names: a ticker such as LOW is not the low price.
+        first = str(frame.columns[0])
+        stamps = parse_timestamps(frame.iloc[:, 0], name, first or "(first column)", parquet)
+        values = {
+            str(c): parse_numbers(frame.iloc[:, i + 1], name, str(c), parquet)
+            for i, c in enumerate(frame.columns[1:])
+        }
+        wide = pd.DataFrame(values, index=frame.index)
         wide.insert(0, "timestamp", stamps)
         long = wide.melt(id_vars="timestamp", var_name="instrument", value_name="close")
         long = long.dropna(subset=["close"])
@@ -205,8 +208,7 @@ def to_long(
             out[column] = parse_numbers(canon[column], name, column, parquet)
     blank = (out["instrument"] == "").to_numpy()
     if blank.any():
-        first = int(np.flatnonzero(blank)[0])
-        where = _line(first, parquet)
+        where = _line(int(np.flatnonzero(blank)[0]), parquet)
         raise DataError(f"{name}: {where} column instrument: expected a name, got ''")
     return out.reset_index(drop=True)
 
