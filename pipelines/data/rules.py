@@ -102,15 +102,16 @@ def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
     """Rows that break a bar's integrity, indexed like ``bars``, with ``rule`` and ``reason``."""
     out: list[pd.DataFrame] = []
     prices = [c for c in PRICE_COLUMNS if c in bars.columns]
+    # open/high/low/volume are optional: an empty one is "not present", not a broken bar.
+    _flag(
+        out,
+        bars["close"].isna().to_numpy(),
+        "missing_value",
+        bars.index,
+        _constant("close is missing"),
+    )
     for column in prices:
         values = bars[column]
-        _flag(
-            out,
-            values.isna().to_numpy(),
-            "missing_value",
-            bars.index,
-            _constant(f"{column} is missing"),
-        )
         _flag(
             out,
             (values <= 0).to_numpy(),

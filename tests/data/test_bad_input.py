@@ -113,6 +113,12 @@ def test_validate_input_reports_the_same_hard_failures(
 
 ROW_CASES = [
     (
+        "empty_close",
+        "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,\n2024-01-04,AAA,11\n",
+        "missing_value",
+        "close is missing",
+    ),
+    (
         "negative_price",
         "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,-1.5\n2024-01-04,AAA,11\n",
         "nonpositive_price",
@@ -164,7 +170,7 @@ def test_validate_input_csv_names_the_line(
     project: Path, make_params: Callable[..., str], run_cli: Callable[..., tuple[int, list[str]]]
 ) -> None:
     bad = project / "bars.csv"
-    bad.write_text(ROW_CASES[0][1], encoding="utf-8")
+    bad.write_text(ROW_CASES[1][1], encoding="utf-8")
     code, errors = run_cli("--params", make_params(), "data", "validate", "--input", str(bad))
     assert code != 0 and len(errors) == 1
     assert "bars.csv: 1 row(s) failed integrity rules, first at line 3" in errors[0]
@@ -174,7 +180,7 @@ def test_a_tolerance_lets_the_rest_go_on(
     project: Path, make_params: Callable[..., str], run_cli: Callable[..., tuple[int, list[str]]]
 ) -> None:
     bad = project / "bars.csv"
-    bad.write_text(ROW_CASES[0][1], encoding="utf-8")
+    bad.write_text(ROW_CASES[1][1], encoding="utf-8")
     params = make_params(validation={"max_integrity_rejects": 1})
     code, errors = run_cli("--params", params, "data", "validate", "--input", str(bad))
     assert (code, errors) == (0, [])

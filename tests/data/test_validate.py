@@ -49,13 +49,14 @@ def test_integrity_rules_name_each_row() -> None:
             "open": [10.0, 10.0, 10.0, 10.0],
             "high": [11.0, 11.5, 9.0, 11.0],
             "low": [9.0, 9.0, 8.0, np.nan],
-            "close": [10.5, 10.5, 10.0, 10.0],
+            "close": [10.5, 10.5, 10.0, np.nan],
         }
     )
     failures = integrity_failures(bars)
     assert failures.loc[2, "rule"] == "ohlc_inconsistent"
     assert (
-        failures.loc[3, "rule"] == "missing_value" and failures.loc[3, "reason"] == "low is missing"
+        failures.loc[3, "rule"] == "missing_value"
+        and failures.loc[3, "reason"] == "close is missing"
     )
     # Two rows share a key with different highs: both are quarantined, neither is trusted.
     assert failures.loc[[0, 1], "rule"].tolist() == ["duplicate_bar"] * 2
