@@ -27,6 +27,7 @@ class RawItem:
         kind: ``table`` (CSV/Parquet) or ``ohlcv_json`` (exchange candles).
         layout: Table layout hint.
         instrument: Instrument of a single-instrument table.
+        origin: Where it came from (path or URL), named in error messages.
     """
 
     name: str
@@ -34,6 +35,7 @@ class RawItem:
     kind: str = "table"
     layout: Layout = "auto"
     instrument: str | None = None
+    origin: str = ""
 
 
 def parse_item(item: RawItem) -> pd.DataFrame:
@@ -41,8 +43,9 @@ def parse_item(item: RawItem) -> pd.DataFrame:
     if item.kind == "ohlcv_json":
         from pipelines.data.sources.exchange import parse_candles
 
-        return parse_candles(item.name, item.data)
-    return parse_bars(item.name, item.data, item.layout, item.instrument)
+        return parse_candles(item.origin or item.name, item.data)
+    name = item.origin or item.name
+    return parse_bars(name, item.data, item.layout, item.instrument or None)
 
 
 def fetch(params: DataParams, last_bars: Mapping[str, pd.Timestamp]) -> list[RawItem]:

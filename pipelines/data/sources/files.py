@@ -33,6 +33,7 @@ def fetch(params: FileSource) -> list[RawItem]:
             data=path.read_bytes(),
             layout=params.layout,
             instrument=params.instrument,
+            origin=str(path),
         )
         for index, path in enumerate(files)
     ]

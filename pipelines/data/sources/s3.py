@@ -48,7 +48,13 @@ def fetch(params: S3Source, s3: Any = None) -> list[RawItem]:
             body = s3.get_object(Bucket=params.bucket, Key=key)["Body"].read()
             name = key[len(params.prefix) :].lstrip("/") or key.rsplit("/", 1)[-1]
             items.append(
-                RawItem(name=name, data=body, layout=params.layout, instrument=params.instrument)
+                RawItem(
+                    name=name,
+                    data=body,
+                    layout=params.layout,
+                    instrument=params.instrument,
+                    origin=f"s3://{params.bucket}/{key}",
+                )
             )
             log.info("s3: read s3://%s/%s (%d bytes)", params.bucket, key, len(body))
     except (BotoCoreError, ClientError) as exc:

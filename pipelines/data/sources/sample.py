@@ -21,4 +21,11 @@ def fetch(params: SampleSource) -> list[RawItem]:
     path = Path(params.path)
     if not path.is_file():
         raise DataError(f"{path}: bundled sample file not found (expected data.sample.path)")
-    return [RawItem(name=path.name, data=path.read_bytes(), instrument=params.instrument)]
+    return [
+        RawItem(
+            name=path.name,
+            data=path.read_bytes(),
+            instrument=params.instrument,
+            origin=str(path),
+        )
+    ]
