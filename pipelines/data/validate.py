@@ -25,7 +25,7 @@ from pipelines.config import Params
 from pipelines.data import rules
 from pipelines.data.completeness import instrument_completeness
 from pipelines.data.params import Frequency, ValidationParams
-from pipelines.data.sources.formats import is_parquet, parse_bars
+from pipelines.data.sources.formats import is_parquet, layout_of, read_table, to_long
 from pipelines.errors import DataError
 from pipelines.io import atomic
 
@@ -132,10 +132,13 @@ def read_input(path: Path) -> tuple[pd.DataFrame, str]:
             raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
         rules.check_schema(frame, str(path))
         return frame, "row"
-    frame = parse_bars(str(path), data)
+    if not data:
+        raise DataError(f"{path}: empty file (expected a header line and at least one bar)")
+    table = read_table(str(path), data)
+    frame = to_long(table, str(path))
     rules.check_schema(frame, str(path))
-    wide = "instrument" not in pd.read_csv(path, nrows=0).columns.str.lower()
-    return frame, "" if wide else "line"
+    # Wide rows are melted, so a row position would not be a line of the file.
+    return frame, "" if layout_of(table) == "wide" else "line"
 
 
 def _where(rejected: pd.DataFrame, numbering: str) -> str:

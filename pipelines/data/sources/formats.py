@@ -60,7 +60,8 @@ def is_parquet(name: str, data: bytes) -> bool:
     return PurePosixPath(name).suffix.lower() in {".parquet", ".pq"} or data[:4] == b"PAR1"
 
 
-def _read_table(name: str, data: bytes) -> pd.DataFrame:
+def read_table(name: str, data: bytes) -> pd.DataFrame:
+    """Read CSV (gzip or not, UTF-8) or Parquet bytes as a raw table, text cells for CSV."""
     if is_parquet(name, data):
         try:
             return pd.read_parquet(io.BytesIO(data))
@@ -141,6 +142,11 @@ def detect_layout(frame: pd.DataFrame) -> Literal["long", "single", "wide"]:
     if columns and columns[0] == "timestamp" and len(columns) > 1:
         return "wide"
     return "long"
+
+
+def layout_of(frame: pd.DataFrame) -> Literal["long", "single", "wide"]:
+    """Layout of a raw table as read by :func:`read_table`."""
+    return detect_layout(_canonical(frame))
 
 
 def _missing(name: str, frame: pd.DataFrame, needed: tuple[str, ...]) -> None:
@@ -232,7 +238,7 @@ def parse_bars(
     """
     if not data:
         raise DataError(f"{name}: empty file (expected a header line and at least one bar)")
-    frame = _read_table(name, data)
+    frame = read_table(name, data)
     if frame.empty:
         raise DataError(f"{name}: no rows (expected at least one bar)")
     return to_long(frame, name, layout, instrument, parquet=is_parquet(name, data))
