@@ -58,7 +58,7 @@ def validate_bars(bars: pd.DataFrame, params: ValidationParams, frequency: Frequ
     # Category codes make the many per-instrument group-bys cheap on millions of rows.
     bars = bars.reset_index(drop=True)
     bars = bars.assign(instrument=bars["instrument"].astype(str).astype("category"))
-    integrity = rules.integrity_failures(bars)
+    integrity = rules.integrity_failures(bars, frequency)
     survivors = bars.drop(index=integrity.index)
     anomalies, jumps = rules.anomaly_failures(survivors, params)
     flagged = pd.concat([integrity, anomalies]).sort_index()

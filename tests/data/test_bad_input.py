@@ -129,7 +129,7 @@ ROW_CASES = [
         "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,10.5\n"
         "2024-01-03,AAA,10.5\n2024-01-04,AAA,11\n",
         "duplicate_bar",
-        "same instrument and timestamp",
+        "same instrument and daily slot",
     ),
 ]
 

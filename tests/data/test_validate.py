@@ -63,6 +63,13 @@ def test_integrity_rules_name_each_row() -> None:
     assert "different values" in failures.loc[0, "reason"]
 
 
+def test_two_daily_bars_on_the_same_day_are_duplicates_but_not_hourly() -> None:
+    bars = _bars([10.0, 10.0, 11.0])
+    bars.loc[1, "timestamp"] = bars.loc[0, "timestamp"] + pd.Timedelta(hours=21)
+    assert integrity_failures(bars, "daily")["rule"].tolist() == ["duplicate_bar"] * 2
+    assert integrity_failures(bars, "hourly").empty
+
+
 def test_a_spike_is_quarantined_but_a_lasting_jump_is_kept() -> None:
     closes = _walk(300)
     closes[100] = closes[99] * 10  # a bad print: jumps and comes back
