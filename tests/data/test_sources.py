@@ -112,6 +112,15 @@ def test_s3_source_through_moto(
     archived = sorted(p.name for p in (project / "data/raw").glob("*/*"))
     assert archived == ["long.csv", "wide.csv"]
 
+    # The next night only the new object is downloaded (ETags of the others are in the state).
+    s3.put_object(
+        Bucket="bars-src", Key="daily/next.csv", Body=b"date,symbol,close\n2024-01-04,AAA,12\n"
+    )
+    assert run_cli("--params", params, "data", "ingest") == (0, [])
+    archived = sorted(p.name for p in (project / "data/raw").glob("*/*"))
+    assert archived == ["long.csv", "next.csv", "wide.csv"]
+    assert len(pd.read_parquet(project / "data/ingested/bars.parquet")) == 7
+
 
 @pytest.mark.slow
 def test_s3_missing_bucket_is_one_line(
