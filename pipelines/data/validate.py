@@ -23,7 +23,7 @@ import pandas as pd
 
 from pipelines.config import Params
 from pipelines.data import rules
-from pipelines.data.completeness import instrument_completeness
+from pipelines.data.completeness import completeness_table
 from pipelines.data.params import Frequency, ValidationParams
 from pipelines.data.sources.formats import is_parquet, layout_of, read_table, to_long
 from pipelines.errors import DataError
@@ -76,11 +76,12 @@ def validate_bars(bars: pd.DataFrame, params: ValidationParams, frequency: Frequ
     by_instrument = per_rule.groupby(["instrument", "rule"]).size()
     instruments: dict[str, Any] = {}
     totals = {"expected_bars": 0, "missing_bars": 0, "long_gaps": 0}
-    for label, group in valid.groupby("instrument", sort=True):
-        entry = instrument_completeness(group["timestamp"], frequency, params.max_gap_bars)
+    instruments.update(
+        completeness_table(valid["instrument"], valid["timestamp"], frequency, params.max_gap_bars)
+    )
+    for entry in instruments.values():
         for total in totals:
             totals[total] += entry[total]
-        instruments[str(label)] = entry
     spans = bars.groupby("instrument", sort=True, observed=True)["timestamp"].agg(
         ["size", "min", "max"]
     )
