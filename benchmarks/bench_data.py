@@ -6,7 +6,7 @@ ingest, validate, features and health run in-process on it. Printed per size: ro
 and rows/second per stage and in total, peak RSS. The last column compares the time per row
 with the 20-instrument run: about 1.0 means the cost grows linearly with rows.
 
-Run from the repository root:  python benchmarks/bench_data.py [--sizes 20 100 500]
+Run from the repository root:  python benchmarks/bench_data.py [--sizes 20 100 500] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = REPO_ROOT / "data/sample/sp500_20_daily_close.csv.gz"
@@ -73,7 +74,16 @@ def child(instruments: int, folder: Path) -> dict[str, object]:
     }
 
 
-def run_size(instruments: int) -> dict[str, object]:
+def run_size(instruments: int, repeat: int) -> dict[str, Any]:
+    """Best of ``repeat`` runs per stage (the machine is shared; the minimum is the cost)."""
+    runs = [_run_once(instruments) for _ in range(repeat)]
+    best = dict(runs[0])
+    best["seconds"] = {s: min(r["seconds"][s] for r in runs) for s in STAGES}
+    best["peak_mib"] = max(r["peak_mib"] for r in runs)
+    return best
+
+
+def _run_once(instruments: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-data-") as tmp:
         env = {**os.environ, "DO_NOT_TRACK": "true", "DVC_NO_ANALYTICS": "1"}
         env["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -90,13 +100,14 @@ def run_size(instruments: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 100, 500])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size (best is kept)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("folder", nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, Path(args.folder))))
         return
-    results = [run_size(n) for n in args.sizes]
+    results = [run_size(n, args.repeat) for n in args.sizes]
     header = f"{'instr':>6} {'rows':>10} {'quar.':>6} " + " ".join(
         f"{s + ' s':>11}" for s in STAGES
     )

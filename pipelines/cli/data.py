@@ -46,7 +46,10 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "validate", help="check schema, quality, completeness and anomalies; quarantine bad rows"
     )
     validate.add_argument(
-        "--input", default=None, help="bars to validate (default: paths.ingested in params)"
+        "--input",
+        default=None,
+        help="bars to validate: long-format Parquet, or a CSV (long or wide, gzip or not) "
+        "(default: paths.ingested in params)",
     )
     validate.set_defaults(handler=_validate)
 
@@ -56,6 +59,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     features.set_defaults(handler=_features)
 
     health = stages.add_parser(
-        "health", help="freshness, completeness and feature PSI against the previous run"
+        "health",
+        help="freshness, completeness and feature PSI against the previous run "
+        "(exit status 1 on a critical finding)",
     )
     health.set_defaults(handler=_health)

@@ -36,12 +36,12 @@ log = logging.getLogger(__name__)
 LEVELS = {"ok": 0, "warning": 1, "critical": 2}
 
 
-def resolve_as_of(value: str | None, bars: pd.DataFrame) -> pd.Timestamp:
+def resolve_as_of(value: str | None, bars: pd.DataFrame, now: pd.Timestamp) -> pd.Timestamp:
     """The moment freshness is judged at (see the module docstring)."""
     if value is None:
         return pd.Timestamp(bars["timestamp"].max())
     if value == "now":
-        return pd.Timestamp.now(tz="UTC")
+        return now
     try:
         stamp = pd.Timestamp(value)
     except ValueError:
@@ -70,6 +70,7 @@ def assess(
     previous: dict[str, Any] | None,
     params: HealthParams,
     frequency: Frequency,
+    now: pd.Timestamp | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compute the health report and the snapshot for the next run.
 
@@ -79,11 +80,14 @@ def assess(
         previous: The previous run's snapshot, or None on the first run.
         params: Thresholds.
         frequency: Bar frequency.
+        now: The clock, used when ``params.as_of`` is ``"now"``.
 
     Returns:
         The report (``status`` is ok, warning or critical) and the new snapshot.
     """
-    as_of = resolve_as_of(params.as_of, bars)
+    as_of = resolve_as_of(
+        params.as_of, bars, now if now is not None else pd.Timestamp.now(tz="UTC")
+    )
     findings: list[dict[str, Any]] = []
 
     def find(level: str, check: str, subject: str, detail: str) -> None:
@@ -165,7 +169,9 @@ def main(params: Params) -> int:
             previous = json.loads(snapshot_path.read_text(encoding="utf-8"))
         except ValueError:
             raise DataError(f"{snapshot_path}: health snapshot is not valid JSON") from None
-    report, snapshot = assess(features, bars, previous, params.health, params.data.frequency)
+    report, snapshot = assess(
+        features, bars, previous, params.health, params.data.frequency, pd.Timestamp.now(tz="UTC")
+    )
     atomic.write_json(params.paths.health_report, report)
     if report["status"] != "critical":
         atomic.write_json(snapshot_path, snapshot)

@@ -61,16 +61,24 @@ def read_stored(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(file)
 
 
-def read_last_bars(state_path: str | Path, stored: pd.DataFrame) -> dict[str, pd.Timestamp]:
-    """Last bar per instrument from the state file, else from the stored bars."""
+def read_state(
+    state_path: str | Path, stored: pd.DataFrame
+) -> tuple[dict[str, pd.Timestamp], dict[str, str]]:
+    """Last bar per instrument and the versions of the inputs already ingested.
+
+    Without stored bars the state is ignored (it would skip inputs whose bars are gone); an
+    unreadable state falls back to the stored bars and reads every input again (the merge
+    keeps that safe: bars already stored are not appended twice).
+    """
     file = Path(state_path)
-    if file.exists():
+    if file.exists() and not stored.empty:
         try:
             state = json.loads(file.read_text(encoding="utf-8"))
-            return {k: pd.Timestamp(v) for k, v in state["last_bars"].items()}
-        except (ValueError, KeyError, TypeError):
+            bars = {k: pd.Timestamp(v) for k, v in state["last_bars"].items()}
+            return bars, {str(k): str(v) for k, v in state.get("seen", {}).items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ingest: %s unreadable, using the stored bars instead", file)
-    return last_bars(stored)
+    return last_bars(stored), {}
 
 
 def _record_revisions(folder: Path, stamp: str, file: Path | None, count: int) -> None:
@@ -81,9 +89,10 @@ def _record_revisions(folder: Path, stamp: str, file: Path | None, count: int) -
     atomic.write_json(index, entries)
 
 
-def _state(bars: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any]:
+def _state(bars: pd.DataFrame, seen: dict[str, str], run: dict[str, Any]) -> dict[str, Any]:
     return {
         "last_bars": {k: v.isoformat() for k, v in last_bars(bars).items()},
+        "seen": dict(sorted(seen.items())),
         "last_run": run,
     }
 
@@ -104,7 +113,10 @@ def main(params: Params, now: pd.Timestamp | None = None) -> int:
     paths = params.paths
     stored = read_stored(paths.ingested)
     log.info("ingest: source=%s, %d bars stored", params.data.source, len(stored))
-    items = sources.fetch(params.data, read_last_bars(paths.ingest_state, stored))
+    last, seen = read_state(paths.ingest_state, stored)
+    items = sources.fetch(params.data, last, seen)
+    if not items:
+        log.info("ingest: no new or changed input")
     folder = archive(items, paths.raw_archive, stamp) if items else None
     frames = []
     for item in items:
@@ -146,7 +158,8 @@ def main(params: Params, now: pd.Timestamp | None = None) -> int:
         "revisions": len(plan.revisions),
         "revisions_file": str(revisions_file) if revisions_file else None,
     }
-    atomic.write_json(paths.ingest_state, _state(bars, run))
+    seen = {**seen, **{i.origin: i.version for i in items if i.origin and i.version}}
+    atomic.write_json(paths.ingest_state, _state(bars, seen, run))
     log.info(
         "ingest: fetched %d, appended %d, unchanged %d, revisions %d; %d bars stored (%.1fs)",
         len(batch),

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.data.params import ValidationParams
+from pipelines.data.completeness import bar_slot
+from pipelines.data.params import Frequency, ValidationParams
 from pipelines.data.sources.formats import PRICE_COLUMNS, REQUIRED, VALUE_COLUMNS
 from pipelines.errors import DataError
 
@@ -98,19 +99,20 @@ def _values(prefix: str, values: pd.Series, suffix: str) -> Callable[[np.ndarray
     return make
 
 
-def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
+def integrity_failures(bars: pd.DataFrame, frequency: Frequency = "daily") -> pd.DataFrame:
     """Rows that break a bar's integrity, indexed like ``bars``, with ``rule`` and ``reason``."""
     out: list[pd.DataFrame] = []
     prices = [c for c in PRICE_COLUMNS if c in bars.columns]
+    # open/high/low/volume are optional: an empty one is "not present", not a broken bar.
+    _flag(
+        out,
+        bars["close"].isna().to_numpy(),
+        "missing_value",
+        bars.index,
+        _constant("close is missing"),
+    )
     for column in prices:
         values = bars[column]
-        _flag(
-            out,
-            values.isna().to_numpy(),
-            "missing_value",
-            bars.index,
-            _constant(f"{column} is missing"),
-        )
         _flag(
             out,
             (values <= 0).to_numpy(),
@@ -118,18 +120,22 @@ def integrity_failures(bars: pd.DataFrame) -> pd.DataFrame:
             bars.index,
             _values(f"{column} ", values, " <= 0"),
         )
-    keys = ["instrument", "timestamp"]
-    dup_any = bars.duplicated(keys, keep=False).to_numpy()
+    # A bar is one per instrument and slot of the frequency (day, hour, minute): two daily
+    # bars stamped 00:00 and 21:00 of the same day are duplicates too.
+    keyed = bars.assign(_slot=bar_slot(bars["timestamp"], frequency))
+    keys = ["instrument", "_slot"]
+    dup_any = keyed.duplicated(keys, keep=False).to_numpy()
     if dup_any.any():
-        present = [c for c in VALUE_COLUMNS if c in bars.columns]
-        exact_later = bars.duplicated(keys + present, keep="first").to_numpy()
-        variants = bars.loc[dup_any].groupby(keys)[present].nunique(dropna=False).max(axis=1)
+        present = ["timestamp"] + [c for c in VALUE_COLUMNS if c in bars.columns]
+        exact_later = keyed.duplicated(keys + present, keep="first").to_numpy()
+        groups = keyed.loc[dup_any].groupby(keys, observed=True)[present]
+        variants = groups.nunique(dropna=False).max(axis=1)
         conflict_keys = variants[variants > 1].index
-        in_conflict = pd.MultiIndex.from_frame(bars[keys]).isin(conflict_keys)
+        in_conflict = pd.MultiIndex.from_frame(keyed[keys]).isin(conflict_keys)
         reason = np.where(
             in_conflict,
-            "same instrument and timestamp with different values",
-            "same instrument and timestamp as an earlier row",
+            f"same instrument and {frequency} slot as another row, with different values",
+            f"same instrument and {frequency} slot as an earlier row",
         )
         _flag(
             out,

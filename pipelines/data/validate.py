@@ -23,9 +23,9 @@ import pandas as pd
 
 from pipelines.config import Params
 from pipelines.data import rules
-from pipelines.data.completeness import instrument_completeness
+from pipelines.data.completeness import completeness_table
 from pipelines.data.params import Frequency, ValidationParams
-from pipelines.data.sources.formats import is_parquet, parse_bars
+from pipelines.data.sources.formats import is_parquet, layout_of, read_table, to_long
 from pipelines.errors import DataError
 from pipelines.io import atomic
 
@@ -58,7 +58,7 @@ def validate_bars(bars: pd.DataFrame, params: ValidationParams, frequency: Frequ
     # Category codes make the many per-instrument group-bys cheap on millions of rows.
     bars = bars.reset_index(drop=True)
     bars = bars.assign(instrument=bars["instrument"].astype(str).astype("category"))
-    integrity = rules.integrity_failures(bars)
+    integrity = rules.integrity_failures(bars, frequency)
     survivors = bars.drop(index=integrity.index)
     anomalies, jumps = rules.anomaly_failures(survivors, params)
     flagged = pd.concat([integrity, anomalies]).sort_index()
@@ -76,11 +76,12 @@ def validate_bars(bars: pd.DataFrame, params: ValidationParams, frequency: Frequ
     by_instrument = per_rule.groupby(["instrument", "rule"]).size()
     instruments: dict[str, Any] = {}
     totals = {"expected_bars": 0, "missing_bars": 0, "long_gaps": 0}
-    for label, group in valid.groupby("instrument", sort=True):
-        entry = instrument_completeness(group["timestamp"], frequency, params.max_gap_bars)
+    instruments.update(
+        completeness_table(valid["instrument"], valid["timestamp"], frequency, params.max_gap_bars)
+    )
+    for entry in instruments.values():
         for total in totals:
             totals[total] += entry[total]
-        instruments[str(label)] = entry
     spans = bars.groupby("instrument", sort=True, observed=True)["timestamp"].agg(
         ["size", "min", "max"]
     )
@@ -132,10 +133,13 @@ def read_input(path: Path) -> tuple[pd.DataFrame, str]:
             raise DataError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
         rules.check_schema(frame, str(path))
         return frame, "row"
-    frame = parse_bars(str(path), data)
+    if not data:
+        raise DataError(f"{path}: empty file (expected a header line and at least one bar)")
+    table = read_table(str(path), data)
+    frame = to_long(table, str(path))
     rules.check_schema(frame, str(path))
-    wide = "instrument" not in pd.read_csv(path, nrows=0).columns.str.lower()
-    return frame, "" if wide else "line"
+    # Wide rows are melted, so a row position would not be a line of the file.
+    return frame, "" if layout_of(table) == "wide" else "line"
 
 
 def _where(rejected: pd.DataFrame, numbering: str) -> str:

@@ -11,6 +11,17 @@ import pytest
 
 GOOD_LONG = "timestamp,instrument,close\n2024-01-02,AAA,10.0\n2024-01-03,AAA,10.5\n"
 
+
+def _truncated_parquet() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    pd.DataFrame({"timestamp": ["2024-01-02"], "instrument": ["A"], "close": [1.0]}).to_parquet(
+        buffer
+    )
+    return buffer.getvalue()[:-40]
+
+
 # name, file name, bytes, expected fragment of the one error line
 HARD_CASES = [
     (
@@ -45,6 +56,7 @@ HARD_CASES = [
         gzip.compress(GOOD_LONG.encode() * 50)[:-30],
         "truncated or corrupt gzip",
     ),
+    ("truncated_parquet", "bars.parquet", _truncated_parquet(), "not a readable Parquet file"),
     (
         "wide_non_numeric",
         "wide.csv",
@@ -101,6 +113,12 @@ def test_validate_input_reports_the_same_hard_failures(
 
 ROW_CASES = [
     (
+        "empty_close",
+        "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,\n2024-01-04,AAA,11\n",
+        "missing_value",
+        "close is missing",
+    ),
+    (
         "negative_price",
         "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,-1.5\n2024-01-04,AAA,11\n",
         "nonpositive_price",
@@ -111,7 +129,7 @@ ROW_CASES = [
         "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,10.5\n"
         "2024-01-03,AAA,10.5\n2024-01-04,AAA,11\n",
         "duplicate_bar",
-        "same instrument and timestamp",
+        "same instrument and daily slot",
     ),
 ]
 
@@ -152,7 +170,7 @@ def test_validate_input_csv_names_the_line(
     project: Path, make_params: Callable[..., str], run_cli: Callable[..., tuple[int, list[str]]]
 ) -> None:
     bad = project / "bars.csv"
-    bad.write_text(ROW_CASES[0][1], encoding="utf-8")
+    bad.write_text(ROW_CASES[1][1], encoding="utf-8")
     code, errors = run_cli("--params", make_params(), "data", "validate", "--input", str(bad))
     assert code != 0 and len(errors) == 1
     assert "bars.csv: 1 row(s) failed integrity rules, first at line 3" in errors[0]
@@ -162,7 +180,7 @@ def test_a_tolerance_lets_the_rest_go_on(
     project: Path, make_params: Callable[..., str], run_cli: Callable[..., tuple[int, list[str]]]
 ) -> None:
     bad = project / "bars.csv"
-    bad.write_text(ROW_CASES[0][1], encoding="utf-8")
+    bad.write_text(ROW_CASES[1][1], encoding="utf-8")
     params = make_params(validation={"max_integrity_rejects": 1})
     code, errors = run_cli("--params", params, "data", "validate", "--input", str(bad))
     assert (code, errors) == (0, [])

@@ -77,8 +77,14 @@ def test_stale_instrument_and_missing_features_are_found() -> None:
 
 def test_as_of_now_makes_old_data_critical() -> None:
     features, bars = _frames()
-    report, _ = assess(features, bars, None, HealthParams(as_of="now"), "daily")
-    assert report["status"] == "critical"
+    last = bars["timestamp"].max()
+    now = HealthParams(as_of="now")
+    assert assess(features, bars, None, now, "daily", last)[0]["status"] == "ok"
+    late = last + pd.Timedelta(days=7)
+    report, _ = assess(features, bars, None, now, "daily", late)
+    assert report["status"] == "critical" and report["freshness"]["AAA"]["age_bars"] == 5
+    pinned = HealthParams(as_of=late.isoformat())
+    assert assess(features, bars, None, pinned, "daily")[0]["status"] == "critical"
 
 
 def test_cli_health_twice_then_drift_exits_one(
@@ -107,3 +113,11 @@ def test_cli_health_twice_then_drift_exits_one(
     assert "critical finding" in errors[0] and "psi vol_21" in errors[0]
     # The snapshot is not moved on by a critical run: the drift stays visible.
     assert json.loads(snapshot_path.read_text(encoding="utf-8")) == snapshot
+
+
+def test_bad_as_of_is_one_line() -> None:
+    from pipelines.errors import ConfigError
+
+    features, bars = _frames()
+    with pytest.raises(ConfigError, match="health.as_of: expected null, 'now' or an ISO"):
+        assess(features, bars, None, HealthParams(as_of="yesterday-ish"), "daily")

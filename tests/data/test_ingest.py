@@ -109,3 +109,22 @@ def test_bundled_ohlcv_sample_runs_through_every_stage(
     assert meta["has_ohlcv"] and meta["instruments"] == ["GOOG"]
     report = json.loads((project / "reports/data_health.json").read_text(encoding="utf-8"))
     assert report["status"] == "ok"
+
+
+def test_an_input_already_ingested_is_not_read_again(
+    project: Path, make_params: Callable[..., str], run_cli: Callable[..., tuple[int, list[str]]]
+) -> None:
+    incoming = project / "incoming" / "bars.csv"
+    incoming.parent.mkdir()
+    incoming.write_text(DAY1, encoding="utf-8")
+    params = make_params(data={"source": "file", "file": {"path": "incoming/*.csv"}})
+    assert run_cli("--params", params, "data", "ingest") == (0, [])
+    assert run_cli("--params", params, "data", "ingest") == (0, [])
+    state = json.loads((project / "data/ingested/state.json").read_text(encoding="utf-8"))
+    assert state["last_run"]["fetched"] == 0 and state["last_run"]["archive"] is None
+    assert list(state["seen"]) == [str(Path("incoming/bars.csv"))]
+    assert len(list((project / "data/raw").iterdir())) == 1
+
+    (project / "data/ingested/bars.parquet").unlink()  # bars gone: the state is not trusted
+    assert run_cli("--params", params, "data", "ingest") == (0, [])
+    assert len(pd.read_parquet(project / "data/ingested/bars.parquet")) == 5

@@ -45,6 +45,11 @@ def test_wide_csv_melts_and_drops_empty_cells() -> None:
     ]
 
 
+def test_wide_tickers_that_look_like_fields_keep_their_names() -> None:
+    bars = parse_bars("wide.csv", b"Date,LOW,HIGH\n2024-01-02,200.5,10\n")
+    assert sorted(bars["instrument"]) == ["HIGH", "LOW"]
+
+
 def test_single_instrument_ohlcv_file_is_named_after_the_file(repo_root: Path) -> None:
     path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
     bars = parse_bars(path.name, path.read_bytes())
@@ -107,6 +112,15 @@ def test_s3_source_through_moto(
     archived = sorted(p.name for p in (project / "data/raw").glob("*/*"))
     assert archived == ["long.csv", "wide.csv"]
 
+    # The next night only the new object is downloaded (ETags of the others are in the state).
+    s3.put_object(
+        Bucket="bars-src", Key="daily/next.csv", Body=b"date,symbol,close\n2024-01-04,AAA,12\n"
+    )
+    assert run_cli("--params", params, "data", "ingest") == (0, [])
+    archived = sorted(p.name for p in (project / "data/raw").glob("*/*"))
+    assert archived == ["long.csv", "next.csv", "wide.csv"]
+    assert len(pd.read_parquet(project / "data/ingested/bars.parquet")) == 7
+
 
 @pytest.mark.slow
 def test_s3_missing_bucket_is_one_line(
@@ -137,6 +151,7 @@ def recorded() -> list[list[float]]:
 def replay(monkeypatch: pytest.MonkeyPatch, recorded: list[list[float]]) -> dict[str, Any]:
     """Replace the HTTP call of ccxt's binance.fetch_ohlcv by the recorded candles."""
     calls: dict[str, Any] = {"since": [], "fail_first": 0}
+    calls["error"] = ccxt.RequestTimeout("binance GET /api/v3/klines timed out")
 
     def fetch_ohlcv(
         self: Any, symbol: str, timeframe: str, since: int, limit: int
@@ -145,7 +160,7 @@ def replay(monkeypatch: pytest.MonkeyPatch, recorded: list[list[float]]) -> dict
         calls["since"].append(since)
         if calls["fail_first"]:
             calls["fail_first"] -= 1
-            raise ccxt.RequestTimeout("binance GET /api/v3/klines timed out")
+            raise calls["error"]
         return [c for c in recorded if c[0] >= since and c[0] <= calls["now"]][:limit]
 
     calls["now"] = recorded[-1][0]
@@ -170,6 +185,18 @@ def test_exchange_paginates_retries_and_drops_the_forming_bar(
     assert bars["timestamp"].is_monotonic_increasing and set(bars["instrument"]) == {"BTCUSDT"}
     assert replay["since"] == [start, start, start + 10 * HOUR_MS, start + 20 * HOUR_MS]
     assert sleeps == [0.5, 0.05, 0.05]  # one backoff, then binance's 50 ms between pages
+
+
+def test_exchange_rate_limit_is_retried_but_a_refusal_is_not(replay: dict[str, Any]) -> None:
+    sleeps: list[float] = []
+    replay.update(fail_first=2, error=ccxt.RateLimitExceeded("429 Too Many Requests"))
+    assert exchange.fetch(ExchangeSource(), {}, sleep=sleeps.append)
+    assert sleeps[:2] == [1.0, 2.0]
+    sleeps.clear()
+    replay.update(fail_first=1, error=ccxt.BadSymbol("binance does not have market symbol"))
+    with pytest.raises(DataError, match="exchange refused the request"):
+        exchange.fetch(ExchangeSource(), {}, sleep=sleeps.append)
+    assert sleeps == []
 
 
 def test_exchange_resumes_after_the_last_stored_bar(

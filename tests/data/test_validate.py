@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data.completeness import instrument_completeness
+from pipelines.data.completeness import (
+    completeness_table,
+    expected_calendar,
+    instrument_completeness,
+)
 from pipelines.data.params import ValidationParams
 from pipelines.data.rules import anomaly_failures, check_schema, integrity_failures
 from pipelines.data.sources.formats import parse_bars
@@ -49,17 +53,25 @@ def test_integrity_rules_name_each_row() -> None:
             "open": [10.0, 10.0, 10.0, 10.0],
             "high": [11.0, 11.5, 9.0, 11.0],
             "low": [9.0, 9.0, 8.0, np.nan],
-            "close": [10.5, 10.5, 10.0, 10.0],
+            "close": [10.5, 10.5, 10.0, np.nan],
         }
     )
     failures = integrity_failures(bars)
     assert failures.loc[2, "rule"] == "ohlc_inconsistent"
     assert (
-        failures.loc[3, "rule"] == "missing_value" and failures.loc[3, "reason"] == "low is missing"
+        failures.loc[3, "rule"] == "missing_value"
+        and failures.loc[3, "reason"] == "close is missing"
     )
     # Two rows share a key with different highs: both are quarantined, neither is trusted.
     assert failures.loc[[0, 1], "rule"].tolist() == ["duplicate_bar"] * 2
     assert "different values" in failures.loc[0, "reason"]
+
+
+def test_two_daily_bars_on_the_same_day_are_duplicates_but_not_hourly() -> None:
+    bars = _bars([10.0, 10.0, 11.0])
+    bars.loc[1, "timestamp"] = bars.loc[0, "timestamp"] + pd.Timedelta(hours=21)
+    assert integrity_failures(bars, "daily")["rule"].tolist() == ["duplicate_bar"] * 2
+    assert integrity_failures(bars, "hourly").empty
 
 
 def test_a_spike_is_quarantined_but_a_lasting_jump_is_kept() -> None:
@@ -128,3 +140,42 @@ def test_bundled_ohlcv_passes_every_rule(repo_root: Path) -> None:
     path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
     result = validate_bars(parse_bars(path.name, path.read_bytes()), ValidationParams(), "daily")
     assert result.report["rows_quarantined"] == 0 and len(result.valid) == 2148
+
+
+def test_out_of_order_rows_are_counted_and_kept() -> None:
+    bars = _bars(_walk(10))
+    bars = pd.concat([bars.iloc[5:], bars.iloc[:5]], ignore_index=True)
+    result = validate_bars(bars, ValidationParams(), "daily")
+    assert result.report["non_monotonic"] == 5
+    assert result.report["instruments"]["AAA"]["non_monotonic"] == 5
+    assert len(result.valid) == 10 and result.valid["timestamp"].is_monotonic_increasing
+
+
+def _calendar_reference(stamps: pd.Series, max_gap_bars: int) -> tuple[int, int, list[tuple]]:
+    """The slow, obvious way: build the business-day calendar and look for each day."""
+    days = pd.DatetimeIndex(stamps.dt.floor("D").unique()).sort_values()
+    expected = expected_calendar(days[0], days[-1], "daily")
+    missing = ~expected.isin(days)
+    positions = np.flatnonzero(missing)
+    runs = np.split(positions, np.flatnonzero(np.diff(positions) != 1) + 1)
+    long_runs = [
+        (expected[r[0]].isoformat(), expected[r[-1]].isoformat(), len(r))
+        for r in runs
+        if len(r) > max_gap_bars
+    ]
+    return len(expected), int(missing.sum()), long_runs
+
+
+def test_vectorised_completeness_matches_the_calendar_on_bundled_data(repo_root: Path) -> None:
+    path = repo_root / "data/sample/sp500_20_daily_close.csv.gz"
+    bars = parse_bars(path.name, path.read_bytes())
+    bars = bars[bars["instrument"].isin(["RRC", "AAPL", "BAC"])]
+    bars = bars[(bars.index % 7 != 3) & (bars.index % 101 > 4)]  # gaps of many lengths
+    table = completeness_table(bars["instrument"], bars["timestamp"], "daily", 1)
+    for name, group in bars.groupby("instrument"):
+        expected, missing, long_runs = _calendar_reference(group["timestamp"], 1)
+        entry = table[str(name)]
+        assert (entry["expected_bars"], entry["missing_bars"]) == (expected, missing)
+        assert entry["long_gaps"] == len(long_runs) > 20
+        listed = [(g["from"], g["to"], g["missing_bars"]) for g in entry["gaps"]]
+        assert listed == long_runs[:20]

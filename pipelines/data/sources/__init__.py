@@ -7,6 +7,7 @@ long-format bars.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -27,6 +28,9 @@ class RawItem:
         kind: ``table`` (CSV/Parquet) or ``ohlcv_json`` (exchange candles).
         layout: Table layout hint.
         instrument: Instrument of a single-instrument table.
+        origin: Where it came from (path or URL), named in error messages.
+        version: Content version (sha256 of a file, ETag of an S3 object); an input whose
+            origin and version were already ingested is skipped.
     """
 
     name: str
@@ -34,6 +38,13 @@ class RawItem:
     kind: str = "table"
     layout: Layout = "auto"
     instrument: str | None = None
+    origin: str = ""
+    version: str = ""
+
+
+def sha256(data: bytes) -> str:
+    """Hex sha256 of raw bytes (the version of a file input)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def parse_item(item: RawItem) -> pd.DataFrame:
@@ -41,32 +52,39 @@ def parse_item(item: RawItem) -> pd.DataFrame:
     if item.kind == "ohlcv_json":
         from pipelines.data.sources.exchange import parse_candles
 
-        return parse_candles(item.name, item.data)
-    return parse_bars(item.name, item.data, item.layout, item.instrument)
+        return parse_candles(item.origin or item.name, item.data)
+    name = item.origin or item.name
+    return parse_bars(name, item.data, item.layout, item.instrument or None)
 
 
-def fetch(params: DataParams, last_bars: Mapping[str, pd.Timestamp]) -> list[RawItem]:
-    """Fetch raw items from the configured source.
+def fetch(
+    params: DataParams,
+    last_bars: Mapping[str, pd.Timestamp],
+    seen: Mapping[str, str] | None = None,
+) -> list[RawItem]:
+    """Fetch raw items from the configured source, leaving out inputs already ingested.
 
     Args:
         params: The ``data`` section of params.yaml.
         last_bars: Last stored bar per instrument (the exchange source resumes after it).
+        seen: Version of every input already ingested, by origin.
 
     Returns:
-        The raw items, in a stable order.
+        The new or changed raw items, in a stable order.
     """
-    if params.source == "sample":
-        from pipelines.data.sources import sample
+    seen = seen or {}
+    if params.source in ("sample", "file"):
+        from pipelines.data.sources import files, sample
 
-        return sample.fetch(params.sample)
-    if params.source == "file":
-        from pipelines.data.sources import files
-
-        return files.fetch(params.file)
+        if params.source == "sample":
+            items = sample.fetch(params.sample)
+        else:
+            items = files.fetch(params.file)
+        return [i for i in items if seen.get(i.origin) != i.version]
     if params.source == "s3":
         from pipelines.data.sources import s3
 
-        return s3.fetch(params.s3)
+        return s3.fetch(params.s3, seen=seen)
     from pipelines.data.sources import exchange
 
     bar = exchange.FREQUENCY_OF_TIMEFRAME.get(params.exchange.timeframe)

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from pipelines.data.params import FileSource
-from pipelines.data.sources import RawItem
+from pipelines.data.sources import RawItem, sha256
 from pipelines.errors import DataError
 
 
@@ -27,12 +27,17 @@ def fetch(params: FileSource) -> list[RawItem]:
     if not files:
         raise DataError(f"{params.path}: no input file matches (expected data.file.path)")
     counts = Counter(p.name for p in files)
-    return [
-        RawItem(
-            name=path.name if counts[path.name] == 1 else f"{index:04d}_{path.name}",
-            data=path.read_bytes(),
-            layout=params.layout,
-            instrument=params.instrument,
+    items = []
+    for index, path in enumerate(files):
+        data = path.read_bytes()
+        items.append(
+            RawItem(
+                name=path.name if counts[path.name] == 1 else f"{index:04d}_{path.name}",
+                data=data,
+                layout=params.layout,
+                instrument=params.instrument,
+                origin=str(path),
+                version=sha256(data),
+            )
         )
-        for index, path in enumerate(files)
-    ]
+    return items

@@ -60,7 +60,8 @@ def is_parquet(name: str, data: bytes) -> bool:
     return PurePosixPath(name).suffix.lower() in {".parquet", ".pq"} or data[:4] == b"PAR1"
 
 
-def _read_table(name: str, data: bytes) -> pd.DataFrame:
+def read_table(name: str, data: bytes) -> pd.DataFrame:
+    """Read CSV (gzip or not, UTF-8) or Parquet bytes as a raw table, text cells for CSV."""
     if is_parquet(name, data):
         try:
             return pd.read_parquet(io.BytesIO(data))
@@ -143,6 +144,11 @@ def detect_layout(frame: pd.DataFrame) -> Literal["long", "single", "wide"]:
     return "long"
 
 
+def layout_of(frame: pd.DataFrame) -> Literal["long", "single", "wide"]:
+    """Layout of a raw table as read by :func:`read_table`."""
+    return detect_layout(_canonical(frame))
+
+
 def _missing(name: str, frame: pd.DataFrame, needed: tuple[str, ...]) -> None:
     absent = [c for c in needed if c not in frame.columns]
     if absent:
@@ -181,11 +187,14 @@ def to_long(
     canon = _canonical(frame)
     kind = detect_layout(canon) if layout == "auto" else layout
     if kind == "wide":
-        _missing(name, canon, ("timestamp",))
-        stamps = parse_timestamps(canon["timestamp"], name, "timestamp", parquet)
-        columns = [c for c in canon.columns if c != "timestamp"]
-        values = {str(c): parse_numbers(canon[c], name, str(c), parquet) for c in columns}
-        wide = pd.DataFrame(values)
+        # Instruments keep their own names: a ticker such as LOW is not the low price.
+        first = str(frame.columns[0])
+        stamps = parse_timestamps(frame.iloc[:, 0], name, first or "(first column)", parquet)
+        values = {
+            str(c): parse_numbers(frame.iloc[:, i + 1], name, str(c), parquet)
+            for i, c in enumerate(frame.columns[1:])
+        }
+        wide = pd.DataFrame(values, index=frame.index)
         wide.insert(0, "timestamp", stamps)
         long = wide.melt(id_vars="timestamp", var_name="instrument", value_name="close")
         long = long.dropna(subset=["close"])
@@ -205,8 +214,7 @@ def to_long(
             out[column] = parse_numbers(canon[column], name, column, parquet)
     blank = (out["instrument"] == "").to_numpy()
     if blank.any():
-        first = int(np.flatnonzero(blank)[0])
-        where = _line(first, parquet)
+        where = _line(int(np.flatnonzero(blank)[0]), parquet)
         raise DataError(f"{name}: {where} column instrument: expected a name, got ''")
     return out.reset_index(drop=True)
 
@@ -230,7 +238,7 @@ def parse_bars(
     """
     if not data:
         raise DataError(f"{name}: empty file (expected a header line and at least one bar)")
-    frame = _read_table(name, data)
+    frame = read_table(name, data)
     if frame.empty:
         raise DataError(f"{name}: no rows (expected at least one bar)")
     return to_long(frame, name, layout, instrument, parquet=is_parquet(name, data))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.data.params import SampleSource
-from pipelines.data.sources import RawItem
+from pipelines.data.sources import RawItem, sha256
 from pipelines.errors import DataError
 
 
@@ -21,4 +21,13 @@ def fetch(params: SampleSource) -> list[RawItem]:
     path = Path(params.path)
     if not path.is_file():
         raise DataError(f"{path}: bundled sample file not found (expected data.sample.path)")
-    return [RawItem(name=path.name, data=path.read_bytes(), instrument=params.instrument)]
+    data = path.read_bytes()
+    return [
+        RawItem(
+            name=path.name,
+            data=data,
+            instrument=params.instrument,
+            origin=str(path),
+            version=sha256(data),
+        )
+    ]
