@@ -32,6 +32,12 @@ def _health(args: argparse.Namespace) -> int:
     return health.main(load_params(args.params))
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    from pipelines.cli.delivery import restore_data_command
+
+    return restore_data_command(args)
+
+
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add ``pipelines data ...`` to the top-level parser."""
     data = commands.add_parser("data", help="nightly data pipeline stages")
@@ -64,3 +70,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "(exit status 1 on a critical finding)",
     )
     health.set_defaults(handler=_health)
+
+    rollback = stages.add_parser(
+        "rollback",
+        help="restore the DVC-tracked data of a git revision (dvc.lock + dvc checkout/pull), "
+        "re-validate and list what changed (same as `pipelines restore-data`)",
+    )
+    rollback.add_argument("--to", required=True, metavar="REV", help="git revision to restore")
+    rollback.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
+    rollback.add_argument("--no-validate", action="store_true", help="skip the re-validation")
+    rollback.set_defaults(handler=_rollback)

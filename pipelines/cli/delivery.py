@@ -99,7 +99,8 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def _restore_data(args: argparse.Namespace) -> int:
+def restore_data_command(args: argparse.Namespace) -> int:
+    """Run ``restore-data`` (also reached as ``pipelines data rollback``)."""
     from pipelines.delivery.restore_data import restore
 
     params = load_params(args.params).delivery
@@ -224,7 +225,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     restore.add_argument("--to", required=True, metavar="REV")
     restore.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
     restore.add_argument("--no-validate", action="store_true", help="skip re-validation")
-    restore.set_defaults(handler=_restore_data)
+    restore.set_defaults(handler=restore_data_command)
 
     deploy = commands.add_parser(
         "deploy", help="submit the Argo deploy workflow for ENV and wait for it"
