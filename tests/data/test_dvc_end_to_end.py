@@ -82,7 +82,7 @@ def test_push_wipe_pull_then_nothing_to_run(repo_copy: Path, moto_server: str) -
     _run(repo_copy, *dvc, "remote", "add", "-d", "store", "s3://dvc-remote/cache")
     _run(repo_copy, *dvc, "remote", "modify", "store", "endpointurl", moto_server)
     _run(repo_copy, *dvc, "remote", "modify", "store", "verify", "true")
-    _run(repo_copy, *dvc, "push")
+    _run(repo_copy, *dvc, "push", "--with-deps", "data_health")
     assert s3.list_objects_v2(Bucket="dvc-remote")["KeyCount"] > 0
 
     shutil.rmtree(repo_copy / ".dvc/cache")
@@ -90,10 +90,10 @@ def test_push_wipe_pull_then_nothing_to_run(repo_copy: Path, moto_server: str) -
     wiped += ["data/labels", "data/health"]
     for name in wiped:
         shutil.rmtree(repo_copy / name)
-    status = _run(repo_copy, *dvc, "status")
+    status = _run(repo_copy, *dvc, "status", "--with-deps", "data_health")
     assert "deleted" in status
 
-    _run(repo_copy, *dvc, "pull")
+    _run(repo_copy, *dvc, "pull", "--with-deps", "data_health")
     assert (repo_copy / "data/ingested/bars.parquet").exists()
     again = _run(repo_copy, *dvc, "repro", "data_health")
     assert "Running stage" not in again and UP_TO_DATE in again
