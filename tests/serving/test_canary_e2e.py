@@ -232,17 +232,16 @@ def test_template_queries_catch_each_bad_candidate(
         values = {name: query(url, m["query"]) for name, m in metrics.items()}
         measured[version] = values
         verdicts[version] = {name: argo_outcome(metrics[name], v) for name, v in values.items()}
-    print(measured)  # shown on failure: what each query returned
     all_metrics = set(verdicts["canary-ok"])
-    assert verdicts["canary-ok"] == dict.fromkeys(all_metrics, "Successful"), verdicts
-    assert verdicts["canary-errors"]["error-rate"] == "Failed", verdicts
-    assert verdicts["canary-errors"]["latency-p99"] == "Successful", verdicts
-    assert verdicts["canary-slow"]["latency-p99"] == "Failed", verdicts
-    assert verdicts["canary-slow"]["error-rate"] == "Successful", verdicts
-    assert verdicts["canary-degraded"]["sharpe-drop"] == "Failed", verdicts
-    assert verdicts["canary-degraded"]["win-rate-drop"] == "Failed", verdicts
-    assert verdicts["canary-degraded"]["error-rate"] == "Successful", verdicts
-    assert verdicts["canary-degraded"]["latency-p99"] == "Successful", verdicts
+    assert verdicts["canary-ok"] == dict.fromkeys(all_metrics, "Successful"), measured
+    assert verdicts["canary-errors"]["error-rate"] == "Failed", measured
+    assert verdicts["canary-errors"]["latency-p99"] == "Successful", measured
+    assert verdicts["canary-slow"]["latency-p99"] == "Failed", measured
+    assert verdicts["canary-slow"]["error-rate"] == "Successful", measured
+    assert verdicts["canary-degraded"]["sharpe-drop"] == "Failed", measured
+    assert verdicts["canary-degraded"]["win-rate-drop"] == "Failed", measured
+    assert verdicts["canary-degraded"]["error-rate"] == "Successful", measured
+    assert verdicts["canary-degraded"]["latency-p99"] == "Successful", measured
 
     def analyze(version: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
