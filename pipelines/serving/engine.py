@@ -107,7 +107,7 @@ class SignalEngine:
         features = instrument_features(state.frame(self.window), self.bundle.feature_params)
         # Same as ModelBundle.predict, pinned to one thread: for one row, OpenMP's thread
         # start-up costs more than the prediction (about 10 ms on a busy 2-core host).
-        matrix = features.iloc[[-1]][self.bundle.feature_names].to_numpy(dtype="float64")
+        matrix = features[self.bundle.feature_names].to_numpy(dtype="float64")[-1:]
         prediction = np.asarray(self.bundle.booster.predict(matrix, num_threads=1), dtype="float64")
         if prediction.shape != (1,) or not np.isfinite(prediction[0]):
             raise ValueError(f"model returned {prediction!r}")

@@ -145,3 +145,16 @@ def test_bundle_needing_cross_sectional_features_is_refused(bundles: dict[str, B
     )
     with pytest.raises(PipelineError, match="cs_rank_ret_1"):
         SignalEngine(odd, "v", ["KO"], ServingParams(), ServiceMetrics("v", [0.1]))
+
+
+def test_timeouts_are_errors_and_answer_504(
+    bundles: dict[str, Bundle], market_bars: pd.DataFrame
+) -> None:
+    engine = make_engine(
+        bundles["good"], request_timeout_seconds=0.05, inject=FaultInjection(latency_ms=500)
+    )
+    rows = market_bars[market_bars["instrument"] == "KO"].iloc[:100]
+    status, reply = send(engine, "KO", rows)
+    assert status == 504 and "timed out" in reply["error"]
+    assert sample(engine, "strategy_errors_total", instrument="KO", reason="timeout") == 1
+    assert engine.states["KO"].position == 0.0
