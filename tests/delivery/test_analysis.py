@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -163,9 +164,12 @@ def test_template_matches_the_argo_schema_and_metric_rules(shared_dir: Path) -> 
 
     import jsonschema
 
-    schema = json.loads(
-        (shared_dir / "schemas" / "argo-rollouts" / "analysistemplate.strict.json").read_text()
-    )
+    path = shared_dir / "schemas" / "argo-rollouts" / "analysistemplate.strict.json"
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing (CI has ../shared beside the repository)")
+        pytest.skip(f"{path} is missing (../shared is not beside this checkout)")
+    schema = json.loads(path.read_text())
     template = load_template()
     jsonschema.Draft7Validator(schema).validate(template)
     duration = re.compile(r"^\d+(ms|s|m|h)$")
