@@ -32,6 +32,7 @@ import yaml
 from pipelines.data.features import compute_features, feature_names
 from pipelines.data.params import FeatureParams
 from pipelines.registry.bundle import PositionRule, bundle_payload, save_bundle
+from pipelines.serving.state import required_bars
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "sp500_20_daily_close.csv.gz"
@@ -109,6 +110,52 @@ async def run_clients(
     return latencies, wall, answers
 
 
+def start_ours(
+    tmp: Path, booster: lgb.Booster, names: list[str], port: int
+) -> subprocess.Popen[bytes]:
+    meta = {"version": "bench"}
+    payload = bundle_payload(booster, names, PARAMS, "binary", 1, "daily", PositionRule(), meta)
+    sha = save_bundle(payload, tmp / "bundle.json")
+    artifact = {"uri": str(tmp / "bundle.json"), "sha256": sha}
+    model = {"name": "bench", "version": "bench", "artifact": artifact}
+    (tmp / "model.yaml").write_text(yaml.safe_dump({"model": model}))
+    (tmp / "settings.yaml").write_text(yaml.safe_dump({"instruments": INSTRUMENTS}))
+    argv = [
+        "serve",
+        "--manifest",
+        str(tmp / "model.yaml"),
+        "--settings",
+        str(tmp / "settings.yaml"),
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines", *argv, "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_mlflow(tmp: Path, booster: lgb.Booster, port: int) -> subprocess.Popen[bytes]:
+    """Log the same booster to a temporary local MLflow (SQLite) and serve it."""
+    import mlflow
+    import mlflow.lightgbm
+
+    tracking = f"sqlite:///{tmp / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    exp = mlflow.create_experiment("bench", artifact_location=(tmp / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=exp):
+        info = mlflow.lightgbm.log_model(booster, name="model")
+    argv = ["models", "serve", "-m", info.model_uri, "--env-manager", "local"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlflow", *argv, "-h", "127.0.0.1", "-p", str(port)],
+        cwd=tmp,
+        env={**os.environ, **ENV, "MLFLOW_TRACKING_URI": tracking},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="requests per client")
@@ -117,85 +164,14 @@ def main() -> int:
     bars = load_bars()
     booster, feats = train(bars)
     names = feature_names(PARAMS)
-    window = max(127, 64)
+    window = required_bars(PARAMS, ohlcv=False)
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         try:
-            # ours
-            payload = bundle_payload(
-                booster, names, PARAMS, "binary", 1, "daily", PositionRule(), {"version": "bench"}
-            )
-            sha = save_bundle(payload, tmp / "bundle.json")
-            (tmp / "model.yaml").write_text(
-                yaml.safe_dump(
-                    {
-                        "model": {
-                            "name": "bench",
-                            "version": "bench",
-                            "artifact": {"uri": str(tmp / "bundle.json"), "sha256": sha},
-                        }
-                    }
-                )
-            )
-            (tmp / "settings.yaml").write_text(yaml.safe_dump({"instruments": INSTRUMENTS}))
-            ours_port = free_port()
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pipelines",
-                        "serve",
-                        "--manifest",
-                        str(tmp / "model.yaml"),
-                        "--settings",
-                        str(tmp / "settings.yaml"),
-                        "--port",
-                        str(ours_port),
-                    ],
-                    cwd=ROOT,
-                    env={**os.environ, **ENV},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            # mlflow: log the same booster to a temporary local tracking store, serve it
-            import mlflow
-            import mlflow.lightgbm
-
-            mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
-            exp = mlflow.create_experiment("bench", artifact_location=(tmp / "artifacts").as_uri())
-            with mlflow.start_run(experiment_id=exp):
-                info = mlflow.lightgbm.log_model(booster, name="model")
-            mlflow_port = free_port()
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "mlflow",
-                        "models",
-                        "serve",
-                        "-m",
-                        info.model_uri,
-                        "--env-manager",
-                        "local",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        str(mlflow_port),
-                    ],
-                    cwd=tmp,
-                    env={
-                        **os.environ,
-                        **ENV,
-                        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-                    },
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
+            ours_port, mlflow_port = free_port(), free_port()
+            procs.append(start_ours(tmp, booster, names, ours_port))
+            procs.append(start_mlflow(tmp, booster, mlflow_port))
             ours = f"http://127.0.0.1:{ours_port}"
             wait_http(f"{ours}/readyz", procs[0])
             wait_http(f"http://127.0.0.1:{mlflow_port}/ping", procs[1])
