@@ -104,6 +104,25 @@ def load_bars(path: str | Path) -> pd.DataFrame:
     return long.dropna().sort_values(["instrument", "timestamp"]).reset_index(drop=True)
 
 
+def training_overlap(metadata: dict[str, object], holdout_start: pd.Timestamp) -> str | None:
+    """A warning when the bundle says it was trained on data inside the held-out period."""
+    for key in ("train_end", "training_end", "data_end"):
+        value = metadata.get(key)
+        if value is None:
+            continue
+        try:
+            end = pd.Timestamp(str(value))
+        except ValueError:
+            return f"candidate metadata {key}={value!r} is not a time"
+        end = end.tz_localize("UTC") if end.tzinfo is None else end
+        if end >= holdout_start:
+            return (
+                f"candidate was trained on data up to {end.date()}, inside the held-out period "
+                f"starting {holdout_start.date()}: the rehearsal is in sample"
+            )
+    return None
+
+
 def render_report(
     env: str,
     candidate: str,
@@ -176,6 +195,9 @@ def main(
     if len(stamps) <= cfg.rehearsal.holdout_bars + cand.engine.window:
         raise DataError(f"{cfg.rehearsal.data_path}: too few bars for the held-out period")
     holdout_start = stamps.iloc[-cfg.rehearsal.holdout_bars]
+    overlap = training_overlap(cand.engine.bundle.metadata, holdout_start)
+    if overlap:
+        sys.stdout.write(f"warning: {overlap}\n")
     results = replay_steps(
         bars,
         holdout_start,
@@ -196,6 +218,8 @@ def main(
             f"{r.result.outcome.upper()}{' (' + ', '.join(bad) + ')' if bad else ''}\n"
         )
     text = render_report(env, cand.description, stable_text, limits, results, steps, outcome)
+    if overlap:
+        text += f"\n> Warning: {overlap}\n"
     target = Path(report or cfg.rehearsal.report.format(env=env))
     atomic.write_text(target, text + "\n")
     sys.stdout.write(f"verdict: {outcome.upper()} (report: {target})\n")

@@ -141,3 +141,10 @@ def test_data_frame_shape_is_checked(tmp_path: Path) -> None:
     pd.DataFrame({"a": [1]}).to_csv(bad, index=False)
     with pytest.raises(DataError, match="expected long"):
         rehearse.load_bars(bad)
+
+
+def test_training_overlap_is_reported() -> None:
+    start = pd.Timestamp("2020-01-01", tz="UTC")
+    assert rehearse.training_overlap({"train_end": "2019-06-30"}, start) is None
+    assert "in sample" in (rehearse.training_overlap({"train_end": "2020-03-01"}, start) or "")
+    assert rehearse.training_overlap({}, start) is None
