@@ -46,9 +46,13 @@ def side_queries(version: str, instruments: str, window: str) -> dict[str, str]:
             "histogram_quantile(0.99, sum by (le) "
             f"(rate(strategy_request_latency_seconds_bucket{{{ver}}}[{window}])))"
         ),
-        "trips_per_hour": f"sum(rate(strategy_circuit_breaker_trips_total{{{ver}}}[{window}])) * 3600",
+        "trips_per_hour": (
+            f"sum(rate(strategy_circuit_breaker_trips_total{{{ver}}}[{window}])) * 3600"
+        ),
         "returns": inc("strategy_paper_returns_total"),
-        "return_sum": f"{inc('strategy_paper_gain_sum_total')} - {inc('strategy_paper_loss_sum_total')}",
+        "return_sum": (
+            f"{inc('strategy_paper_gain_sum_total')} - {inc('strategy_paper_loss_sum_total')}"
+        ),
         "return_squared_sum": inc("strategy_paper_return_squared_sum_total"),
         "wins": inc("strategy_trade_wins_total"),
         "losses": inc("strategy_trade_losses_total"),

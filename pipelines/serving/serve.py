@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import uvicorn
+from prometheus_client import disable_created_metrics
 
 from pipelines.config import Params
 from pipelines.errors import ConfigError
@@ -43,6 +44,8 @@ def main(
     if not isinstance(instruments, list) or not all(isinstance(i, str) for i in instruments):
         raise ConfigError(f"{settings_path}: instruments: expected a list of instrument names")
     ref = read_manifest(manifest)
+    # `*_created` series only add cardinality; nothing here reads them.
+    disable_created_metrics()
     app = create_app(ref, instruments, cfg, Path.cwd(), manifest_name=manifest)
     config = uvicorn.Config(
         app,

@@ -147,8 +147,9 @@ class InstrumentState:
     def frame(self, last: int) -> pd.DataFrame:
         """The last ``last`` bars as the frame ``instrument_features`` expects."""
         rows = self.bars[-last:]
+        nanos = np.fromiter((b.timestamp.value for b in rows), dtype="int64", count=len(rows))
         data: dict[str, Any] = {
-            "timestamp": [b.timestamp for b in rows],
+            "timestamp": pd.to_datetime(nanos, utc=True),
             "close": np.array([b.close for b in rows], dtype="float64"),
         }
         if rows and all(b.high is not None for b in rows):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -156,3 +157,28 @@ def test_template_queries_parse_and_use_exported_names(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(rules))
     done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_template_matches_the_argo_schema_and_metric_rules(shared_dir: Path) -> None:
+    import json
+
+    import jsonschema
+
+    path = shared_dir / "schemas" / "argo-rollouts" / "analysistemplate.strict.json"
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing (CI has ../shared beside the repository)")
+        pytest.skip(f"{path} is missing (../shared is not beside this checkout)")
+    schema = json.loads(path.read_text())
+    template = load_template()
+    jsonschema.Draft7Validator(schema).validate(template)
+    duration = re.compile(r"^\d+(ms|s|m|h)$")
+    for metric in template["spec"]["metrics"]:
+        count = int(metric.get("count", 0))
+        # Argo's ValidateMetric rules (checked before args are resolved).
+        assert count == 0 or count >= int(metric.get("failureLimit", 0))
+        assert count == 0 or count >= int(metric.get("inconclusiveLimit", 0))
+        assert count <= 1 or "interval" in metric
+        for key in ("interval", "initialDelay"):
+            if key in metric:
+                assert duration.match(str(metric[key])), (metric["name"], key)

@@ -156,3 +156,31 @@ def test_manifest_fields_are_checked(tmp_path: Path, bundles: dict[str, Bundle])
     manifest, _ = write_env(tmp_path, bundles["good"], sha256="abc")
     with pytest.raises(ConfigError, match=r"model.artifact.sha256: expected 64 hex digits"):
         read_manifest(manifest)
+
+
+def test_metrics_use_only_names_from_metric_names(
+    client: TestClient, market_bars: pd.DataFrame
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pipelines.monitoring import metric_names
+
+    rows = market_bars[market_bars["instrument"] == "PEP"].iloc[:100]
+    post(client, {"instrument": "PEP", "bars": bars_payload(rows)}, "PEP")
+    text = client.get("/metrics").text
+    # `_created` samples are prometheus_client's own (disabled in `pipelines serve`).
+    samples = {
+        s.name
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if not s.name.endswith("_created")
+    }
+    assert samples <= metric_names.exported_series_names(), (
+        samples - metric_names.exported_series_names()
+    )
+    families = {f.name for f in text_string_to_metric_families(text)}
+    service_specs = {
+        s.name.removesuffix("_total") for s in metric_names.ALL if s.name.startswith("strategy_")
+    }
+    # The signed sum cannot be a Prometheus counter (it goes down): exported as gain and loss parts.
+    assert service_specs - families == {"strategy_paper_return_sum"}

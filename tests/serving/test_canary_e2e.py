@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipelines.cli import main as cli_main
 from tests.conftest import require_tool
 
 from .conftest import (
@@ -29,7 +29,6 @@ from .conftest import (
     Bundle,
     ServiceProcess,
     bars_payload,
-    child_env,
     free_port,
     write_env,
 )
@@ -177,6 +176,7 @@ def test_template_queries_catch_each_bad_candidate(
     market_bars: pd.DataFrame,
     service_factory: list[ServiceProcess],
     prometheus,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     start_prometheus, _ = prometheus
     good, bad = bundles["good"], bundles["degraded"]
@@ -232,24 +232,24 @@ def test_template_queries_catch_each_bad_candidate(
         values = {name: query(url, m["query"]) for name, m in metrics.items()}
         measured[version] = values
         verdicts[version] = {name: argo_outcome(metrics[name], v) for name, v in values.items()}
-    print(measured)  # shown on failure: what each query returned
     all_metrics = set(verdicts["canary-ok"])
-    assert verdicts["canary-ok"] == dict.fromkeys(all_metrics, "Successful"), verdicts
-    assert verdicts["canary-errors"]["error-rate"] == "Failed", verdicts
-    assert verdicts["canary-errors"]["latency-p99"] == "Successful", verdicts
-    assert verdicts["canary-slow"]["latency-p99"] == "Failed", verdicts
-    assert verdicts["canary-slow"]["error-rate"] == "Successful", verdicts
-    assert verdicts["canary-degraded"]["sharpe-drop"] == "Failed", verdicts
-    assert verdicts["canary-degraded"]["win-rate-drop"] == "Failed", verdicts
-    assert verdicts["canary-degraded"]["error-rate"] == "Successful", verdicts
-    assert verdicts["canary-degraded"]["latency-p99"] == "Successful", verdicts
+    assert verdicts["canary-ok"] == dict.fromkeys(all_metrics, "Successful"), measured
+    assert verdicts["canary-errors"]["error-rate"] == "Failed", measured
+    assert verdicts["canary-errors"]["latency-p99"] == "Successful", measured
+    assert verdicts["canary-slow"]["latency-p99"] == "Failed", measured
+    assert verdicts["canary-slow"]["error-rate"] == "Successful", measured
+    assert verdicts["canary-degraded"]["sharpe-drop"] == "Failed", measured
+    assert verdicts["canary-degraded"]["win-rate-drop"] == "Failed", measured
+    assert verdicts["canary-degraded"]["error-rate"] == "Successful", measured
+    assert verdicts["canary-degraded"]["latency-p99"] == "Successful", measured
 
-    def analyze(version: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    settings = str(REPO_ROOT / "environments" / "prod" / "settings.yaml")
+
+    def analyze(version: str, *extra: str) -> tuple[int, str]:
+        """`pipelines analyze` through the real CLI entry (in process: no second import)."""
+        capsys.readouterr()
+        code = cli_main(
             [
-                sys.executable,
-                "-m",
-                "pipelines",
                 "analyze",
                 "--prometheus-url",
                 url,
@@ -260,45 +260,17 @@ def test_template_queries_catch_each_bad_candidate(
                 "--instruments",
                 "|".join(GROUP),
                 "--settings",
-                "environments/prod/settings.yaml",
+                settings,
                 "--window",
                 WINDOW,
-            ],
-            cwd=REPO_ROOT,
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
+                *extra,
+            ]
         )
+        return code, capsys.readouterr().out
 
-    ok, degraded = analyze("canary-ok"), analyze("canary-degraded")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert degraded.returncode == 1 and "| sharpe_drop |" in degraded.stdout, degraded.stdout
-    few = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines",
-            "analyze",
-            "--prometheus-url",
-            url,
-            "--canary-version",
-            "canary-ok",
-            "--stable-version",
-            "stable-1",
-            "--instruments",
-            "KO",
-            "--settings",
-            "environments/prod/settings.yaml",
-            "--window",
-            WINDOW,
-            "--min-trades",
-            "100000",
-        ],
-        cwd=REPO_ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert few.returncode == 3 and "INCONCLUSIVE" in few.stdout, few.stdout + few.stderr
+    code, out = analyze("canary-ok")
+    assert code == 0, out
+    code, out = analyze("canary-degraded")
+    assert code == 1 and "| sharpe_drop |" in out, out
+    code, out = analyze("canary-ok", "--min-trades", "100000")
+    assert code == 3 and "INCONCLUSIVE" in out, out

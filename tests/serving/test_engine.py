@@ -145,3 +145,35 @@ def test_bundle_needing_cross_sectional_features_is_refused(bundles: dict[str, B
     )
     with pytest.raises(PipelineError, match="cs_rank_ret_1"):
         SignalEngine(odd, "v", ["KO"], ServingParams(), ServiceMetrics("v", [0.1]))
+
+
+def test_timeouts_are_errors_and_answer_504(
+    bundles: dict[str, Bundle], market_bars: pd.DataFrame
+) -> None:
+    engine = make_engine(
+        bundles["good"], request_timeout_seconds=0.05, inject=FaultInjection(latency_ms=500)
+    )
+    rows = market_bars[market_bars["instrument"] == "KO"].iloc[:100]
+    status, reply = send(engine, "KO", rows)
+    assert status == 504 and "timed out" in reply["error"]
+    assert sample(engine, "strategy_errors_total", instrument="KO", reason="timeout") == 1
+    assert engine.states["KO"].position == 0.0
+
+
+def test_requests_for_one_instrument_are_served_in_turn(
+    bundles: dict[str, Bundle], market_bars: pd.DataFrame
+) -> None:
+    engine = make_engine(bundles["good"], inject=FaultInjection(latency_ms=20))
+    rows = market_bars[market_bars["instrument"] == "KO"].iloc[:120]
+    send(engine, "KO", rows.iloc[:100])
+
+    async def both() -> list[tuple[int, dict]]:
+        first = engine.handle("KO", {"instrument": "KO", "bars": bars_payload(rows.iloc[[100]])})
+        second = engine.handle("KO", {"instrument": "KO", "bars": bars_payload(rows.iloc[[101]])})
+        return list(await asyncio.gather(first, second))
+
+    (s1, a), (s2, b) = asyncio.run(both())
+    assert s1 == s2 == 200
+    assert a["timestamp"] == rows["timestamp"].iloc[100].isoformat()
+    assert b["timestamp"] == rows["timestamp"].iloc[101].isoformat()
+    assert b["realised_returns"] == (1 if a["position"] != 0 else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ def test_sigterm_loses_no_request_in_flight(
 ) -> None:
     manifest, settings = write_env(tmp_path, bundles["good"])
     # The latency hook keeps requests in flight long enough for SIGTERM to land among them.
-    svc = ServiceProcess(manifest, settings, tmp_path / "svc.log", SERVING_INJECT_LATENCY_MS="400")
+    svc = ServiceProcess(manifest, settings, tmp_path / "svc.log", SERVING_INJECT_LATENCY_MS="800")
     service_factory.append(svc)
     svc.wait_ready()
     instruments = ["KO", "PEP", "PG", "JNJ", "WMT", "MSFT"]
@@ -28,24 +29,30 @@ def test_sigterm_loses_no_request_in_flight(
         for inst in instruments
     }
 
-    async def stream() -> list[int]:
-        async with httpx.AsyncClient(base_url=svc.url, timeout=10.0) as client:
+    async def stream() -> tuple[list[tuple[int, float]], float]:
+        limits = httpx.Limits(max_connections=len(instruments))
+        async with httpx.AsyncClient(base_url=svc.url, timeout=10.0, limits=limits) as client:
+            # Open every connection first, so the signal requests are on the wire at once.
+            await asyncio.gather(*(client.get("/healthz") for _ in instruments))
 
-            async def one(inst: str) -> int:
+            async def one(inst: str) -> tuple[int, float]:
                 reply = await client.post(
                     "/v1/signal",
                     json={"instrument": inst, "bars": bodies[inst]},
                     headers={"X-Instrument": inst},
                 )
-                return reply.status_code
+                return reply.status_code, time.monotonic()
 
             tasks = [asyncio.create_task(one(inst)) for inst in instruments]
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.3)
+            signalled = time.monotonic()
             svc.proc.send_signal(signal.SIGTERM)
-            return list(await asyncio.gather(*tasks))
+            return list(await asyncio.gather(*tasks)), signalled
 
-    codes = asyncio.run(stream())
-    assert codes == [200] * len(instruments)
+    answers, signalled = asyncio.run(stream())
+    assert [code for code, _ in answers] == [200] * len(instruments)
+    # Every answer arrived after SIGTERM: they were all in flight when it landed.
+    assert all(done > signalled for _, done in answers)
     assert svc.proc.wait(timeout=20) == 0
     log = svc.log.read_text()
     assert "Shutting down" in log and "Finished server process" in log

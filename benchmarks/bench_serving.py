@@ -1,0 +1,281 @@
+"""Benchmark: this strategy service vs `mlflow models serve` for the same LightGBM model.
+
+Both servers run on 127.0.0.1 as child processes (stopped by PID). One row per request: our
+service gets the next bar of an instrument (and computes the features online, then predicts);
+MLflow gets the precomputed feature row of that bar (it cannot compute features). Clients: 1 and
+8 concurrent, each on its own instrument, bounded request counts. Predictions of the two servers
+are checked to agree (1e-9) before any figure is printed. Prints p50/p99 latency, throughput
+and the ratios.
+
+Run from the repository root:
+    python -m benchmarks.bench_serving [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import yaml
+
+from pipelines.data.features import compute_features, feature_names
+from pipelines.data.params import FeatureParams
+from pipelines.registry.bundle import PositionRule, bundle_payload, save_bundle
+from pipelines.serving.state import required_bars
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "sp500_20_daily_close.csv.gz"
+INSTRUMENTS = ["KO", "PEP", "PG", "JNJ", "WMT", "MSFT", "AAPL", "JPM"]
+PARAMS = FeatureParams(momentum_windows=[63, 126], cross_sectional=False)
+ENV = {"DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
+
+
+def load_bars() -> pd.DataFrame:
+    wide = pd.read_csv(SAMPLE, parse_dates=["Date"])
+    wide = wide[wide["Date"] >= "2008-01-01"]
+    long = wide.melt(
+        id_vars="Date", value_vars=INSTRUMENTS, var_name="instrument", value_name="close"
+    )
+    long = long.rename(columns={"Date": "timestamp"})
+    long["timestamp"] = pd.to_datetime(long["timestamp"], utc=True)
+    return long.dropna().sort_values(["instrument", "timestamp"]).reset_index(drop=True)
+
+
+def train(bars: pd.DataFrame) -> tuple[lgb.Booster, pd.DataFrame]:
+    feats = compute_features(bars, PARAMS)
+    names = feature_names(PARAMS)
+    step = np.log(bars["close"]).groupby(bars["instrument"]).shift(-1) - np.log(bars["close"])
+    keep = feats[names].notna().all(axis=1) & step.notna() & (feats["timestamp"] < "2014-01-01")
+    data = lgb.Dataset(
+        feats.loc[keep, names].to_numpy(), label=(step[keep] > 0).astype(int).to_numpy()
+    )
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1, "seed": 1}, data, 100
+    )
+    return booster, feats
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early: {url}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"server not ready: {url}")
+
+
+async def run_clients(
+    make_request, clients: int, per_client: int
+) -> tuple[list[float], float, dict[tuple[int, int], float]]:
+    latencies: list[float] = []
+    answers: dict[tuple[int, int], float] = {}
+    async with httpx.AsyncClient(
+        timeout=30.0, limits=httpx.Limits(max_connections=clients)
+    ) as client:
+
+        async def one_client(c: int) -> None:
+            for k in range(per_client):
+                url, kwargs, read = make_request(c, k)
+                started = time.perf_counter()
+                reply = await client.post(url, **kwargs)
+                latencies.append(time.perf_counter() - started)
+                reply.raise_for_status()
+                answers[(c, k)] = read(reply.json())
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client(c) for c in range(clients)))
+        wall = time.perf_counter() - started
+    return latencies, wall, answers
+
+
+def start_ours(
+    tmp: Path, booster: lgb.Booster, names: list[str], port: int
+) -> subprocess.Popen[bytes]:
+    meta = {"version": "bench"}
+    payload = bundle_payload(booster, names, PARAMS, "binary", 1, "daily", PositionRule(), meta)
+    sha = save_bundle(payload, tmp / "bundle.json")
+    artifact = {"uri": str(tmp / "bundle.json"), "sha256": sha}
+    model = {"name": "bench", "version": "bench", "artifact": artifact}
+    (tmp / "model.yaml").write_text(yaml.safe_dump({"model": model}))
+    (tmp / "settings.yaml").write_text(yaml.safe_dump({"instruments": INSTRUMENTS}))
+    argv = [
+        "serve",
+        "--manifest",
+        str(tmp / "model.yaml"),
+        "--settings",
+        str(tmp / "settings.yaml"),
+    ]
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines", *argv, "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def start_mlflow(tmp: Path, booster: lgb.Booster, port: int) -> subprocess.Popen[bytes]:
+    """Log the same booster to a temporary local MLflow (SQLite) and serve it."""
+    import mlflow
+    import mlflow.lightgbm
+
+    tracking = f"sqlite:///{tmp / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    exp = mlflow.create_experiment("bench", artifact_location=(tmp / "artifacts").as_uri())
+    with mlflow.start_run(experiment_id=exp):
+        info = mlflow.lightgbm.log_model(booster, name="model")
+    argv = ["models", "serve", "-m", info.model_uri, "--env-manager", "local"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlflow", *argv, "-h", "127.0.0.1", "-p", str(port)],
+        cwd=tmp,
+        env={**os.environ, **ENV, "MLFLOW_TRACKING_URI": tracking},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="requests per client")
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    bars = load_bars()
+    booster, feats = train(bars)
+    names = feature_names(PARAMS)
+    window = required_bars(PARAMS, ohlcv=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            ours_port, mlflow_port = free_port(), free_port()
+            procs.append(start_ours(tmp, booster, names, ours_port))
+            procs.append(start_mlflow(tmp, booster, mlflow_port))
+            ours = f"http://127.0.0.1:{ours_port}"
+            wait_http(f"{ours}/readyz", procs[0])
+            wait_http(f"http://127.0.0.1:{mlflow_port}/ping", procs[1])
+
+            per_inst = {
+                i: bars[bars["instrument"] == i].reset_index(drop=True) for i in INSTRUMENTS
+            }
+            feat_by = {
+                i: feats[feats["instrument"] == i].set_index("timestamp") for i in INSTRUMENTS
+            }
+            start = {i: int((per_inst[i]["timestamp"] < "2014-01-01").sum()) for i in INSTRUMENTS}
+            rows = []
+            for clients in (1, 8):
+                n = args.requests if clients == 1 else max(args.requests // 2, 50)
+                insts = INSTRUMENTS[:clients]
+                offset = 0 if clients == 1 else args.requests + window + 10
+                for inst in insts:  # warm each instrument's buffer up to the first bar
+                    first = start[inst] + offset
+                    hist = per_inst[inst].iloc[first - window : first]
+                    httpx.post(
+                        f"{ours}/v1/signal",
+                        timeout=30,
+                        headers={"X-Instrument": inst},
+                        json={
+                            "instrument": inst,
+                            "bars": [
+                                {"timestamp": t.isoformat(), "close": float(c)}
+                                for t, c in zip(hist["timestamp"], hist["close"], strict=True)
+                            ],
+                        },
+                    ).raise_for_status()
+
+                def bar_at(c: int, k: int, insts=insts, offset=offset) -> tuple[str, pd.Series]:
+                    inst = insts[c]
+                    return inst, per_inst[inst].iloc[start[inst] + offset + k]
+
+                def ours_request(c: int, k: int):
+                    inst, bar = bar_at(c, k)
+                    body = {
+                        "instrument": inst,
+                        "bars": [
+                            {
+                                "timestamp": bar["timestamp"].isoformat(),
+                                "close": float(bar["close"]),
+                            }
+                        ],
+                    }
+                    return (
+                        f"{ours}/v1/signal",
+                        {"json": body, "headers": {"X-Instrument": inst}},
+                        lambda r: r["prediction"],
+                    )
+
+                def mlflow_request(c: int, k: int):
+                    inst, bar = bar_at(c, k)
+                    row = feat_by[inst].loc[bar["timestamp"], names].to_numpy(dtype=float).tolist()
+                    body = {"dataframe_split": {"columns": names, "data": [row]}}
+                    return (
+                        f"http://127.0.0.1:{mlflow_port}/invocations",
+                        {"json": body},
+                        lambda r: float(r["predictions"][0]),
+                    )
+
+                lat_o, wall_o, ans_o = asyncio.run(run_clients(ours_request, clients, n))
+                lat_m, wall_m, ans_m = asyncio.run(run_clients(mlflow_request, clients, n))
+                diff = max(abs(ans_o[key] - ans_m[key]) for key in ans_o)
+                if diff > 1e-9:
+                    raise SystemExit(f"predictions disagree by {diff}")
+                for name, lat, wall in (("ours", lat_o, wall_o), ("mlflow", lat_m, wall_m)):
+                    arr = np.asarray(lat) * 1000
+                    rows.append(
+                        (
+                            name,
+                            clients,
+                            len(arr),
+                            np.percentile(arr, 50),
+                            np.percentile(arr, 99),
+                            len(arr) / wall,
+                        )
+                    )
+                print(
+                    f"clients={clients}: predictions agree (max diff {diff:.2e}) "
+                    f"over {len(ans_o)} requests"
+                )
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+    print(f"{'server':8} {'clients':>7} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    for name, clients, n, p50, p99, rps in rows:
+        print(f"{name:8} {clients:7d} {n:8d} {p50:8.2f} {p99:8.2f} {rps:8.1f}")
+    by = {(r[0], r[1]): r for r in rows}
+    for clients in (1, 8):
+        o, m = by[("ours", clients)], by[("mlflow", clients)]
+        print(
+            f"clients={clients}: throughput ours/mlflow = {o[5] / m[5]:.2f}x, "
+            f"p99 mlflow/ours = {m[4] / o[4]:.2f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
