@@ -62,7 +62,7 @@ $(TERRAFORM_VENV)/.installed:
 
 $(VECTORBT_VENV)/.installed:
 	$(PYTHON) -m venv $(VECTORBT_VENV)
-	$(VECTORBT_VENV)/bin/pip install --quiet vectorbt 'pandas<3' pyarrow
+	$(VECTORBT_VENV)/bin/pip install --quiet vectorbt 'pandas<3' 'plotly<6' pyarrow
 	@touch $@
 
 side-venvs: $(CHECKOV_VENV)/.installed $(EVIDENTLY_VENV)/.installed $(TERRAFORM_DEP) ## checkov, Evidently (and Terraform if missing), each in its own venv
