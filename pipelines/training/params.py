@@ -41,7 +41,7 @@ class ModelParams(StrictModel):
 class TuningParams(StrictModel):
     """Optuna search with a seeded TPE sampler and a fixed trial budget."""
 
-    n_trials: PositiveInt = 8
+    n_trials: PositiveInt = 20
     seed: int = 42
 
 
