@@ -34,7 +34,7 @@ class ModelParams(StrictModel):
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: NonNegativeFloat = 1.0
     max_bin: int = Field(default=63, ge=2)
-    num_threads: PositiveInt = 2
+    num_threads: PositiveInt = 1
     seed: int = 42
 
 
