@@ -70,3 +70,15 @@ def test_per_instrument_books_are_independent(case: tuple[np.ndarray, ...]) -> N
 def test_equal_weight_long_uses_instruments_with_a_price() -> None:
     returns = np.array([[np.nan, np.nan], [0.01, np.nan], [0.01, 0.02]])
     np.testing.assert_allclose(backtest.equal_weight_long(returns), [[0, 0], [1, 0], [0.5, 0.5]])
+
+
+def test_blocks_do_not_change_results(case: tuple[np.ndarray, ...]) -> None:
+    _, returns, weights = case
+    whole = backtest.simulate(weights, returns, 0.001, chunk_rows=1000)
+    for rows in (1, 7, 59):
+        part = backtest.simulate(weights, returns, 0.001, chunk_rows=rows)
+        np.testing.assert_array_equal(part.returns, whole.returns)
+        np.testing.assert_array_equal(part.turnover, whole.turnover)
+    per = backtest.simulate(weights, returns, 0.001, per_column=True, chunk_rows=7)
+    per_whole = backtest.simulate(weights, returns, 0.001, per_column=True)
+    np.testing.assert_array_equal(per.returns, per_whole.returns)
