@@ -13,7 +13,7 @@ class SplitParams(StrictModel):
     """Purged walk-forward and combinatorial purged cross-validation (CPCV)."""
 
     walk_forward_folds: PositiveInt = 5
-    cpcv_groups: int = Field(default=6, ge=3)
+    cpcv_groups: int = Field(default=10, ge=3)
     cpcv_test_groups: PositiveInt = 2
     embargo_bars: int | None = Field(
         default=None, ge=0, description="null: the label horizon (the minimum allowed)"

@@ -136,6 +136,29 @@ def test_gate_command_exit_codes(repo: Path) -> None:
         status.unlink()
 
 
+def test_deployed_model_trained_on_the_whole_period_is_not_compared_in_sample(repo: Path) -> None:
+    # Deploy the candidate itself, its local file gone: the gate fetches it from MLflow by run
+    # id, verifies its digest, and then refuses to score it on bars it was trained on.
+    candidate = json.loads((repo / "models/candidate.json").read_text())
+    manifest = repo / "environments/staging/model.yaml"
+    original = manifest.read_text()
+    entry = {
+        "name": candidate["model_name"],
+        "version": candidate["model_version"],
+        "artifact": {"uri": "models/elsewhere.json", "sha256": candidate["artifact"]["sha256"]},
+        "provenance": candidate["provenance"],
+    }
+    manifest.write_text(json.dumps({"environment": "staging", "model": entry}))
+    try:
+        _run(repo, "python", "-m", "pipelines", "gate", "--env", "staging", "--report-only")
+    finally:
+        manifest.write_text(original)
+    chosen = json.loads((repo / "reports/gates/staging.json").read_text())["baseline"]
+    assert chosen["kind"] == "naive_equal_weight_long", chosen
+    assert chosen["reason"].startswith(f"{candidate['model_name']} v{candidate['model_version']}")
+    assert "out of sample for the deployed model too" in chosen["reason"]
+
+
 def test_dvc_metrics_are_declared(repo: Path) -> None:
     shown = json.loads(_run(repo, "dvc", "metrics", "show", "--json").stdout)
     text = json.dumps(shown)

@@ -126,3 +126,10 @@ def test_schema_rejects_a_pass_with_a_failed_gate() -> None:
     report["verdict"] = "pass"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(report, gates.report_schema())
+
+
+def test_pnl_gate_uses_the_candidates_pnl_on_the_common_period() -> None:
+    common = {**BASELINE, "total_pnl": 0.5, "candidate_pnl": 0.3, "period": "a .. b"}
+    report = gates.evaluate("prod", strict(), GOOD, common, CANDIDATE, CI_OK)
+    pnl = next(g for g in report["gates"] if g["name"] == "pnl_vs_baseline")
+    assert pnl["value"] == 0.3 and pnl["verdict"] == "fail"
