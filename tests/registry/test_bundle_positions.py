@@ -8,7 +8,7 @@ from pipelines.registry.bundle import PositionRule, rule_positions
 
 
 def test_binary_rule_with_threshold_and_nan() -> None:
-    preds = np.array([0.60, 0.52, 0.50, 0.47, 0.30, np.nan])
+    preds = np.array([0.60, 0.515, 0.50, 0.47, 0.30, np.nan])
     rule = PositionRule(threshold=0.02)
     assert rule_positions(preds, "binary", rule).tolist() == [1.0, 0.0, 0.0, -1.0, -1.0, 0.0]
     long_only = PositionRule(threshold=0.02, long_only=True)
