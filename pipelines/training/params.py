@@ -61,7 +61,7 @@ class BacktestParams(StrictModel):
 class LeakageParams(StrictModel):
     """Leakage checks run in the pipeline."""
 
-    truncation_samples: PositiveInt = 4
+    truncation_samples: PositiveInt = 8
     truncation_tolerance: float = Field(default=1e-9, gt=0)
     max_abs_label_correlation: float = Field(default=0.95, gt=0, le=1)
     seed: int = 7
