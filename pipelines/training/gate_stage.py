@@ -123,36 +123,35 @@ def main(params: Params, envs: Sequence[str] = ENVIRONMENTS, report_only: bool =
     }
     ci_status = _read_json(Path(params.gates.ci_status), "CI status")
     failed = []
-    scratch = tempfile.TemporaryDirectory(prefix="baseline-")
-    for env in envs:
-        manifest = baseline.read_manifest_model(root / "environments" / env / "model.yaml")
-        chosen, bundle = baseline.resolve(
-            manifest,
-            root,
-            metrics.get("baseline_naive_pnl"),
-            params.data.frequency,
-            list((store_meta or {}).get("features", [])),
-            fetch=mlflow_fetcher(Path(scratch.name)),
-        )
-        if bundle is not None:
-            compared = _compare(params, bundle, models)
-            if compared is None:
-                chosen = baseline.naive(
-                    metrics.get("baseline_naive_pnl"),
-                    f"{chosen.description}: no bar of the candidate's out-of-sample period is "
-                    "out of sample for the deployed model too",
-                )
-            else:
-                chosen = dataclasses.replace(compared, description=chosen.description)
-        report = gates.evaluate(
-            env, params.gates.for_env(env), metrics, chosen.as_dict(), candidate, ci_status
-        )
-        atomic.write_json(report_path(params, env), report)
-        bad = [g["name"] for g in report["gates"] if g["verdict"] == "fail"]
-        log.info("gate %s: %s %s", env, report["verdict"], f"(failed: {bad})" if bad else "")
-        if report["verdict"] != "pass":
-            failed.append(f"{env}: {', '.join(bad) or 'no gates'}")
-    scratch.cleanup()
+    with tempfile.TemporaryDirectory(prefix="baseline-") as scratch:
+        for env in envs:
+            manifest = baseline.read_manifest_model(root / "environments" / env / "model.yaml")
+            chosen, bundle = baseline.resolve(
+                manifest,
+                root,
+                metrics.get("baseline_naive_pnl"),
+                params.data.frequency,
+                list((store_meta or {}).get("features", [])),
+                fetch=mlflow_fetcher(Path(scratch)),
+            )
+            if bundle is not None:
+                compared = _compare(params, bundle, models)
+                if compared is None:
+                    chosen = baseline.naive(
+                        metrics.get("baseline_naive_pnl"),
+                        f"{chosen.description}: no bar of the candidate's out-of-sample period is "
+                        "out of sample for the deployed model too",
+                    )
+                else:
+                    chosen = dataclasses.replace(compared, description=chosen.description)
+            report = gates.evaluate(
+                env, params.gates.for_env(env), metrics, chosen.as_dict(), candidate, ci_status
+            )
+            atomic.write_json(report_path(params, env), report)
+            bad = [g["name"] for g in report["gates"] if g["verdict"] == "fail"]
+            log.info("gate %s: %s %s", env, report["verdict"], f"(failed: {bad})" if bad else "")
+            if report["verdict"] != "pass":
+                failed.append(f"{env}: {', '.join(bad) or 'no gates'}")
     if failed and not report_only:
         raise GateFailed(f"gates failed ({'; '.join(failed)}); see {params.paths.reports}/gates/")
     return 0
