@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DIGEST_TAG = "bundle_sha256"
+BUNDLE_ARTIFACT = "bundle/model_bundle.json"
 
 
 @cache
@@ -126,12 +127,9 @@ def main(params: Params) -> int:
         mlflow.log_params(flatten(params.training.model_dump(), "training."))
         mlflow.log_params(flatten(bundle.metadata.get("best_params", {}), "tuned."))
         mlflow.log_metrics(finite_metrics(metrics))
-        for path in [
-            bundle_path,
-            models / "card.md",
-            models / "card.json",
-            models / "evaluation.json",
-        ]:
+        # The bundle itself: the gates fetch a deployed baseline from here by run id.
+        mlflow.log_artifact(str(bundle_path), artifact_path=str(Path(BUNDLE_ARTIFACT).parent))
+        for path in [models / "card.md", models / "card.json", models / "evaluation.json"]:
             mlflow.log_artifact(str(path), artifact_path="card")
         for png in sorted((models / "plots").glob("*.png")):
             mlflow.log_artifact(str(png), artifact_path="plots")

@@ -28,6 +28,14 @@ WHY_NO_CROSS_SECTION = (
     "(training.use_cross_sectional: false): the prod canary routes instruments to pods by the "
     "X-Instrument header, so a pod cannot see the whole cross-section online."
 )
+PROTOCOL = (
+    "Hyperparameters are tuned (Optuna TPE, seeded, fixed trial budget) only on the first "
+    "walk-forward block, scored by the strategy's per-bar Sharpe on its last 30% (purged); every "
+    "trial's Sharpe enters the Deflated Sharpe Ratio. Headline metrics are the purged, embargoed, "
+    "expanding walk-forward out-of-sample backtest after costs, positions applied from the next "
+    "bar, each instrument 1/N of equity. CPCV paths reuse the same tuned parameters and also test "
+    "the tuning block, so their Sharpe distribution is slightly optimistic."
+)
 WIN_RATE = (
     "Win rate: the share of bars with a position (non-zero gross exposure) whose net portfolio "
     "return after costs is positive."
@@ -56,7 +64,7 @@ def build_card(
         "params_hash": evaluation["params_hash"],
         "tuned_params": evaluation["tuning"]["best_params"],
         "metrics": m,
-        "definitions": {"win_rate": WIN_RATE},
+        "definitions": {"win_rate": WIN_RATE, "protocol": PROTOCOL},
         "baseline_delta_pnl": None
         if naive is None or m.get("total_pnl") is None
         else m["total_pnl"] - naive,
@@ -112,10 +120,30 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         card["definitions"]["win_rate"],
         "",
+        card["definitions"]["protocol"],
+        "",
+        "## Per instrument (traded alone at full weight, same rule and costs)",
+        "",
+        "| instrument | sharpe | total_pnl | max_drawdown | win_rate |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {name} | {_fmt(row['sharpe'])} | {_fmt(row['total_pnl'])} | "
+            f"{_fmt(row['max_drawdown'])} | {_fmt(row['win_rate'])} |"
+            for name, row in card["per_instrument"].items()
+        ],
+        "",
+        "CPCV annualised Sharpe by path: " + ", ".join(_fmt(v) for v in card["cpcv_path_sharpes"]),
+        "",
         "## Baselines",
         "",
         *[
-            f"- {env}: {b['kind']} ({b['description']}), PnL {_fmt(b['total_pnl'])}: {b['reason']}"
+            f"- {env}: {b['kind']} ({b['description']}), PnL {_fmt(b['total_pnl'])}"
+            + (
+                f" vs candidate {_fmt(b.get('candidate_pnl'))} on {b.get('period')}"
+                if b.get("period")
+                else ""
+            )
+            + f": {b['reason']}"
             for env, b in card["baselines"].items()
         ],
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from pipelines.training import backtest, metrics
 from pipelines.training.model import fit
 from pipelines.training.params import ModelParams
 from pipelines.training.splits import Split, inner_validation, time_positions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,27 @@ def train_rows(
 
 
 def predict_splits(
-    ds: Dataset, splits: list[Split], model: ModelParams, fraction: float, overrides: dict[str, Any]
+    ds: Dataset,
+    splits: list[Split],
+    model: ModelParams,
+    fraction: float,
+    overrides: dict[str, Any],
+    name: str = "cv",
 ) -> list[np.ndarray]:
     """Out-of-sample predictions of each split's test rows (same order as ``split.test``)."""
     out = []
-    for split in splits:
+    for index, split in enumerate(splits, start=1):
         booster = train_rows(ds, split.train, model, fraction, overrides)
         out.append(np.asarray(booster.predict(ds.x[split.test]), dtype="float64"))
+        log.info(
+            "%s: split %d/%d trained on %d rows (%d trees), tested on %d",
+            name,
+            index,
+            len(splits),
+            split.train.size,
+            booster.num_trees(),
+            split.test.size,
+        )
     return out
 
 

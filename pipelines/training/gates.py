@@ -157,8 +157,14 @@ def evaluate(
     if thresholds.pnl_margin is None:
         skipped.append("pnl_vs_baseline")
     else:
+        # On a common sub-period the candidate's PnL there is what is compared.
+        pnl = baseline.get("candidate_pnl")
         gates.append(
-            pnl_gate(metrics.get("total_pnl"), baseline.get("total_pnl"), thresholds.pnl_margin)
+            pnl_gate(
+                metrics.get("total_pnl") if pnl is None else pnl,
+                baseline.get("total_pnl"),
+                thresholds.pnl_margin,
+            )
         )
     if thresholds.require_no_leakage:
         gates.append(leakage_gate(metrics.get("leakage_findings")))

@@ -13,7 +13,7 @@ class SplitParams(StrictModel):
     """Purged walk-forward and combinatorial purged cross-validation (CPCV)."""
 
     walk_forward_folds: PositiveInt = 5
-    cpcv_groups: int = Field(default=6, ge=3)
+    cpcv_groups: int = Field(default=10, ge=3)
     cpcv_test_groups: PositiveInt = 2
     embargo_bars: int | None = Field(
         default=None, ge=0, description="null: the label horizon (the minimum allowed)"
@@ -34,14 +34,14 @@ class ModelParams(StrictModel):
     bagging_fraction: float = Field(default=0.8, gt=0, le=1)
     lambda_l2: NonNegativeFloat = 1.0
     max_bin: int = Field(default=63, ge=2)
-    num_threads: PositiveInt = 2
+    num_threads: PositiveInt = 1
     seed: int = 42
 
 
 class TuningParams(StrictModel):
     """Optuna search with a seeded TPE sampler and a fixed trial budget."""
 
-    n_trials: PositiveInt = 8
+    n_trials: PositiveInt = 20
     seed: int = 42
 
 
@@ -61,7 +61,7 @@ class BacktestParams(StrictModel):
 class LeakageParams(StrictModel):
     """Leakage checks run in the pipeline."""
 
-    truncation_samples: PositiveInt = 4
+    truncation_samples: PositiveInt = 8
     truncation_tolerance: float = Field(default=1e-9, gt=0)
     max_abs_label_correlation: float = Field(default=0.95, gt=0, le=1)
     seed: int = 7

@@ -116,7 +116,9 @@ def run(
     best = tuning.best_params
     log.info("train: best params %s", best)
 
-    wf_preds = evaluate.predict_splits(ds, wf, tp.model, tp.splits.validation_fraction, best)
+    wf_preds = evaluate.predict_splits(
+        ds, wf, tp.model, tp.splits.validation_fraction, best, "walk-forward"
+    )
     wf_rows = np.concatenate([s.test for s in wf])
     wf_pred = np.concatenate(wf_preds)
     positions = evaluate.position_grid(ds, wf_rows, wf_pred, objective, rule)
@@ -136,7 +138,9 @@ def run(
         tp.splits.cpcv_test_groups,
         embargo,
     )
-    cp_preds = evaluate.predict_splits(ds, cp, tp.model, tp.splits.validation_fraction, best)
+    cp_preds = evaluate.predict_splits(
+        ds, cp, tp.model, tp.splits.validation_fraction, best, "cpcv"
+    )
     group_of = np.searchsorted(
         [b[1] for b in splits.block_bounds(n_times, tp.splits.cpcv_groups)], ds.start_pos
     )

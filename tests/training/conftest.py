@@ -1,0 +1,56 @@
+"""Small synthetic market data and fast params for the training tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config import Params, parse_params
+from pipelines.data.features import compute_features, compute_labels
+
+FAST_TRAINING: dict[str, Any] = {
+    "splits": {"walk_forward_folds": 3, "cpcv_groups": 4, "cpcv_test_groups": 2},
+    "model": {"num_boost_round": 20, "early_stopping_rounds": 5, "min_data_in_leaf": 20},
+    "tuning": {"n_trials": 3},
+    "leakage": {"truncation_samples": 2},
+    "reference_rows": 50,
+}
+
+
+def make_bars(n_days: int = 700, instruments: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Random-walk daily closes in long format with a weak, learnable momentum."""
+    rng = np.random.default_rng(seed)
+    stamps = pd.bdate_range("2015-01-01", periods=n_days, tz="UTC")
+    frames = []
+    for i in range(instruments):
+        noise = rng.normal(0.0, 0.01, n_days)
+        steps = np.zeros(n_days)
+        for t in range(1, n_days):
+            steps[t] = 0.1 * steps[t - 1] + noise[t]
+        close = 50.0 * np.exp(np.cumsum(steps))
+        frames.append(pd.DataFrame({"timestamp": stamps, "instrument": f"S{i}", "close": close}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def fast_params(**training: Any) -> Params:
+    merged = {**FAST_TRAINING, **training}
+    return parse_params({"training": merged})
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> dict[str, Any]:
+    params = fast_params()
+    bars = make_bars()
+    store = compute_features(bars, params.features)
+    labels = compute_labels(bars, params.label)
+    names = [c for c in store.columns if c not in ("timestamp", "instrument")]
+    metadata = {
+        "features": names,
+        "label_horizon": params.label.horizon,
+        "frequency": "daily",
+        "input_sha256": "0" * 64,
+    }
+    return {"params": params, "bars": bars, "store": store, "labels": labels, "metadata": metadata}
