@@ -1,4 +1,4 @@
-"""Sub-commands of the training area: ``pipelines train|gate|card|register``."""
+"""Sub-commands of the training area: ``pipelines train|gate|card|register|record-ci``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def _register(args: argparse.Namespace) -> int:
     from pipelines.registry import mlflow_log
 
     return mlflow_log.main(load_params(args.params))
+
+
+def _record_ci(args: argparse.Namespace) -> int:
+    from pipelines.training import ci_status
+
+    return ci_status.main(load_params(args.params), args.status == "passed", args.commit)
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -71,3 +77,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="log the run to MLflow, register a model version, write models/candidate.json",
     )
     reg.set_defaults(handler=_register)
+
+    record = commands.add_parser(
+        "record-ci",
+        help="record CI's test outcome for a commit (read by the tests_passed gate)",
+    )
+    record.add_argument("--status", required=True, choices=("passed", "failed"))
+    record.add_argument("--commit", default=None, help="tested commit (default: git HEAD)")
+    record.set_defaults(handler=_record_ci)
