@@ -190,7 +190,9 @@ def test_unknown_metric_names_and_impossible_failure_limit(repo: Path) -> None:
 
 
 def test_analysed_instruments_follow_the_header_route(repo: Path) -> None:
-    edit(repo / PROD, "            value: ^(KO|PEP|PG|JNJ|WMT)$\n", "            value: ^(KO|PEP)$\n")
+    edit(
+        repo / PROD, "            value: ^(KO|PEP|PG|JNJ|WMT)$\n", "            value: ^(KO|PEP)$\n"
+    )
     edit(repo / PROD, "          - name: instruments\n            value: ^(KO)$\n", "")
     messages = overlay_messages(repo, "prod")
     assert any(
@@ -233,9 +235,7 @@ def test_job_metric_needs_limits_but_no_condition(repo: Path) -> None:
         "      count: 1\n",
     )
     messages = overlay_messages(repo, "prod")
-    assert any(
-        "metric pipelines-analyze: failureLimit is not set" in m for m in messages
-    ), messages
+    assert any("metric pipelines-analyze: failureLimit is not set" in m for m in messages), messages
     assert any(
         "metric pipelines-analyze: consecutiveErrorLimit is not set" in m for m in messages
     ), messages

@@ -237,12 +237,10 @@ class RolloutChecker:
                     f"arg {arg['name']}={arg['value']!r} but settings.yaml analysis.{key} is "
                     f"{expected!r}",
                 )
-            elif arg is None and defaults.get(name) is not None:
-                if not _same(defaults[name], expected):
-                    self.add(
-                        where,
-                        f"arg {name} is not passed and the template default "
-                        f"{defaults[name]!r} differs from settings.yaml analysis.{key} "
-                        f"{expected!r}",
-                    )
+            elif arg is None and name in defaults and not _same(defaults[name], expected):
+                self.add(
+                    where,
+                    f"arg {name} is not passed and the template default {defaults[name]!r} "
+                    f"differs from settings.yaml analysis.{key} {expected!r}",
+                )
         return given
