@@ -87,3 +87,20 @@ def test_workflow_references_are_checked() -> None:
         in messages
     )
     assert any("unknown task 'nope'" in m for m in messages), messages
+
+
+def test_analysis_series_carry_the_pod_template_hash() -> None:
+    """The template selects `rollouts_pod_template_hash`: the ServiceMonitor must provide it."""
+    require_tool("kubectl")
+    docs = render(REPO_ROOT / "environments" / "prod")
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    assert "rollouts-pod-template-hash" in monitor["spec"]["podTargetLabels"]
+    template = next(d for d in docs if d["kind"] == "AnalysisTemplate")
+    queries = [
+        m["provider"]["prometheus"]["query"]
+        for m in template["spec"]["metrics"]
+        if "prometheus" in m["provider"]
+    ]
+    assert queries and all(
+        'rollouts_pod_template_hash="{{args.canary-hash}}"' in q for q in queries
+    )
