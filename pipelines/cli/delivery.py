@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import load_params
+from pipelines.delivery.actions import set_outputs
 from pipelines.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def _promote(args: argparse.Namespace) -> int:
         push=args.push,
         github=_github(args, params.github_api_url),
     )
+    set_outputs({"status": result.status, "model_version": result.version})
     pr = f", pull request #{result.pull_request}" if result.pull_request else ""
     sys.stdout.write(f"{result.environment}: {result.status} on {result.branch}{pr}\n")
     return 0
@@ -117,8 +119,10 @@ def restore_data_command(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from pipelines.delivery.deploy import deploy
+    from pipelines.delivery.deploy import deploy, manifest_version
 
+    # Written first, so that a failed deploy can still be recorded with its version.
+    set_outputs({"model_version": manifest_version(_root(), args.env)})
     name = deploy(
         _root(),
         args.env,
@@ -127,6 +131,7 @@ def _deploy(args: argparse.Namespace) -> int:
         wait_seconds=args.timeout if args.wait else None,
         eks_cluster=args.eks_cluster or None,
     )
+    set_outputs({"deployed": "false" if name is None else "true"})
     if name is None:
         sys.stdout.write(f"{args.env}: nothing changed since {args.changed_since}; not deploying\n")
     else:

@@ -45,16 +45,30 @@ def _thresholds(args: argparse.Namespace) -> Any:
     return Thresholds(**overrides)
 
 
+def _sides(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Canary and stable selectors: pod-template hashes (default) or model versions."""
+    from pipelines.delivery.analysis_prom import Side
+
+    hashes = (args.canary_hash, args.stable_hash)
+    versions = (args.canary_version, args.stable_version)
+    if any(v is not None for v in versions):
+        if any(h is not None for h in hashes) or None in versions:
+            raise ConfigError(
+                "analyze: give --canary-hash and --stable-hash, or --canary-version and "
+                "--stable-version (not a mix)"
+            )
+        return Side("model_version", versions[0]), Side("model_version", versions[1])
+    if None in hashes:
+        raise ConfigError("analyze: give --canary-hash and --stable-hash (pod-template hashes)")
+    return Side(args.label, hashes[0]), Side(args.label, hashes[1])
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from pipelines.delivery import analysis_prom
 
+    canary, stable = _sides(args)
     return analysis_prom.main(
-        args.prometheus_url,
-        args.canary_version,
-        args.stable_version,
-        args.instruments,
-        _thresholds(args),
-        args.report,
+        args.prometheus_url, canary, stable, args.instruments, _thresholds(args), args.report
     )
 
 
@@ -89,8 +103,23 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="canary vs stable from Prometheus; exit 0 pass, 1 fail, 3 inconclusive",
     )
     analyze.add_argument("--prometheus-url", required=True, help="e.g. http://prometheus:9090")
-    analyze.add_argument("--canary-version", required=True, help="canary model_version label")
-    analyze.add_argument("--stable-version", required=True, help="stable model_version label")
+    analyze.add_argument(
+        "--canary-hash", default=None, help="canary ReplicaSet's pod-template hash"
+    )
+    analyze.add_argument(
+        "--stable-hash", default=None, help="stable ReplicaSet's pod-template hash"
+    )
+    analyze.add_argument(
+        "--label",
+        default="rollouts_pod_template_hash",
+        help="label holding the hashes (default: %(default)s)",
+    )
+    analyze.add_argument(
+        "--canary-version", default=None, help="instead of hashes: canary model_version label"
+    )
+    analyze.add_argument(
+        "--stable-version", default=None, help="instead of hashes: stable model_version label"
+    )
     analyze.add_argument(
         "--instruments", default=".*", help="regex of the instruments routed to the canary"
     )

@@ -1,15 +1,19 @@
 """``pipelines analyze``: read canary and stable windows from Prometheus, print the verdict.
 
 I/O edge of :mod:`pipelines.delivery.analysis`: it queries the Prometheus HTTP API
-(``/api/v1/query``) for both versions over the same instruments and window, then applies the
-pure rules. Exit status 0 pass, 1 fail, 3 inconclusive (too few trades), 2 error.
+(``/api/v1/query``) for both sides over the same instruments and window, then applies the
+pure rules. A side is the series whose ``label`` equals a value: by default the
+``rollouts_pod_template_hash`` target label (canary and stable ReplicaSets), or ``model_version``.
+Exit status 0 pass, 1 fail, 3 inconclusive (too few trades), 2 error.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,20 +25,39 @@ from pipelines.delivery.analysis import (
     analyse,
     render_checks,
 )
-from pipelines.errors import PipelineError
+from pipelines.errors import ConfigError, PipelineError
 from pipelines.io import atomic
 
 log = logging.getLogger("pipelines.delivery.analysis")
+HASH_LABEL = "rollouts_pod_template_hash"
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Side:
+    """Which series are one side of the comparison: ``label="value"``."""
+
+    label: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if not LABEL_NAME.match(self.label):
+            raise ConfigError(f"analyze: label {self.label!r} is not a Prometheus label name")
+        if not self.value:
+            raise ConfigError(f"analyze: empty value for label {self.label}")
+
+    def __str__(self) -> str:
+        return f'{self.label}="{self.value}"'
 
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def side_queries(version: str, instruments: str, window: str) -> dict[str, str]:
-    """PromQL for one version's window, keyed by :class:`SideStats` field."""
-    sel = f'model_version="{_label(version)}",instrument=~"{_label(instruments)}"'
-    ver = f'model_version="{_label(version)}"'
+def side_queries(side: Side, instruments: str, window: str) -> dict[str, str]:
+    """PromQL for one side's window, keyed by :class:`SideStats` field."""
+    ver = f'{side.label}="{_label(side.value)}"'
+    sel = f'{ver},instrument=~"{_label(instruments)}"'
 
     def inc(name: str) -> str:
         return f"sum(increase({name}{{{sel}}}[{window}]))"
@@ -80,18 +103,18 @@ def query_scalar(client: httpx.Client, url: str, promql: str) -> float | None:
 
 
 def fetch_side(
-    client: httpx.Client, url: str, version: str, instruments: str, window: str
+    client: httpx.Client, url: str, side: Side, instruments: str, window: str
 ) -> SideStats:
-    """Query every field of one version's window."""
+    """Query every field of one side's window."""
     values = {
         key: query_scalar(client, url, promql)
-        for key, promql in side_queries(version, instruments, window).items()
+        for key, promql in side_queries(side, instruments, window).items()
     }
     return SideStats(**values)
 
 
 def report_text(
-    result: AnalysisResult, canary: str, stable: str, instruments: str, window: str
+    result: AnalysisResult, canary: Side, stable: Side, instruments: str, window: str
 ) -> str:
     """Markdown summary of an analysis."""
     lines = [
@@ -105,18 +128,27 @@ def report_text(
 
 def main(
     prometheus_url: str,
-    canary_version: str,
-    stable_version: str,
+    canary: Side,
+    stable: Side,
     instruments: str,
     limits: Thresholds,
     report: str | None = None,
 ) -> int:
-    """Run the analysis against Prometheus; print it; return 0 pass, 1 fail, 3 inconclusive."""
+    """Run the analysis against Prometheus; print it; return 0 pass, 1 fail, 3 inconclusive.
+
+    Args:
+        prometheus_url: Base URL of the Prometheus HTTP API.
+        canary: Series of the canary (e.g. its pod-template hash).
+        stable: Series of the stable side, selected by the same label.
+        instruments: Regex of the instruments routed to the canary.
+        limits: Thresholds and window.
+        report: Also write the Markdown summary to this file.
+    """
     with httpx.Client(timeout=30.0) as client:
-        canary = fetch_side(client, prometheus_url, canary_version, instruments, limits.window)
-        stable = fetch_side(client, prometheus_url, stable_version, instruments, limits.window)
-    result = analyse(canary, stable, limits)
-    text = report_text(result, canary_version, stable_version, instruments, limits.window)
+        canary_stats = fetch_side(client, prometheus_url, canary, instruments, limits.window)
+        stable_stats = fetch_side(client, prometheus_url, stable, instruments, limits.window)
+    result = analyse(canary_stats, stable_stats, limits)
+    text = report_text(result, canary, stable, instruments, limits.window)
     sys.stdout.write(text)
     if report:
         atomic.write_text(Path(report), text)

@@ -11,6 +11,8 @@ import re
 from typing import Any
 
 HEADER = "X-Instrument"
+# The one AnalysisTemplate of environments/base/analysis (canary vs stable by pod-template hash).
+TEMPLATE = "strategy-canary-analysis"
 
 
 def route_name(weight: int) -> str:
@@ -37,31 +39,57 @@ def instruments_of(regex: str) -> set[str] | None:
     return {re.sub(r"\\(.)", r"\1", part) for part in match.group(1).split("|")}
 
 
-def canary_steps(settings: dict[str, Any], analysis: dict[str, Any]) -> list[dict[str, Any]]:
-    """The canary steps for an environment's instrument groups (used to write the prod patch).
+def threshold_args(settings: dict[str, Any]) -> list[dict[str, str]]:
+    """Analysis args equal to an environment's ``analysis:`` thresholds (``_`` becomes ``-``)."""
+    section = settings.get("analysis") or {}
+    return [{"name": arg_name(key), "value": str(value)} for key, value in section.items()]
+
+
+def arg_name(key: str) -> str:
+    """The AnalysisTemplate arg of a settings.yaml ``analysis:`` key."""
+    return key.replace("_", "-")
+
+
+def analysis_step(
+    settings: dict[str, Any], instruments: str | None = None, stable: str = "Stable"
+) -> dict[str, Any]:
+    """Body of an ``analysis`` step (or blue/green analysis) against :data:`TEMPLATE`.
 
     Args:
-        settings: Loaded settings.yaml.
-        analysis: The ``analysis`` step body run after each group.
+        settings: Loaded settings.yaml (its ``analysis:`` thresholds become args).
+        instruments: Regex of the instruments routed to the canary; None keeps the template's
+            default (every instrument).
+        stable: ``podTemplateHashValue`` of the side the canary is compared with.
+    """
+    args: list[dict[str, Any]] = [
+        {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+        {"name": "stable-hash", "valueFrom": {"podTemplateHashValue": stable}},
+    ]
+    if instruments is not None:
+        args.append({"name": "instruments", "value": instruments})
+    return {"templates": [{"templateName": TEMPLATE}], "args": args + threshold_args(settings)}
+
+
+def canary_steps(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The canary steps for an environment's instrument groups (used to write the prod patch).
+
+    Each group scales the canary, routes the group's instruments to it, then analyses the canary
+    against the stable version on exactly those instruments.
     """
     steps: list[dict[str, Any]] = []
     replicas = int(settings.get("replicas", 1))
     for group in settings.get("instrument_groups") or []:
         weight = int(group["weight"])
         scale = max(1, round(replicas * weight / 100))
+        regex = instrument_regex(group["instruments"])
         steps.append({"setCanaryScale": {"replicas": scale}})
         steps.append(
             {
                 "setHeaderRoute": {
                     "name": route_name(weight),
-                    "match": [
-                        {
-                            "headerName": HEADER,
-                            "headerValue": {"regex": instrument_regex(group["instruments"])},
-                        }
-                    ],
+                    "match": [{"headerName": HEADER, "headerValue": {"regex": regex}}],
                 }
             }
         )
-        steps.append({"analysis": analysis})
+        steps.append({"analysis": analysis_step(settings, regex)})
     return steps

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipelines.delivery.gitops import Git
 from pipelines.errors import PipelineError
+from pipelines.registry.manifest import read_manifest
 
 DONE = {"Succeeded", "Failed", "Error"}
 
@@ -35,6 +36,16 @@ def affected(git: Git, env: str, since: str, environments_dir: str = "environmen
         f"{environments_dir}/base",
     )
     return bool(out.strip())
+
+
+def manifest_version(root: Path, env: str, environments_dir: str = "environments") -> str:
+    """Model version that ``env``'s manifest names (``none`` when nothing is deployed).
+
+    Raises:
+        ManifestError: The manifest is missing or invalid.
+    """
+    model = read_manifest(root / environments_dir / env / "model.yaml").get("model")
+    return str(model["version"]) if model else "none"
 
 
 def workflow_for(env: str, revision: str, template: str = "deploy") -> dict[str, Any]:

@@ -52,6 +52,7 @@ class PromotionResult:
     status: str  # created | unchanged | already-deployed
     body: str
     pull_request: int | None = None
+    version: str = ""
 
 
 def manifest_path(params: DeliveryParams, env: str) -> str:
@@ -158,7 +159,9 @@ def promote(
     branch = f"{params.branch_prefix}/{env}"
     if model_key(current) == key:
         log.info("%s already runs %s %s on %s: nothing to do", env, cand.name, cand.version, base)
-        return PromotionResult(env, branch, base_commit, "already-deployed", "")
+        return PromotionResult(
+            env, branch, base_commit, "already-deployed", "", version=cand.version
+        )
 
     position = params.environments.index(env)
     source = "training"
@@ -233,7 +236,7 @@ def promote(
             + report.gate_table(gate_report)
         )
         github.upsert_comment(number, params.report_marker, comment)
-    return PromotionResult(env, branch, commit, status, body, number)
+    return PromotionResult(env, branch, commit, status, body, number, cand.version)
 
 
 def _existing_branch(

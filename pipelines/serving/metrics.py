@@ -6,9 +6,11 @@ rehearsal can run several engines in one process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from pipelines.monitoring import metric_names as names
 from pipelines.monitoring.metric_names import MetricSpec
@@ -31,6 +33,25 @@ def _histogram(
     return Histogram(spec.name, spec.help, spec.labels, buckets=tuple(buckets), registry=registry)
 
 
+class ProcessMetrics(Collector):
+    """CPU time and resident memory of this process (the system dashboard's panels).
+
+    prometheus_client's ``ProcessCollector`` (Linux ``/proc``), limited to the process series
+    that ``metric_names`` declares, so the service exports no name outside that module.
+    """
+
+    def __init__(self) -> None:
+        self._process = ProcessCollector(registry=None)
+        self._families = {
+            names.PROCESS_CPU.name.removesuffix("_total"),
+            names.PROCESS_MEMORY.name,
+        }
+
+    def collect(self) -> Iterator[Metric]:
+        """The declared process families, read now."""
+        return (f for f in self._process.collect() if f.name in self._families)
+
+
 class ServiceMetrics:
     """Every collector the strategy service exports, bound to one model version."""
 
@@ -43,6 +64,7 @@ class ServiceMetrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.version = version
         reg = self.registry
+        reg.register(ProcessMetrics())
         self.requests = _counter(names.REQUESTS, reg)
         self.errors = _counter(names.ERRORS, reg)
         self.latency = _histogram(names.LATENCY, reg, latency_buckets)

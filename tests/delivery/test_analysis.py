@@ -97,7 +97,8 @@ def test_template_args_equal_prod_settings(repo_root: Path) -> None:
     prod = yaml.safe_load((repo_root / "environments" / "prod" / "settings.yaml").read_text())
     args = {a["name"]: a.get("value") for a in load_template()["spec"]["args"]}
     for key, value in prod["analysis"].items():
-        assert args[key] is not None and yaml.safe_load(args[key]) == value, key
+        name = key.replace("_", "-")
+        assert args[name] is not None and yaml.safe_load(args[name]) == value, key
 
 
 def test_every_condition_is_guarded_and_limited() -> None:
@@ -120,7 +121,7 @@ def substituted_queries(args: dict[str, str]) -> dict[str, str]:
         if "prometheus" in metric["provider"]:
             query = metric["provider"]["prometheus"]["query"]
             out[metric["name"]] = re.sub(
-                r"\{\{args\.(\w+)\}\}", lambda m: str(values[m.group(1)]), query
+                r"\{\{args\.([\w-]+)\}\}", lambda m: str(values[m.group(1)]), query
             )
     return out
 
@@ -128,7 +129,7 @@ def substituted_queries(args: dict[str, str]) -> dict[str, str]:
 def test_template_queries_parse_and_use_exported_names(tmp_path: Path) -> None:
     promtool = require_tool("promtool", "PROMTOOL")
     queries = substituted_queries(
-        {"canary_version": "c-1", "stable_version": "s-1", "instruments": "KO|PEP"}
+        {"canary-hash": "6f9d8c7b5", "stable-hash": "5c4b7f9d8", "instruments": "^(KO|PEP)$"}
     )
     assert set(queries) == {
         "error-rate",
@@ -138,8 +139,12 @@ def test_template_queries_parse_and_use_exported_names(tmp_path: Path) -> None:
         "win-rate-drop",
     }
     used = set()
-    for query in queries.values():
+    for name, query in queries.items():
         assert "{{" not in query
+        # Canary and stable are told apart by ReplicaSet, never by model version.
+        assert 'rollouts_pod_template_hash="6f9d8c7b5"' in query and "model_version" not in query
+        if name in ("sharpe-drop", "win-rate-drop"):
+            assert 'rollouts_pod_template_hash="5c4b7f9d8"' in query
         used |= set(re.findall(r"([a-z_:][a-z0-9_:]*)\{", query))
     assert used and used <= exported_series_names(), used - exported_series_names()
     rules = {
@@ -182,3 +187,42 @@ def test_template_matches_the_argo_schema_and_metric_rules(shared_dir: Path) -> 
         for key in ("interval", "initialDelay"):
             if key in metric:
                 assert duration.match(str(metric[key])), (metric["name"], key)
+
+
+def test_job_metric_runs_pipelines_analyze_on_the_hashes() -> None:
+    from pipelines.cli import build_parser
+
+    template = load_template()
+    values = {a["name"]: a.get("value") for a in template["spec"]["args"]}
+    values |= {"canary-hash": "6f9d8c7b5", "stable-hash": "5c4b7f9d8", "instruments": "^(KO)$"}
+    metric = next(m for m in template["spec"]["metrics"] if "job" in m["provider"])
+    assert "successCondition" not in metric  # the Job's own exit status is the measurement
+    container = metric["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "strategy-service"  # rewritten by each overlay's `images:`
+    command = [
+        re.sub(r"\{\{args\.([\w-]+)\}\}", lambda m: str(values[m.group(1)]), word)
+        for word in container["command"]
+    ]
+    assert command[:2] == ["pipelines", "analyze"]
+    args = build_parser().parse_args(command[1:])
+    assert (args.canary_hash, args.stable_hash) == ("6f9d8c7b5", "5c4b7f9d8")
+    assert args.label == "rollouts_pod_template_hash" and args.canary_version is None
+    assert (args.instruments, args.window) == ("^(KO)$", "10m")
+    prod = yaml.safe_load((REPO / "environments" / "prod" / "settings.yaml").read_text())
+    for key, value in prod["analysis"].items():
+        assert getattr(args, key) == value, key
+
+
+def test_side_queries_select_one_label_and_the_instruments() -> None:
+    from pipelines.delivery.analysis_prom import HASH_LABEL, Side, side_queries
+
+    queries = side_queries(Side(HASH_LABEL, "6f9d8c7b5"), "^(KO|PEP)$", "5m")
+    assert (
+        'strategy_requests_total{rollouts_pod_template_hash="6f9d8c7b5",instrument=~"^(KO|PEP)$"}[5m]'
+        in (queries["requests"])
+    )
+    assert all("model_version" not in q for q in queries.values())
+    by_version = side_queries(Side("model_version", 'v"1'), ".*", "5m")
+    assert 'model_version="v\\"1"' in by_version["latency_p99"]
+    with pytest.raises(ConfigError, match="'pod-hash' is not a Prometheus label name"):
+        Side("pod-hash", "x")

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from pipelines.delivery.actions import render_outputs, set_outputs
 from pipelines.delivery.artifact import ArtifactError, verify
-from pipelines.delivery.deploy import DeployError, affected, wait, workflow_for
+from pipelines.delivery.deploy import DeployError, affected, manifest_version, wait, workflow_for
 from pipelines.delivery.gitops import Git
+from pipelines.errors import PipelineError
 from pipelines.registry.bundle import DigestMismatch
 from pipelines.registry.manifest import empty_manifest, write_manifest
 from tests.conftest import require_tool
@@ -130,3 +133,32 @@ def test_verify_downloads_from_s3(tmp_path: Path, moto_s3: str) -> None:
     assert verify(manifest_for(tmp_path, "s3://models/m/1/bundle.json", sha), out, tmp_path) == sha
     with pytest.raises(ArtifactError, match="download failed"):
         verify(manifest_for(tmp_path, "s3://models/m/2/bundle.json", sha), out, tmp_path)
+
+
+def test_deploy_writes_step_outputs_for_the_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    root = init_repo(tmp_path / "repo")
+    write_manifest(
+        root / "environments" / "dev" / "model.yaml",
+        yaml.safe_load(manifest_for(tmp_path, "bundle.json", "a" * 64).read_text()),
+    )
+    outputs = tmp_path / "github_output"
+    outputs.write_text("earlier=1\n")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    assert main(["deploy", "--env", "dev", "--changed-since", "HEAD"]) == 0
+    assert "dev: nothing changed since HEAD" in capsys.readouterr().out
+    assert outputs.read_text() == "earlier=1\nmodel_version=1\ndeployed=false\n"
+    assert manifest_version(root, "staging") == "none"
+
+
+def test_step_outputs_are_one_line_each(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    set_outputs({"status": "created", "model_version": "7"}, {"GITHUB_OUTPUT": str(target)})
+    assert target.read_text() == "status=created\nmodel_version=7\n"
+    set_outputs({"status": "x"}, {})  # outside GitHub Actions: nothing to write
+    with pytest.raises(PipelineError, match="step output 'status': expected one line"):
+        render_outputs({"status": "a\nb=c"})

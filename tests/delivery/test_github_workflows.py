@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,7 +50,12 @@ def test_deploys_run_per_environment_behind_environments() -> None:
         assert job["environment"] == env
         assert job["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
         assert job["permissions"]["id-token"] == "write"
-        assert f"pipelines deploy --env {env} " in job["steps"][-1]["run"]
+        runs = {s.get("id"): s.get("run", "") for s in job["steps"]}
+        assert f"pipelines deploy --env {env} " in runs["deploy"]
+        event = next(s for s in job["steps"] if "monitor event" in s.get("run", ""))
+        assert event["if"].startswith("always() && ")
+        assert f"--kind deployment --env {env} " in event["run"]
+        assert "steps.deploy.outcome" in event["env"]["STATUS"]
 
 
 def test_rollback_is_manual_and_dispatched_by_the_deploy_exit_handler() -> None:
@@ -68,3 +77,52 @@ def test_writes_are_granted_per_job_only() -> None:
                 assert any(
                     s.get("with", {}).get("persist-credentials") is True for s in job["steps"]
                 ), f"{name}.{job_id} pushes, so it keeps the checkout credentials"
+
+
+@pytest.mark.parametrize(("pipeline", "workflow"), [("data", "data"), ("training", "train")])
+def test_batch_pipelines_record_their_outcome(pipeline: str, workflow: str) -> None:
+    steps = next(iter(load(workflow)["jobs"].values()))["steps"]
+    mark = next(s for s in steps if "monitor mark" in s.get("run", ""))
+    assert mark["if"] == "always()"
+    assert mark["run"].endswith(f'--pipeline {pipeline} --status "$STATUS"')
+    assert mark["env"]["STATUS"] == "${{ job.status == 'success' && 'success' || 'failure' }}"
+    later = steps[steps.index(mark) + 1 :]
+    assert all(s.get("if") == "always()" for s in later if "run" in s)
+
+
+def test_promotion_is_recorded_when_a_pull_request_was_opened() -> None:
+    steps = load("promote")["jobs"]["promote"]["steps"]
+    promote = next(s for s in steps if s.get("id") == "promote")
+    event = next(s for s in steps if "monitor event" in s.get("run", ""))
+    assert "--kind promotion" in event["run"] and steps.index(event) > steps.index(promote)
+    assert event["if"] == "steps.promote.outputs.status == 'created'"
+
+
+@pytest.mark.parametrize(("code", "expected"), [(0, 0), (10, 0), (20, 20), (2, 2)])
+def test_feature_health_warning_passes_visibly_and_critical_fails(
+    tmp_path: Path, code: int, expected: int
+) -> None:
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    steps = load("feature-health")["jobs"]["health"]["steps"]
+    script = next(s["run"] for s in steps if "monitor health" in s.get("run", ""))
+    fake = tmp_path / ".venv" / "bin" / "python"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(f'#!/bin/sh\necho "python $*"\nexit {code}\n')
+    fake.chmod(0o755)
+    summary = tmp_path / "summary.md"
+    # GitHub runs `run:` with `bash -e {0}`.
+    done = subprocess.run(  # noqa: S603
+        [bash, "-e", "-c", script],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert "python -m pipelines monitor health" in done.stdout
+    warned = "::warning title=Feature health::" in done.stdout
+    assert warned == (code == 10)
+    assert summary.exists() == (code == 10)

@@ -55,9 +55,18 @@ def test_prod_steps_are_generated_from_settings() -> None:
     steps = rollout(render(REPO_ROOT / "environments" / "prod"))["spec"]["strategy"]["canary"][
         "steps"
     ]
-    analysis = next(s["analysis"] for s in steps if "analysis" in s)
-    assert steps == canary_steps(settings, analysis)
+    assert steps == canary_steps(settings)
     assert len(steps) == 3 * len(settings["instrument_groups"])
+    analysed = [
+        {a["name"]: a.get("value", a.get("valueFrom")) for a in s["analysis"]["args"]}
+        for s in steps
+        if "analysis" in s
+    ]
+    assert [instruments_of(a["instruments"]) for a in analysed] == [
+        set(g["instruments"]) for g in settings["instrument_groups"]
+    ]
+    assert all(a["canary-hash"] == {"podTemplateHashValue": "Latest"} for a in analysed)
+    assert all(a["stable-hash"] == {"podTemplateHashValue": "Stable"} for a in analysed)
 
 
 def test_instrument_regex_round_trips() -> None:
@@ -78,3 +87,20 @@ def test_workflow_references_are_checked() -> None:
         in messages
     )
     assert any("unknown task 'nope'" in m for m in messages), messages
+
+
+def test_analysis_series_carry_the_pod_template_hash() -> None:
+    """The template selects `rollouts_pod_template_hash`: the ServiceMonitor must provide it."""
+    require_tool("kubectl")
+    docs = render(REPO_ROOT / "environments" / "prod")
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    assert "rollouts-pod-template-hash" in monitor["spec"]["podTargetLabels"]
+    template = next(d for d in docs if d["kind"] == "AnalysisTemplate")
+    queries = [
+        m["provider"]["prometheus"]["query"]
+        for m in template["spec"]["metrics"]
+        if "prometheus" in m["provider"]
+    ]
+    assert queries and all(
+        'rollouts_pod_template_hash="{{args.canary-hash}}"' in q for q in queries
+    )

@@ -51,7 +51,7 @@ def test_lint_passes_on_the_repository() -> None:
     assert [str(f) for f in run_lint(REPO_ROOT, shared=shared_dir() or Path("-"))] == []
 
 
-TEMPLATES = "environments/base/analysis/placeholder-templates.yaml"
+TEMPLATES = "environments/base/analysis/strategy-canary-analysis.yaml"
 PROD = "environments/prod/strategy.yaml"
 CI = ".github/workflows/ci.yml"
 
@@ -59,8 +59,8 @@ CI = ".github/workflows/ci.yml"
 def test_misspelled_success_condition(repo: Path) -> None:
     edit(
         repo / TEMPLATES,
-        "      successCondition: len(result)",
-        "      successCondtion: len(result)",
+        '      successCondition: "len(result) > 0 && result[0] <= {{args.error-rate-max}}"',
+        '      successCondtion: "len(result) > 0 && result[0] <= {{args.error-rate-max}}"',
     )
     messages = overlay_messages(repo, "dev")
     assert any(
@@ -71,10 +71,14 @@ def test_misspelled_success_condition(repo: Path) -> None:
 
 
 def test_unguarded_condition(repo: Path) -> None:
-    edit(repo / TEMPLATES, "len(result) > 0 && !isNaN(result[0]) && result[0] <=", "result[0] <=")
+    edit(
+        repo / TEMPLATES,
+        '"len(result) > 0 && result[0] <= {{args.error-rate-max}}"',
+        '"result[0] <= {{args.error-rate-max}}"',
+    )
     messages = overlay_messages(repo, "staging")
     assert any(
-        "AnalysisTemplate/strategy-slo: metric error-rate: successCondition" in m
+        "AnalysisTemplate/strategy-canary-analysis: metric error-rate: successCondition" in m
         and "must start with 'len(result) > 0 &&'" in m
         for m in messages
     ), messages
@@ -102,7 +106,7 @@ def test_unknown_header_route_name(repo: Path) -> None:
 
 
 def test_threshold_differs_from_settings(repo: Path) -> None:
-    edit(repo / "environments/staging/strategy.yaml", 'value: "0.01"', 'value: "0.02"')
+    edit(repo / "environments/staging/strategy.yaml", "value: '0.01'", "value: '0.02'")
     messages = overlay_messages(repo, "staging")
     assert any(
         "arg error-rate-max='0.02' but settings.yaml analysis.error_rate_max is 0.01" in m
@@ -171,15 +175,68 @@ def test_unknown_metric_names_and_impossible_failure_limit(repo: Path) -> None:
     edit(repo / TEMPLATES, "sum(rate(strategy_requests_total{", "sum(rate(strategy_request_total{")
     edit(
         repo / TEMPLATES,
-        "      count: 5\n      failureLimit: 1\n",
-        "      count: 5\n      failureLimit: 5\n",
+        "      count: 10\n      failureLimit: 1\n",
+        "      count: 10\n      failureLimit: 10\n",
     )
     edit(repo / "environments/base/prometheusrule.yaml", "(strategy_ready)", "(strategy_redy{})")
     messages = overlay_messages(repo, "dev")
     assert any("query uses 'strategy_request_total'" in m for m in messages), messages
-    assert any("failureLimit 5 >= count 5: the metric can never fail" in m for m in messages)
+    assert any("failureLimit 10 >= count 10: the metric can never fail" in m for m in messages)
     assert any(
         "PrometheusRule/strategy-service-delivery: StrategyServiceNotReady: expr uses "
         "'strategy_redy'" in m
         for m in messages
     ), messages
+
+
+def test_analysed_instruments_follow_the_header_route(repo: Path) -> None:
+    edit(
+        repo / PROD, "            value: ^(KO|PEP|PG|JNJ|WMT)$\n", "            value: ^(KO|PEP)$\n"
+    )
+    edit(repo / PROD, "          - name: instruments\n            value: ^(KO)$\n", "")
+    messages = overlay_messages(repo, "prod")
+    assert any(
+        "steps[5].analysis: arg instruments='^(KO|PEP)$' but setHeaderRoute 'instruments-25' "
+        "routes ['JNJ', 'KO', 'PEP', 'PG', 'WMT']" in m
+        for m in messages
+    ), messages
+    assert any(
+        "steps[2].analysis: arg 'instruments' must name the instruments of setHeaderRoute "
+        "'instruments-5' (^(KO)$)" in m
+        for m in messages
+    ), messages
+
+
+def test_omitted_threshold_falls_back_to_a_differing_default(repo: Path) -> None:
+    settings = repo / "environments/staging/settings.yaml"
+    edit(settings, "error_rate_max: 0.01", "error_rate_max: 0.02")
+    strategy = repo / "environments/staging/strategy.yaml"
+    text = strategy.read_text()
+    strategy.write_text(text.replace("value: '0.01'", "value: '0.02'"))
+    assert overlay_messages(repo, "staging") == []
+    strategy.write_text(
+        text.replace("        - name: error-rate-max\n          value: '0.01'\n", "", 1).replace(
+            "value: '0.01'", "value: '0.02'"
+        )
+    )
+    messages = overlay_messages(repo, "staging")
+    assert any(
+        "prePromotionAnalysis: arg error-rate-max is not passed and the template default '0.01' "
+        "differs from settings.yaml analysis.error_rate_max 0.02" in m
+        for m in messages
+    ), messages
+
+
+def test_job_metric_needs_limits_but_no_condition(repo: Path) -> None:
+    assert not any("pipelines-analyze" in m for m in overlay_messages(repo, "prod"))
+    edit(
+        repo / TEMPLATES,
+        "      count: 1\n      failureLimit: 0\n      consecutiveErrorLimit: 2\n",
+        "      count: 1\n",
+    )
+    messages = overlay_messages(repo, "prod")
+    assert any("metric pipelines-analyze: failureLimit is not set" in m for m in messages), messages
+    assert any(
+        "metric pipelines-analyze: consecutiveErrorLimit is not set" in m for m in messages
+    ), messages
+    assert not any("pipelines-analyze: no successCondition" in m for m in messages), messages

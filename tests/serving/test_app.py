@@ -184,3 +184,20 @@ def test_metrics_use_only_names_from_metric_names(
     }
     # The signed sum cannot be a Prometheus counter (it goes down): exported as gain and loss parts.
     assert service_specs - families == {"strategy_paper_return_sum"}
+
+
+def test_metrics_include_the_process_cpu_and_memory(client: TestClient) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from pipelines.monitoring import metric_names
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("prometheus_client reads process figures from /proc (Linux only)")
+    samples = {
+        s.name: s.value
+        for f in text_string_to_metric_families(client.get("/metrics").text)
+        for s in f.samples
+    }
+    assert samples[metric_names.PROCESS_MEMORY.name] > 1e6  # a Python process with LightGBM
+    assert samples[metric_names.PROCESS_CPU.name] > 0
+    assert not any(n.startswith("process_") and n.endswith("_fds") for n in samples)

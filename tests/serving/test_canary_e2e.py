@@ -2,9 +2,12 @@
 
 Two kinds of processes are started on 127.0.0.1 and stopped by PID: `pipelines serve` (stable and
 four canaries: healthy, injected errors, injected latency, degraded model) and Debian's
-`prometheus` scraping them every second. Bars of one prod instrument group are replayed to every
-service; then the AnalysisTemplate's own PromQL (args substituted) is evaluated against that
-Prometheus with Argo Rollouts' success/failure rules, and `pipelines analyze` is run too.
+`prometheus` scraping them every second. Each service gets a `rollouts_pod_template_hash` target
+label, as the ServiceMonitor gives each ReplicaSet's pods in the cluster; the stable service and
+the three canaries of the good model all run the same model version, so only the hash tells them
+apart. Bars of one prod instrument group are replayed to every service; then the
+AnalysisTemplate's own PromQL (args substituted) is evaluated against that Prometheus with Argo
+Rollouts' success/failure rules, and `pipelines analyze` is run too.
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ from .conftest import (
 
 TEMPLATE = REPO_ROOT / "environments" / "base" / "analysis" / "strategy-canary-analysis.yaml"
 GROUP = ["KO", "PEP", "PG", "JNJ", "WMT"]  # prod's 25% step
+GROUP_REGEX = "^(KO|PEP|PG|JNJ|WMT)$"  # as the Rollout passes it (the step's setHeaderRoute)
+# Pod-template hashes of the five "ReplicaSets" (made up, shaped like Kubernetes' hashes).
+HASHES = {
+    "stable": "5d8c9f7b46",
+    "canary-ok": "7f6b4c9d58",
+    "canary-errors": "6c5d8b7f94",
+    "canary-slow": "84b7c6d5f9",
+    "canary-degraded": "9b7d5f468c",
+}
 REPLAY_BARS = 80
 WINDOW = "5m"
 
@@ -58,7 +70,7 @@ def resolved_metrics(args: dict[str, str]) -> dict[str, dict]:
     values = {a["name"]: a.get("value") for a in template["spec"]["args"]} | args
 
     def sub(text: str) -> str:
-        return re.sub(r"\{\{args\.(\w+)\}\}", lambda m: str(values[m.group(1)]), text)
+        return re.sub(r"\{\{args\.([\w-]+)\}\}", lambda m: str(values[m.group(1)]), text)
 
     out = {}
     for metric in template["spec"]["metrics"]:
@@ -78,14 +90,17 @@ def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     # The config needs the services' ports: the test starts Prometheus through `start`.
     state: dict[str, subprocess.Popen] = {}
 
-    def start(targets: list[str]) -> str:
+    def start(targets: dict[str, str]) -> str:
+        """Scrape each ``{pod-template hash: host:port}`` with that hash as a target label."""
+        static = [
+            {"targets": [target], "labels": {"rollouts_pod_template_hash": pod_hash}}
+            for pod_hash, target in targets.items()
+        ]
         config.write_text(
             yaml.safe_dump(
                 {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "scrape_configs": [
-                        {"job_name": "strategy", "static_configs": [{"targets": targets}]}
-                    ],
+                    "scrape_configs": [{"job_name": "strategy", "static_configs": static}],
                 }
             )
         )
@@ -181,7 +196,7 @@ def test_template_queries_catch_each_bad_candidate(
     start_prometheus, _ = prometheus
     good, bad = bundles["good"], bundles["degraded"]
     plan = {
-        "stable-1": (good, {}),
+        "stable": (good, {}),
         "canary-ok": (good, {}),
         "canary-errors": (good, {"SERVING_INJECT_ERROR_RATE": "0.1"}),
         "canary-slow": (
@@ -192,9 +207,7 @@ def test_template_queries_catch_each_bad_candidate(
     }
     services: dict[str, ServiceProcess] = {}
     for version, (bundle, env) in plan.items():
-        manifest, settings = write_env(
-            tmp_path / version, bundle, version=version, instruments=GROUP
-        )
+        manifest, settings = write_env(tmp_path / version, bundle, instruments=GROUP)
         svc = ServiceProcess(manifest, settings, tmp_path / f"{version}.log", **env)
         service_factory.append(svc)
         services[version] = svc
@@ -205,12 +218,12 @@ def test_template_queries_catch_each_bad_candidate(
     ]
     window = 64
     warm_up(services, bars, window)
-    url = start_prometheus([f"127.0.0.1:{s.port}" for s in services.values()])
+    url = start_prometheus({HASHES[name]: f"127.0.0.1:{s.port}" for name, s in services.items()})
     time.sleep(2.5)  # first scrapes: the window's baseline
     sent = asyncio.run(replay(services, bars, window))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        seen = query(url, "sum by (model_version) (strategy_requests_total)")
+        seen = query(url, "sum by (rollouts_pod_template_hash) (strategy_requests_total)")
         if len(seen) == len(services) and min(seen) >= min(sent.values()):
             break
         time.sleep(0.5)
@@ -218,14 +231,16 @@ def test_template_queries_catch_each_bad_candidate(
 
     verdicts: dict[str, dict[str, str]] = {}
     measured: dict[str, dict[str, list[float]]] = {}
+    versions = query(url, "count by (model_version) (strategy_model_info)")
+    assert len(versions) == 2, "stable and three canaries share one model version"
     for version in plan:
-        if version == "stable-1":
+        if version == "stable":
             continue
         metrics = resolved_metrics(
             {
-                "canary_version": version,
-                "stable_version": "stable-1",
-                "instruments": "|".join(GROUP),
+                "canary-hash": HASHES[version],
+                "stable-hash": HASHES["stable"],
+                "instruments": GROUP_REGEX,
                 "window": WINDOW,
             }
         )
@@ -253,12 +268,12 @@ def test_template_queries_catch_each_bad_candidate(
                 "analyze",
                 "--prometheus-url",
                 url,
-                "--canary-version",
-                version,
-                "--stable-version",
-                "stable-1",
+                "--canary-hash",
+                HASHES[version],
+                "--stable-hash",
+                HASHES["stable"],
                 "--instruments",
-                "|".join(GROUP),
+                GROUP_REGEX,
                 "--settings",
                 settings,
                 "--window",

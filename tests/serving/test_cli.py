@@ -70,3 +70,12 @@ def test_analyze_unreachable_prometheus_is_an_error_not_a_verdict(
         ]
     )
     assert code == 2 and f"prometheus at {url}: query failed" in one_error_line(capsys)
+
+
+def test_analyze_sides_are_hashes_or_versions_not_a_mix(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["analyze", "--prometheus-url", "http://127.0.0.1:9", "--settings"]
+    base.append("environments/prod/settings.yaml")
+    code = main([*base, "--canary-hash", "abc", "--stable-version", "v1"])
+    assert code == 2 and "not a mix" in one_error_line(capsys)
+    code = main([*base, "--canary-hash", "abc"])
+    assert code == 2 and "give --canary-hash and --stable-hash" in one_error_line(capsys)

@@ -80,9 +80,9 @@ def required_args(template: dict[str, Any]) -> set[str]:
     }
 
 
-def declared_args(template: dict[str, Any]) -> set[str]:
-    """Every arg a template declares."""
-    return {a["name"] for a in (template.get("spec") or {}).get("args") or []}
+def arg_defaults(template: dict[str, Any]) -> dict[str, Any]:
+    """Every arg a template declares, with its default value (None when it has none)."""
+    return {a["name"]: a.get("value") for a in (template.get("spec") or {}).get("args") or []}
 
 
 def metric_names(template: dict[str, Any]) -> list[str]:

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from pipelines.delivery import canary
-from pipelines.delivery.lint.analysis_rules import declared_args, metric_names, required_args
+from pipelines.delivery.lint.analysis_rules import arg_defaults, metric_names, required_args
 from pipelines.delivery.lint.findings import Finding
 
 STEP_ACTIONS = {
@@ -80,6 +80,7 @@ class RolloutChecker:
         if stable and stable == canary_svc:
             self.add("strategy.canary", "canaryService and stableService must differ")
         routes: dict[str, set[str] | None] = {}
+        routed: tuple[str, set[str] | None] | None = None
         for index, step in enumerate(canary_spec.get("steps") or []):
             where = f"strategy.canary.steps[{index}]"
             actions = sorted(set(step) & STEP_ACTIONS)
@@ -107,8 +108,10 @@ class RolloutChecker:
                         )
                     if key == "setHeaderRoute":
                         routes[str(rname)] = self._route_instruments(where, step[key])
+                        routed = (str(rname), routes[str(rname)])
             if "analysis" in step:
-                self._analysis(f"{where}.analysis", step["analysis"])
+                given = self._analysis(f"{where}.analysis", step["analysis"])
+                self._analysed_instruments(f"{where}.analysis", given, routed)
         self._instrument_groups(routes)
         if self.settings.get("strategy") == "canary":
             if spec.get("progressDeadlineAbort") is not True:
@@ -142,6 +145,34 @@ class RolloutChecker:
                 names |= parsed
         return names
 
+    def _analysed_instruments(
+        self,
+        where: str,
+        given: dict[str, dict[str, Any]],
+        routed: tuple[str, set[str] | None] | None,
+    ) -> None:
+        """After a header route, the analysis must look at exactly the routed instruments."""
+        if routed is None:
+            return
+        rname, instruments = routed
+        if instruments is None:
+            return
+        arg = given.get("instruments")
+        if arg is None or "value" not in arg:
+            self.add(
+                where,
+                f"arg 'instruments' must name the instruments of setHeaderRoute {rname!r} "
+                f"({canary.instrument_regex(sorted(instruments))})",
+            )
+            return
+        parsed = canary.instruments_of(str(arg["value"]))
+        if parsed != instruments:
+            self.add(
+                where,
+                f"arg instruments={arg['value']!r} but setHeaderRoute {rname!r} routes "
+                f"{sorted(instruments)}",
+            )
+
     def _instrument_groups(self, routes: dict[str, set[str] | None]) -> None:
         expected = canary.expected_routes(self.settings)
         for rname, instruments in expected.items():
@@ -170,12 +201,13 @@ class RolloutChecker:
             if key in bg:
                 self._analysis(f"strategy.blueGreen.{key}", bg[key])
 
-    def _analysis(self, where: str, analysis: dict[str, Any]) -> None:
+    def _analysis(self, where: str, analysis: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Check one analysis against its templates and settings; return the args it passes."""
         refs = analysis.get("templates") or []
         if not refs:
             self.add(where, "analysis references no templates")
         merged_required: set[str] = set()
-        merged_declared: set[str] = set()
+        defaults: dict[str, Any] = {}
         names: list[str] = []
         for ref in refs:
             tname = ref.get("templateName")
@@ -184,7 +216,7 @@ class RolloutChecker:
                 self.add(where, f"AnalysisTemplate {tname!r} is not rendered by this overlay")
                 continue
             merged_required |= required_args(template)
-            merged_declared |= declared_args(template)
+            defaults |= arg_defaults(template)
             names += metric_names(template)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -192,15 +224,23 @@ class RolloutChecker:
         given = {a.get("name"): a for a in analysis.get("args") or []}
         for missing in sorted(merged_required - set(given)):
             self.add(where, f"arg {missing!r} is required by the templates but not passed")
-        for extra in sorted(set(given) - merged_declared):
-            if merged_declared:
+        for extra in sorted(set(given) - set(defaults)):
+            if defaults:
                 self.add(where, f"arg {extra!r} is not declared by any referenced template")
         thresholds = self.settings.get("analysis") or {}
         for key, expected in thresholds.items():
-            arg = given.get(key.replace("_", "-"))
+            name = canary.arg_name(key)
+            arg = given.get(name)
             if arg is not None and "value" in arg and not _same(arg["value"], expected):
                 self.add(
                     where,
                     f"arg {arg['name']}={arg['value']!r} but settings.yaml analysis.{key} is "
                     f"{expected!r}",
                 )
+            elif arg is None and name in defaults and not _same(defaults[name], expected):
+                self.add(
+                    where,
+                    f"arg {name} is not passed and the template default {defaults[name]!r} "
+                    f"differs from settings.yaml analysis.{key} {expected!r}",
+                )
+        return given
