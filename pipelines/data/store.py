@@ -10,7 +10,6 @@ Labels go to ``paths.labels`` (one Parquet file) with each sample's label end ti
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -23,20 +22,12 @@ from pipelines.config import Params
 from pipelines.data.features import compute_features, compute_labels, has_ohlcv_columns
 from pipelines.errors import DataError
 from pipelines.io import atomic
+from pipelines.io.digest import file_sha256
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 METADATA_FILE = "_metadata.json"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_metadata(

@@ -5,30 +5,19 @@ A digest mismatch refuses the model: nothing is deployed that the manifest did n
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
+from pipelines.io.digest import file_sha256
 from pipelines.registry.bundle import DigestMismatch
 from pipelines.registry.manifest import model_key, read_manifest
-
-CHUNK = 1 << 20
 
 
 class ArtifactError(PipelineError):
     """The artifact could not be fetched."""
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch(uri: str, target: Path, base: Path) -> Path:
@@ -77,7 +66,7 @@ def verify(manifest_file: Path, download_to: Path, base: Path) -> str:
     if key is None:
         raise ArtifactError(f"{manifest_file}: model is null; nothing to deploy")
     fetch(doc["model"]["artifact"]["uri"], download_to, base)
-    actual = sha256_of(download_to)
+    actual = file_sha256(download_to)
     if actual != key[2]:
         download_to.unlink(missing_ok=True)
         raise DigestMismatch(

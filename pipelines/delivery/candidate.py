@@ -5,7 +5,6 @@ Pure checks over loaded documents plus small readers; extra keys are tolerated.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +98,3 @@ def read_json(path: Path) -> Any:
         raise CandidateError(f"{path}: not found (run the training pipeline first)") from None
     except json.JSONDecodeError as exc:
         raise CandidateError(f"{path}: line {exc.lineno}: not valid JSON") from None
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -19,7 +19,6 @@ from pipelines.delivery import report
 from pipelines.delivery.candidate import (
     Candidate,
     check_gate,
-    file_sha256,
     parse_candidate,
     read_json,
 )
@@ -28,6 +27,7 @@ from pipelines.delivery.gitops import Git, GitError
 from pipelines.delivery.params import DeliveryParams
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
+from pipelines.io.digest import file_sha256
 from pipelines.registry.manifest import (
     empty_manifest,
     model_key,

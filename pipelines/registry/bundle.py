@@ -8,7 +8,6 @@ features for drift monitoring. Its sha256 is what manifests, MLflow and the serv
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 from pipelines.data.params import FeatureParams
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
+from pipelines.io.digest import file_sha256
 
 BUNDLE_FORMAT = 1
 Objective = Literal["binary", "regression"]
@@ -84,12 +84,8 @@ class ModelBundle:
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of a file (the digest manifests and MLflow tags record)."""
+    return file_sha256(path)
 
 
 def bundle_payload(
