@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from pipelines.delivery.gitops import Git
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import DigestMismatch
 from pipelines.registry.manifest import empty_manifest, write_manifest
-from tests.conftest import require_tool
 from tests.delivery.gitrepo import git, init_repo
 
 
@@ -81,43 +79,9 @@ def test_workflow_object_and_wait() -> None:
 
 
 @pytest.fixture
-def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1, stopped by its own PID."""
-    import socket
-    import subprocess
-    import time
-
-    exe = require_tool("moto_server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("moto server did not start")
-                time.sleep(0.1)
-        for key, value in {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(key, value)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def moto_s3(s3_endpoint: str) -> str:
+    """The shared moto S3 server (tests/conftest.py) as the default endpoint."""
+    return s3_endpoint
 
 
 @pytest.mark.slow

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import load_bundle
 from pipelines.serving.source import fetch_artifact
 
-from .conftest import Bundle, free_port
+from .conftest import Bundle
 
 
 @pytest.fixture
-def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def moto(s3_endpoint: str) -> str:
+    """The shared moto S3 server (tests/conftest.py) as the default endpoint."""
+    return s3_endpoint
 
 
 def test_s3_artifact_is_downloaded_and_verified(
