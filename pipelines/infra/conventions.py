@@ -37,6 +37,7 @@ NOT_TAGGABLE = frozenset(
         "aws_sns_topic_subscription",
     }
 )
+ANY_TYPE = "any"
 _META_ARGS = frozenset({"source", "version", "count", "for_each", "depends_on", "providers"})
 _EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -59,12 +60,20 @@ def check_layout(tree: TfTree) -> list[Finding]:
 
 
 def check_variables(tree: TfTree) -> list[Finding]:
-    """Every variable has a ``type`` and a non-empty ``description``."""
+    """Every variable has a ``type`` and a non-empty ``description``.
+
+    ``any`` is allowed only in an environment root, whose variable is then typed by the module
+    it is forwarded to (``check_wiring`` holds the tfvars to that type).
+    """
     findings: list[Finding] = []
     for tf in tree.files:
         for name, body in blocks(tf.doc, "variable"):
             if "type" not in body:
                 findings.append(Finding(tf.path, f"variable.{name}", "has no type"))
+            elif body["type"] == ANY_TYPE and not tf.directory.startswith("environments/"):
+                findings.append(
+                    Finding(tf.path, f"variable.{name}", "type any only in an environment root")
+                )
             if not str(body.get("description", "")).strip():
                 findings.append(Finding(tf.path, f"variable.{name}", "has no description"))
     return findings
@@ -98,12 +107,32 @@ def check_tags(tree: TfTree) -> list[Finding]:
             tags = default_tags[0].get("tags") if default_tags else None
             if isinstance(tags, str) and tags.startswith("${local.") and tags.endswith("}"):
                 tags = local_values.get(tags[len("${local.") : -1])
+            elif isinstance(tags, str):
+                tags = _module_output_value(tree, directory, tags)
             missing = COMMON_TAGS - set(tags) if isinstance(tags, dict) else COMMON_TAGS
             if missing:
                 findings.append(
                     Finding(tf.path, "provider.aws", f"default_tags lacks {sorted(missing)}")
                 )
     return findings
+
+
+def _module_output_value(tree: TfTree, directory: str, expression: str) -> Any:
+    """The literal value behind ``${module.M.O}`` (through one ``local.`` of that module)."""
+    match = re.fullmatch(r"\$\{module\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\}", expression)
+    if not match:
+        return None
+    target = _module_dir(directory, _names(tree.in_dir(directory), "module").get(match[1], {}))
+    if target is None:
+        return None
+    files = tree.in_dir(target)
+    value = _names(files, "output").get(match[2], {}).get("value")
+    if isinstance(value, str) and value.startswith("${local.") and value.endswith("}"):
+        local_values = {
+            k: v for tf in files for entry in tf.doc.get("locals", []) for k, v in entry.items()
+        }
+        value = local_values.get(value[len("${local.") : -1])
+    return value
 
 
 def check_backend(tree: TfTree) -> list[Finding]:
@@ -161,7 +190,9 @@ def check_wiring(tree: TfTree) -> list[Finding]:
 
     Every ``var.X`` and ``local.X`` used is declared; every module call points at a directory in
     the tree, passes every required variable and no unknown one; every ``module.M.O`` exists;
-    ``terraform.tfvars`` sets every required variable of its directory and no undeclared one.
+    ``terraform.tfvars`` sets every required variable of its directory and no undeclared one. A
+    root variable of type ``any`` must be passed whole to an ``object(...)`` module variable, and
+    its tfvars value must set every required attribute of that object and no other.
     """
     findings: list[Finding] = []
     for directory in sorted(tree.dirs):
@@ -174,6 +205,12 @@ def check_wiring(tree: TfTree) -> list[Finding]:
             for name in sorted(n for n, b in variables.items() if "default" not in b):
                 if name not in keys:
                     findings.append(Finding(tfvars.path, name, "required variable is not set"))
+            for name in sorted(
+                n for n in keys & set(variables) if variables[n].get("type") == ANY_TYPE
+            ):
+                findings.extend(
+                    _forwarded_object(tree, directory, tfvars.path, name, tfvars.doc[name])
+                )
         locals_ = {key for tf in files for entry in tf.doc.get("locals", []) for key in entry}
         calls = _names(files, "module")
         for tf in files:
@@ -225,3 +262,59 @@ def _module_dir(directory: str, call: dict[str, Any]) -> str | None:
         elif piece not in {"", "."}:
             parts.append(piece)
     return "/".join(parts)
+
+
+def _object_attributes(type_expr: Any) -> dict[str, bool] | None:
+    """Top-level attributes of an ``object({...})`` type to whether each is required."""
+    if not isinstance(type_expr, str) or not type_expr.startswith("${object({"):
+        return None
+    inner = type_expr[len("${object({") : -len("})}")]
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(inner):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(inner[start:index])
+            start = index + 1
+    parts.append(inner[start:])
+    attributes: dict[str, bool] = {}
+    for part in parts:
+        name, _, attr_type = part.partition("=")
+        if name.strip():
+            attributes[name.strip()] = not attr_type.strip().startswith("optional(")
+    return attributes
+
+
+def _forwarded_object(
+    tree: TfTree, directory: str, path: str, name: str, value: Any
+) -> list[Finding]:
+    """Hold the tfvars value of an ``any`` root variable to the object type it is passed to."""
+    targets = [
+        (call, argument, body)
+        for call, body in _names(tree.in_dir(directory), "module").items()
+        for argument, passed in body.items()
+        if passed == f"${{var.{name}}}"
+    ]
+    if not targets:
+        return [Finding(path, name, "type any but not passed whole to a typed module variable")]
+    findings: list[Finding] = []
+    for call, argument, body in targets:
+        target = _module_dir(directory, body)
+        declared = _names(tree.in_dir(target), "variable") if target is not None else {}
+        attributes = _object_attributes(declared.get(argument, {}).get("type"))
+        if attributes is None:
+            findings.append(
+                Finding(path, name, f"module.{call}.{argument} is not an object-typed variable")
+            )
+            continue
+        if not isinstance(value, dict):
+            findings.append(Finding(path, name, "expected an object"))
+            continue
+        keys = {key for key in value if not key.startswith("__")}
+        for key in sorted(keys - set(attributes)):
+            findings.append(
+                Finding(path, f"{name}.{key}", f"is not an attribute of module.{call}.{argument}")
+            )
+        for key in sorted(k for k, required in attributes.items() if required and k not in keys):
+            findings.append(Finding(path, name, f"required attribute {key} is not set"))
+    return findings
