@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.infra import checks, conventions
+from pipelines.infra import checks, conventions, wiring
 from pipelines.infra.hcl import SETTINGS_VARIABLE, Finding, TfTree, environment_settings
 
 PROD_REQUIRED: dict[str, Any] = {
@@ -72,7 +72,7 @@ RULES: dict[str, Callable[[TfTree], list[Finding]]] = {
     "tags": conventions.check_tags,
     "backend": conventions.check_backend,
     "pins": conventions.check_pins,
-    "wiring": conventions.check_wiring,
+    "wiring": wiring.check_wiring,
     "environment-sizing": check_environment_sizing,
 }
 
