@@ -1,4 +1,4 @@
-"""Structure rules: module layout, typed variables, tags, state backend, pins, wiring, sizing.
+"""Structure rules: module layout, typed variables, tags, state backend, pins.
 
 Tagging rule: every ``aws_*`` resource is taggable unless its type is in :data:`NOT_TAGGABLE`
 (types whose provider schema has no ``tags`` argument). A taggable resource must set ``tags``
@@ -9,10 +9,10 @@ explicitly, and every environment's ``aws`` provider must carry ``default_tags``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from pipelines.infra.hcl import Finding, TfTree, blocks, resources, sub_blocks, walk_strings
+from pipelines.infra.hcl import Finding, TfTree, blocks, resources, sub_blocks
+from pipelines.infra.wiring import ANY_TYPE, module_dir, names
 
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 ENVIRONMENT_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "backend.tf")
@@ -37,7 +37,6 @@ NOT_TAGGABLE = frozenset(
         "aws_sns_topic_subscription",
     }
 )
-_META_ARGS = frozenset({"source", "version", "count", "for_each", "depends_on", "providers"})
 _EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -59,12 +58,20 @@ def check_layout(tree: TfTree) -> list[Finding]:
 
 
 def check_variables(tree: TfTree) -> list[Finding]:
-    """Every variable has a ``type`` and a non-empty ``description``."""
+    """Every variable has a ``type`` and a non-empty ``description``.
+
+    ``any`` is allowed only in an environment root, whose variable is then typed by the module
+    it is forwarded to (``wiring.check_wiring`` holds the tfvars to that type).
+    """
     findings: list[Finding] = []
     for tf in tree.files:
         for name, body in blocks(tf.doc, "variable"):
             if "type" not in body:
                 findings.append(Finding(tf.path, f"variable.{name}", "has no type"))
+            elif body["type"] == ANY_TYPE and not tf.directory.startswith("environments/"):
+                findings.append(
+                    Finding(tf.path, f"variable.{name}", "type any only in an environment root")
+                )
             if not str(body.get("description", "")).strip():
                 findings.append(Finding(tf.path, f"variable.{name}", "has no description"))
     return findings
@@ -98,12 +105,32 @@ def check_tags(tree: TfTree) -> list[Finding]:
             tags = default_tags[0].get("tags") if default_tags else None
             if isinstance(tags, str) and tags.startswith("${local.") and tags.endswith("}"):
                 tags = local_values.get(tags[len("${local.") : -1])
+            elif isinstance(tags, str):
+                tags = _module_output_value(tree, directory, tags)
             missing = COMMON_TAGS - set(tags) if isinstance(tags, dict) else COMMON_TAGS
             if missing:
                 findings.append(
                     Finding(tf.path, "provider.aws", f"default_tags lacks {sorted(missing)}")
                 )
     return findings
+
+
+def _module_output_value(tree: TfTree, directory: str, expression: str) -> Any:
+    """The literal value behind ``${module.M.O}`` (through one ``local.`` of that module)."""
+    match = re.fullmatch(r"\$\{module\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\}", expression)
+    if not match:
+        return None
+    target = module_dir(directory, names(tree.in_dir(directory), "module").get(match[1], {}))
+    if target is None:
+        return None
+    files = tree.in_dir(target)
+    value = names(files, "output").get(match[2], {}).get("value")
+    if isinstance(value, str) and value.startswith("${local.") and value.endswith("}"):
+        local_values = {
+            k: v for tf in files for entry in tf.doc.get("locals", []) for k, v in entry.items()
+        }
+        value = local_values.get(value[len("${local.") : -1])
+    return value
 
 
 def check_backend(tree: TfTree) -> list[Finding]:
@@ -150,78 +177,3 @@ def check_pins(tree: TfTree) -> list[Finding]:
             if not isinstance(version, str) or not _EXACT_VERSION.match(version):
                 findings.append(Finding(tf.path, f"{rtype}.{name}", "chart version is not pinned"))
     return findings
-
-
-def _names(files: Iterable[Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: body for tf in files for name, body in blocks(tf.doc, kind)}
-
-
-def check_wiring(tree: TfTree) -> list[Finding]:
-    """What ``terraform validate`` would check without providers: names resolve across modules.
-
-    Every ``var.X`` and ``local.X`` used is declared; every module call points at a directory in
-    the tree, passes every required variable and no unknown one; every ``module.M.O`` exists;
-    ``terraform.tfvars`` sets every required variable of its directory and no undeclared one.
-    """
-    findings: list[Finding] = []
-    for directory in sorted(tree.dirs):
-        files = tree.in_dir(directory)
-        variables = _names(files, "variable")
-        for tfvars in tree.in_dir(directory, suffix="terraform.tfvars"):
-            keys = {key for key in tfvars.doc if not key.startswith("__")}
-            for name in sorted(keys - set(variables)):
-                findings.append(Finding(tfvars.path, name, "is not a declared variable"))
-            for name in sorted(n for n, b in variables.items() if "default" not in b):
-                if name not in keys:
-                    findings.append(Finding(tfvars.path, name, "required variable is not set"))
-        locals_ = {key for tf in files for entry in tf.doc.get("locals", []) for key in entry}
-        calls = _names(files, "module")
-        for tf in files:
-            for text in walk_strings({k: v for k, v in tf.doc.items() if k != "variable"}):
-                for kind, name in re.findall(r"\b(var|local)\.([A-Za-z_][A-Za-z0-9_-]*)", text):
-                    if name not in (variables if kind == "var" else locals_):
-                        findings.append(Finding(tf.path, f"{kind}.{name}", "is not declared"))
-                for call, output in re.findall(
-                    r"\bmodule\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)", text
-                ):
-                    target = _module_dir(directory, calls.get(call, {}))
-                    outputs = _names(tree.in_dir(target), "output") if target is not None else {}
-                    if output not in outputs:
-                        findings.append(
-                            Finding(tf.path, f"module.{call}.{output}", "no such output")
-                        )
-        for call, body in calls.items():
-            target = _module_dir(directory, body)
-            if target is None or target not in tree.dirs:
-                findings.append(
-                    Finding(directory, f"module.{call}", "source is not a module in the tree")
-                )
-                continue
-            declared = _names(tree.in_dir(target), "variable")
-            passed = {key for key in body if not key.startswith("__")} - _META_ARGS
-            for name in sorted(passed - set(declared)):
-                findings.append(
-                    Finding(directory, f"module.{call}.{name}", "module has no such variable")
-                )
-            for name in sorted(
-                n for n, b in declared.items() if "default" not in b and n not in passed
-            ):
-                findings.append(
-                    Finding(directory, f"module.{call}", f"required variable {name} not set")
-                )
-    return findings
-
-
-def _module_dir(directory: str, call: dict[str, Any]) -> str | None:
-    source = call.get("source")
-    if not isinstance(source, str) or not source.startswith(("./", "../")):
-        return None
-    parts = [p for p in directory.split("/") if p]
-    for piece in source.split("/"):
-        if piece == "..":
-            if not parts:
-                return None
-            parts.pop()
-        elif piece not in {"", "."}:
-            parts.append(piece)
-    return "/".join(parts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.infra.hcl import TfTree, blocks
+from pipelines.infra.hcl import TfTree, blocks, environment_settings
 
 HOURS = 730
 EKS_CLUSTER_HOUR = 0.10
@@ -51,6 +51,13 @@ def _module_default(tree: TfTree, module: str, variable: str) -> Any:
     raise KeyError(f"modules/{module}: no variable {variable}")
 
 
+def _settings(tree: TfTree, env: str) -> dict[str, Any]:
+    loaded = environment_settings(tree, env)
+    if loaded is None or not loaded[1]:
+        raise KeyError(f"environments/{env}/terraform.tfvars: no settings object")
+    return loaded[1]
+
+
 def monthly_cost(tree: TfTree, env: str) -> dict[str, float]:
     """Cost lines in USD per month for one environment.
 
@@ -61,8 +68,7 @@ def monthly_cost(tree: TfTree, env: str) -> dict[str, float]:
     Returns:
         Line name to USD, plus ``total`` (spot at the assumed share) and ``total_on_demand``.
     """
-    (tfvars,) = tree.in_dir(f"environments/{env}", suffix="terraform.tfvars")
-    values = tfvars.doc
+    values = _settings(tree, env)
     usage = USAGE[env]
     nats = 1 if values["single_nat_gateway"] else len(values["availability_zones"])
     nodes = nodes_on_demand = 0.0
@@ -115,10 +121,9 @@ def render_cost_table(tree: TfTree) -> str:
     )
     rows = []
     for env in ("dev", "staging", "prod"):
-        (tfvars,) = tree.in_dir(f"environments/{env}", suffix="terraform.tfvars")
         c = monthly_cost(tree, env)
         rows.append(
-            f"| {env} | {_sizing(tfvars.doc)} | ${c['eks_control_plane']:.0f} "
+            f"| {env} | {_sizing(_settings(tree, env))} | ${c['eks_control_plane']:.0f} "
             f"| ${c['nat_gateways']:.0f} | ${c['nodes']:.0f} | ${c['database']:.0f} "
             f"| ${c['kms_secrets_alarms']:.0f} | ${c['logs_metrics']:.0f} | ${c['s3']:.0f} "
             f"| **${c['total']:.0f}** | ${c['total_on_demand']:.0f} |"

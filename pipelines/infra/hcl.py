@@ -17,6 +17,8 @@ import hcl2
 from pipelines.errors import PipelineError
 
 _META_KEYS = frozenset({"__is_block__", "__comments__", "__start_line__", "__end_line__"})
+# The one variable of each environment root: its terraform.tfvars sets the sizing as this object.
+SETTINGS_VARIABLE = "platform"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,19 @@ def sub_blocks(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     value = body.get(name, [])
     items = value if isinstance(value, list) else [value]
     return [item for item in items if isinstance(item, dict)]
+
+
+def environment_settings(tree: TfTree, env: str) -> tuple[str, dict[str, Any]] | None:
+    """``(path, settings)`` of ``environments/<env>/terraform.tfvars``, or None when absent.
+
+    The settings are the :data:`SETTINGS_VARIABLE` object; an empty dict when the file does not
+    set it as an object (the wiring rule reports that).
+    """
+    files = tree.in_dir(f"environments/{env}", suffix="terraform.tfvars")
+    if not files:
+        return None
+    settings = files[0].doc.get(SETTINGS_VARIABLE)
+    return files[0].path, settings if isinstance(settings, dict) else {}
 
 
 def walk_strings(value: Any) -> Iterator[str]:

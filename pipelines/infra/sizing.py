@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.infra import checks, conventions
-from pipelines.infra.hcl import Finding, TfTree
+from pipelines.infra import checks, conventions, wiring
+from pipelines.infra.hcl import SETTINGS_VARIABLE, Finding, TfTree, environment_settings
 
 PROD_REQUIRED: dict[str, Any] = {
     "single_nat_gateway": False,
@@ -22,42 +22,43 @@ SMALL_REQUIRED: dict[str, Any] = {"single_nat_gateway": True, "db_multi_az": Fal
 PROD_MIN_AZS = 3
 
 
-def _tfvars(tree: TfTree, env: str) -> tuple[str, dict[str, Any]] | None:
-    files = tree.in_dir(f"environments/{env}", suffix="terraform.tfvars")
-    return (files[0].path, files[0].doc) if files else None
-
-
 def check_environment_sizing(tree: TfTree) -> list[Finding]:
     """prod: NAT per AZ, >= 3 AZs, Multi-AZ protected database, on-demand nodes, 2+ replicas.
 
     dev and staging: one NAT, single-AZ database, spot nodes. Each environment's tfvars names
-    itself in ``environment``.
+    itself in ``environment``. The values are the attributes of the settings object
+    (:data:`~pipelines.infra.hcl.SETTINGS_VARIABLE`) in each ``terraform.tfvars``.
     """
     findings: list[Finding] = []
     for env in ("dev", "staging", "prod"):
-        loaded = _tfvars(tree, env)
+        loaded = environment_settings(tree, env)
         if loaded is None:
             findings.append(Finding(f"environments/{env}", "terraform.tfvars", "missing"))
             continue
         path, values = loaded
+        prefix = f"{SETTINGS_VARIABLE}."
         if values.get("environment") != env:
-            findings.append(Finding(path, "environment", f"expected {env!r}"))
+            findings.append(Finding(path, f"{prefix}environment", f"expected {env!r}"))
         required = PROD_REQUIRED if env == "prod" else SMALL_REQUIRED
         for key, expected in required.items():
             if values.get(key) != expected:
-                findings.append(Finding(path, key, f"expected {expected!r} in {env}"))
+                findings.append(Finding(path, f"{prefix}{key}", f"expected {expected!r} in {env}"))
         capacity = "ON_DEMAND" if env == "prod" else "SPOT"
         for group, spec in (values.get("node_groups") or {}).items():
             if not isinstance(spec, dict) or spec.get("capacity_type") != capacity:
                 findings.append(
-                    Finding(path, f"node_groups.{group}", f"expected {capacity} in {env}")
+                    Finding(path, f"{prefix}node_groups.{group}", f"expected {capacity} in {env}")
                 )
         if env == "prod":
             if len(values.get("availability_zones") or []) < PROD_MIN_AZS:
-                findings.append(Finding(path, "availability_zones", f"prod needs {PROD_MIN_AZS}+"))
+                findings.append(
+                    Finding(path, f"{prefix}availability_zones", f"prod needs {PROD_MIN_AZS}+")
+                )
             for key in ("controller_replicas", "mlflow_replicas"):
                 if not isinstance(values.get(key), int) or values[key] < 2:
-                    findings.append(Finding(path, key, "prod needs at least 2 replicas"))
+                    findings.append(
+                        Finding(path, f"{prefix}{key}", "prod needs at least 2 replicas")
+                    )
     return findings
 
 
@@ -71,7 +72,7 @@ RULES: dict[str, Callable[[TfTree], list[Finding]]] = {
     "tags": conventions.check_tags,
     "backend": conventions.check_backend,
     "pins": conventions.check_pins,
-    "wiring": conventions.check_wiring,
+    "wiring": wiring.check_wiring,
     "environment-sizing": check_environment_sizing,
 }
 

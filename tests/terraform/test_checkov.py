@@ -66,6 +66,21 @@ def test_no_failed_check(real_report: dict[str, Any]) -> None:
     assert failed == []
 
 
+def test_checkov_sees_through_the_platform_module(real_report: dict[str, Any]) -> None:
+    # checkov can silently stop rendering nested modules (it then checks less, not fail more):
+    # every module must be reached, and the for_each roles of identity expanded.
+    checked = {
+        c["resource"]
+        for kind in ("passed_checks", "skipped_checks")
+        for c in real_report["results"][kind]
+    }
+    for module in ("network", "storage", "compute", "monitoring", "argo", "identity"):
+        prefix = f"module.platform.module.{module}."
+        assert any(r.startswith(prefix) for r in checked), module
+    github_roles = {r for r in checked if "identity.aws_iam_role.github[" in r}
+    assert github_roles, "the GitHub OIDC roles were not checked"
+
+
 def test_every_skip_has_a_reason(real_report: dict[str, Any]) -> None:
     for check in real_report["results"]["skipped_checks"]:
         reason = (check["check_result"].get("suppress_comment") or "").strip()

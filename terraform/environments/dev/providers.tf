@@ -1,30 +1,21 @@
-locals {
-  # Every AWS resource gets these through default_tags; modules also set them explicitly.
-  common_tags = {
-    Environment = var.environment
-    Project     = var.project
-    ManagedBy   = "terraform"
-  }
-  name_prefix = "${var.project}-${var.environment}"
-}
-
+# Provider configurations must live in the root module; everything they need comes from the platform.
 provider "aws" {
-  region = var.region
+  region = var.platform.region
 
   default_tags {
-    tags = local.common_tags
+    tags = module.platform.common_tags
   }
 }
 
 # The Kubernetes API is private: apply from a runner inside the VPC (see terraform/README.md).
 provider "helm" {
   kubernetes {
-    host                   = module.compute.cluster_endpoint
-    cluster_ca_certificate = base64decode(module.compute.cluster_certificate_authority)
+    host                   = module.platform.cluster_endpoint
+    cluster_ca_certificate = base64decode(module.platform.cluster_certificate_authority)
     exec {
       api_version = "client.authentication.k8s.io/v1beta1"
       command     = "aws"
-      args        = ["eks", "get-token", "--cluster-name", module.compute.cluster_name, "--region", var.region]
+      args        = ["eks", "get-token", "--cluster-name", module.platform.cluster_name, "--region", var.platform.region]
     }
   }
 }

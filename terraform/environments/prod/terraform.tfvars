@@ -1,33 +1,35 @@
 # prod: highly available. Three AZs, a NAT per AZ, on-demand nodes across AZs, Multi-AZ database
 # with deletion protection and two weeks of point-in-time recovery.
-environment        = "prod"
-project            = "trading"
-region             = "us-east-1"
-availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
-vpc_cidr           = "10.30.0.0/16"
-single_nat_gateway = false
+platform = {
+  environment        = "prod"
+  project            = "trading"
+  region             = "us-east-1"
+  availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+  vpc_cidr           = "10.30.0.0/16"
+  single_nat_gateway = false
 
-node_groups = {
-  general = {
-    instance_types = ["m6i.large"]
-    capacity_type  = "ON_DEMAND"
-    min_size       = 3
-    max_size       = 6
-    desired_size   = 3
-    disk_size_gb   = 50
-    labels         = { workload = "general" }
+  node_groups = {
+    general = {
+      instance_types = ["m6i.large"]
+      capacity_type  = "ON_DEMAND"
+      min_size       = 3
+      max_size       = 6
+      desired_size   = 3
+      disk_size_gb   = 50
+      labels         = { workload = "general" }
+    }
   }
+
+  db_instance_class        = "db.t4g.medium"
+  db_multi_az              = true
+  db_deletion_protection   = true
+  db_backup_retention_days = 14
+
+  controller_replicas = 2
+  mlflow_replicas     = 2
+
+  github_repository    = "trading-gitops/trading-gitops"
+  create_oidc_provider = true
+  exchanges            = ["binance", "coinbase"]
+  alarm_emails         = []
 }
-
-db_instance_class        = "db.t4g.medium"
-db_multi_az              = true
-db_deletion_protection   = true
-db_backup_retention_days = 14
-
-controller_replicas = 2
-mlflow_replicas     = 2
-
-github_repository    = "trading-gitops/trading-gitops"
-create_oidc_provider = true
-exchanges            = ["binance", "coinbase"]
-alarm_emails         = []

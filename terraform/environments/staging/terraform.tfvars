@@ -1,32 +1,34 @@
 # staging: prod's shape at lower cost. Two AZs, one NAT, spot nodes, single-AZ small database.
-environment        = "staging"
-project            = "trading"
-region             = "us-east-1"
-availability_zones = ["us-east-1a", "us-east-1b"]
-vpc_cidr           = "10.20.0.0/16"
-single_nat_gateway = true
+platform = {
+  environment        = "staging"
+  project            = "trading"
+  region             = "us-east-1"
+  availability_zones = ["us-east-1a", "us-east-1b"]
+  vpc_cidr           = "10.20.0.0/16"
+  single_nat_gateway = true
 
-node_groups = {
-  general = {
-    instance_types = ["t3.large", "t3a.large"]
-    capacity_type  = "SPOT"
-    min_size       = 2
-    max_size       = 4
-    desired_size   = 2
-    disk_size_gb   = 30
-    labels         = { workload = "general" }
+  node_groups = {
+    general = {
+      instance_types = ["t3.large", "t3a.large"]
+      capacity_type  = "SPOT"
+      min_size       = 2
+      max_size       = 4
+      desired_size   = 2
+      disk_size_gb   = 30
+      labels         = { workload = "general" }
+    }
   }
+
+  db_instance_class        = "db.t4g.small"
+  db_multi_az              = false
+  db_deletion_protection   = false
+  db_backup_retention_days = 7
+
+  controller_replicas = 1
+  mlflow_replicas     = 1
+
+  github_repository    = "trading-gitops/trading-gitops"
+  create_oidc_provider = true
+  exchanges            = ["binance", "coinbase"]
+  alarm_emails         = []
 }
-
-db_instance_class        = "db.t4g.small"
-db_multi_az              = false
-db_deletion_protection   = false
-db_backup_retention_days = 7
-
-controller_replicas = 1
-mlflow_replicas     = 1
-
-github_repository    = "trading-gitops/trading-gitops"
-create_oidc_provider = true
-exchanges            = ["binance", "coinbase"]
-alarm_emails         = []
