@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -73,6 +75,22 @@ def build_engine(
     return engine
 
 
+def _parse_json(raw: bytes) -> Any:
+    """The request body as JSON, or None when it is not JSON.
+
+    orjson is the fast path; the standard parser is the fallback because it also reads the
+    NaN/Infinity literals some clients send, so that those bars get their specific 422.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
 def create_app(
     ref: ModelRef | None,
     instruments: Sequence[str],
@@ -116,12 +134,9 @@ def create_app(
     async def signal(request: Request) -> Response:
         if ctx.engine is None:
             return JSONResponse({"error": f"not ready: {ctx.not_ready_reason}"}, 503)
-        try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
+        body = _parse_json(await request.body())
         status, payload = await ctx.engine.handle(request.headers.get("x-instrument"), body)
-        return JSONResponse(payload, status)
+        return Response(orjson.dumps(payload), status, media_type="application/json")
 
     routes = [
         Route("/healthz", healthz),

@@ -1,8 +1,8 @@
 """The signal engine: validated bars in, target position out, with breaker, faults and metrics.
 
 Used by the HTTP app and, in process, by the rehearsal. Features come from
-:func:`pipelines.data.features.instrument_features` on the instrument's buffer, exactly as
-offline.
+:func:`pipelines.data.features.latest_features` on the instrument's buffer: the same kernels
+as offline, evaluated for the latest bar only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.data.features import instrument_features, per_instrument_feature_names
+from pipelines.data.features import latest_features, per_instrument_feature_names
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import ModelBundle
 from pipelines.serving.breaker import CircuitBreaker
@@ -105,11 +105,11 @@ class SignalEngine:
         """Features on the buffer's last bars, then the model (pure apart from the booster)."""
         if len(state.bars) < self.window:
             return Signal(0.0, None, None, "warming_up")
-        features = instrument_features(state.frame(self.window), self.bundle.feature_params)
-        # Same as ModelBundle.predict, pinned to one thread: for one row, OpenMP's thread
-        # start-up costs more than the prediction (about 10 ms on a busy 2-core host).
-        matrix = features[self.bundle.feature_names].to_numpy(dtype="float64")[-1:]
-        prediction = np.asarray(self.bundle.booster.predict(matrix, num_threads=1), dtype="float64")
+        features = latest_features(state.arrays(self.window), self.bundle.feature_params)
+        matrix = np.array([[features[name] for name in self.bundle.feature_names]])
+        # One thread: for one row, OpenMP's thread start-up costs more than the prediction
+        # (about 10 ms on a busy 2-core host).
+        prediction = self.bundle.predict_matrix(matrix, num_threads=1)
         if prediction.shape != (1,) or not np.isfinite(prediction[0]):
             raise ValueError(f"model returned {prediction!r}")
         position = float(self.bundle.positions(prediction)[0])
