@@ -80,8 +80,9 @@ class ModelBundle:
             num_threads: LightGBM threads; 1 suits single rows (thread start-up costs more
                 than predicting one row). None keeps the model's setting.
         """
-        extra = {} if num_threads is None else {"num_threads": num_threads}
-        return np.asarray(self.booster.predict(matrix, **extra), dtype="float64")
+        if num_threads is None:
+            return np.asarray(self.booster.predict(matrix), dtype="float64")
+        return np.asarray(self.booster.predict(matrix, num_threads=num_threads), dtype="float64")
 
     def positions(self, predictions: np.ndarray) -> np.ndarray:
         """Target positions in {-1, 0, 1} from raw predictions (see :class:`PositionRule`)."""
