@@ -17,8 +17,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pipelines.data.params import FeatureParams
 
 OHLCV_WINDOW = 21
-# Elements per accumulated block: bounds memory on long offline inputs.
-_BLOCK = 1 << 18
+# Above this many window values, sum offset by offset (no window-sized temporaries).
+_BLOCK = 1 << 14
 
 
 def feature_lookbacks(params: FeatureParams, ohlcv: bool) -> dict[str, int]:
@@ -77,22 +77,32 @@ def _window_sums(
 ) -> np.ndarray:
     """Sum of each window (of squared gaps to ``centre`` when given), added oldest first.
 
-    ``np.add.accumulate`` adds strictly in sequence (unlike ``sum``, whose pairwise order
-    depends on the array's shape), so each row's result is the same whatever ``rows`` is.
+    Small inputs (the online call) go through one ``np.add.accumulate``, which adds strictly in
+    sequence (unlike ``sum``, whose pairwise order depends on the array's shape); large ones
+    (offline) add one window offset at a time in place. Both perform the same additions in the
+    same order, so each row's result does not depend on ``rows``.
     """
     base = len(values) - rows - window + 1
     if base < 0:
         raise ValueError(f"a window of {window} over {rows} rows needs more values")
-    out = np.empty(rows)
-    chunk = max(1, _BLOCK // window)
-    for lo in range(0, rows, chunk):
-        hi = min(rows, lo + chunk)
-        block = sliding_window_view(values[base + lo : base + hi + window - 1], hi - lo)
+    if rows * window <= _BLOCK:
+        block = sliding_window_view(values[base : base + rows + window - 1], rows)
         if centre is not None:
-            block = block - centre[lo:hi]
+            block = block - centre
             block = block * block
-        out[lo:hi] = np.add.accumulate(block, axis=0)[-1]
-    return out
+        return np.asarray(np.add.accumulate(block, axis=0)[-1])
+    gap = np.empty(rows)
+    total = np.empty(rows)
+    for offset in range(window):
+        term = values[base + offset : base + offset + rows]
+        if centre is not None:
+            np.subtract(term, centre, out=gap)
+            term = np.multiply(gap, gap, out=gap)
+        if offset == 0:
+            total[:] = term
+        else:
+            total += term
+    return total
 
 
 def _mean(values: np.ndarray, window: int, rows: int, same: np.ndarray) -> np.ndarray:
@@ -104,21 +114,25 @@ def mean(values: np.ndarray, window: int, rows: int) -> np.ndarray:
     return _mean(values, window, rows, constant(values, window, rows))
 
 
-def _std(values: np.ndarray, window: int, rows: int, same: np.ndarray) -> np.ndarray:
+def _std(
+    values: np.ndarray, window: int, rows: int, same: np.ndarray, centre: np.ndarray
+) -> np.ndarray:
     if window < 2:
         return np.full(rows, np.nan)
-    squares = _window_sums(values, window, rows, _mean(values, window, rows, same))
+    squares = _window_sums(values, window, rows, centre)
     return np.where(same, 0.0, np.sqrt(squares / (window - 1)))
 
 
 def std(values: np.ndarray, window: int, rows: int) -> np.ndarray:
     """Sample standard deviation (ddof 1) over each window; NaN for a window of 1."""
-    return _std(values, window, rows, constant(values, window, rows))
+    same = constant(values, window, rows)
+    return _std(values, window, rows, same, _mean(values, window, rows, same))
 
 
 def zscore(values: np.ndarray, window: int, rows: int) -> np.ndarray:
     """(value - window mean) / window std; NaN where the std is 0."""
     same = constant(values, window, rows)
-    spread = _std(values, window, rows, same)
-    centred = lag(values, 0, rows) - _mean(values, window, rows, same)
+    centre = _mean(values, window, rows, same)
+    spread = _std(values, window, rows, same, centre)
+    centred = lag(values, 0, rows) - centre
     return centred / np.where(spread == 0.0, np.nan, spread)

@@ -177,11 +177,10 @@ def required_history(params: FeatureParams, ohlcv: bool) -> int:
     return _windows.lookback(params, ohlcv) + 1
 
 
-def _positions(instruments: np.ndarray) -> np.ndarray:
+def _positions(instruments: pd.Series) -> np.ndarray:
     """Index of each row within its instrument (rows grouped by instrument)."""
     index = np.arange(len(instruments))
-    first = np.ones(len(instruments), dtype=bool)
-    first[1:] = instruments[1:] != instruments[:-1]
+    first = (instruments != instruments.shift()).to_numpy(dtype=bool, na_value=True)
     return index - np.maximum.accumulate(np.where(first, index, 0))
 
 
@@ -201,16 +200,16 @@ def compute_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
         drop=True
     )
-    positions = _positions(ordered["instrument"].to_numpy())
+    positions = _positions(ordered["instrument"])
     arrays = instrument_feature_arrays(
         BarArrays.from_frame(ordered), params, positions=positions
     )
     result = pd.concat([ordered[KEYS], pd.DataFrame(arrays, index=ordered.index)], axis=1)
     if params.cross_sectional:
-        by_time = result.groupby("timestamp", sort=False)
-        for h in params.return_horizons:
-            column = f"ret_{h}"
-            result[f"{CROSS_SECTIONAL_PREFIX}{column}"] = by_time[column].rank(pct=True)
+        columns = [f"ret_{h}" for h in params.return_horizons]
+        ranks = result.groupby("timestamp", sort=False)[columns].rank(pct=True)
+        for column in columns:
+            result[f"{CROSS_SECTIONAL_PREFIX}{column}"] = ranks[column]
     names = feature_names(params, has_ohlcv_columns(bars))
     return result[KEYS + names]
 
