@@ -65,6 +65,8 @@ def step(values: np.ndarray) -> np.ndarray:
 def constant(values: np.ndarray, window: int, rows: int) -> np.ndarray:
     """True where the window ending at each of the last ``rows`` positions holds one value."""
     seg = values[len(values) - rows - window + 1 :]
+    if rows == 1:  # the online call: same answer (NaN is never equal), fewer operations
+        return np.array([seg.min() == seg.max()])
     index = np.arange(len(seg))
     new_run = np.ones(len(seg), dtype=bool)
     new_run[1:] = seg[1:] != seg[:-1]
@@ -86,7 +88,10 @@ def _window_sums(
     if base < 0:
         raise ValueError(f"a window of {window} over {rows} rows needs more values")
     if rows * window <= _BLOCK:
-        block = sliding_window_view(values[base : base + rows + window - 1], rows)
+        if rows == 1:  # the online call: the window itself, as a column
+            block = values[base : base + window, None]
+        else:
+            block = sliding_window_view(values[base : base + rows + window - 1], rows)
         if centre is not None:
             block = block - centre
             block = block * block
