@@ -72,18 +72,6 @@ class ModelBundle:
         matrix = features[self.feature_names].to_numpy(dtype="float64")
         return np.asarray(self.booster.predict(matrix), dtype="float64")
 
-    def predict_matrix(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """Raw model output for a float64 matrix whose columns are :attr:`feature_names`.
-
-        Args:
-            matrix: One row per sample, columns in ``feature_names`` order.
-            num_threads: LightGBM threads; 1 suits single rows (thread start-up costs more
-                than predicting one row). None keeps the model's setting.
-        """
-        if num_threads is None:
-            return np.asarray(self.booster.predict(matrix), dtype="float64")
-        return np.asarray(self.booster.predict(matrix, num_threads=num_threads), dtype="float64")
-
     def positions(self, predictions: np.ndarray) -> np.ndarray:
         """Target positions in {-1, 0, 1} from raw predictions (see :class:`PositionRule`)."""
         return rule_positions(predictions, self.objective, self.position_rule)

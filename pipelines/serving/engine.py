@@ -23,6 +23,7 @@ from pipelines.registry.bundle import ModelBundle
 from pipelines.serving.breaker import CircuitBreaker
 from pipelines.serving.metrics import ServiceMetrics
 from pipelines.serving.params import FaultInjection, ServingParams
+from pipelines.serving.single_row import SingleRowPredictor
 from pipelines.serving.state import (
     OHLCV_FEATURES,
     BadRequest,
@@ -92,6 +93,9 @@ class SignalEngine:
                 f"serving.buffer_bars: {params.buffer_bars} is shorter than the {self.window} "
                 "bars the model's features need"
             )
+        # One thread: for one row, OpenMP's thread start-up costs more than the prediction
+        # (about 10 ms on a busy 2-core host).
+        self._predictor = SingleRowPredictor(bundle.booster)
         self.states = {name: InstrumentState(params.buffer_bars) for name in instruments}
         self._locks = {name: asyncio.Lock() for name in instruments}
         self.breaker = CircuitBreaker(
@@ -106,10 +110,8 @@ class SignalEngine:
         if len(state.bars) < self.window:
             return Signal(0.0, None, None, "warming_up")
         features = latest_features(state.arrays(self.window), self.bundle.feature_params)
-        matrix = np.array([[features[name] for name in self.bundle.feature_names]])
-        # One thread: for one row, OpenMP's thread start-up costs more than the prediction
-        # (about 10 ms on a busy 2-core host).
-        prediction = self.bundle.predict_matrix(matrix, num_threads=1)
+        matrix = np.array([features[name] for name in self.bundle.feature_names])
+        prediction = self._predictor.predict(matrix)
         if prediction.shape != (1,) or not np.isfinite(prediction[0]):
             raise ValueError(f"model returned {prediction!r}")
         position = float(self.bundle.positions(prediction)[0])
