@@ -66,7 +66,7 @@ def constant(values: np.ndarray, window: int, rows: int) -> np.ndarray:
     """True where the window ending at each of the last ``rows`` positions holds one value."""
     seg = values[len(values) - rows - window + 1 :]
     if rows == 1:  # the online call: same answer (NaN is never equal), fewer operations
-        return np.array([seg.min() == seg.max()])
+        return np.array([np.minimum.reduce(seg) == np.maximum.reduce(seg)])
     index = np.arange(len(seg))
     new_run = np.ones(len(seg), dtype=bool)
     new_run[1:] = seg[1:] != seg[:-1]

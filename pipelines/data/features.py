@@ -109,7 +109,8 @@ def instrument_feature_arrays(
         positions = np.arange(n - rows, n)
     high, low, volume = bars.high, bars.low, bars.volume
     ohlcv = high is not None and low is not None and volume is not None
-    span = _windows.lookback(params, ohlcv)
+    lookbacks = _windows.feature_lookbacks(params, ohlcv)
+    span = max(lookbacks.values())
     log_close = _windows.padded(np.log(bars.close), span, rows)
     step = _windows.step(log_close)
     out: dict[str, np.ndarray] = {}
@@ -134,7 +135,6 @@ def instrument_feature_arrays(
             out["range_21"] = _windows.mean(spread, 21, rows)
             log_volume = _windows.padded(np.log1p(volume), span, rows)
             out["volume_z_21"] = _windows.zscore(log_volume, 21, rows)
-    lookbacks = _windows.feature_lookbacks(params, ohlcv)
     for name, values in out.items():
         values[~np.isfinite(values) | (positions < lookbacks[name])] = np.nan
     return out
