@@ -167,7 +167,12 @@ def latest_features(bars: BarArrays, params: FeatureParams) -> dict[str, float]:
         bars: One instrument's recent bars, oldest first; :func:`required_history` bars give
             every feature of the latest bar.
         params: Feature windows.
+
+    Raises:
+        ValueError: No bars at all.
     """
+    if len(bars.close) == 0:
+        raise ValueError("latest_features: no bars")
     arrays = instrument_feature_arrays(bars, params, last=1)
     return {name: float(values[0]) for name, values in arrays.items()}
 

@@ -95,3 +95,8 @@ def test_too_short_a_history_gives_nan_not_an_error() -> None:
     assert online["ret_1"] == pytest.approx(np.log(12.0 / 11.0))
     assert np.isnan(online["vol_21"])
     assert np.isnan(online["mom_63"])
+
+
+def test_no_bars_at_all_is_refused() -> None:
+    with pytest.raises(ValueError, match="no bars"):
+        latest_features(BarArrays(np.array([])), PARAMS)
