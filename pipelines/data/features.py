@@ -11,9 +11,12 @@ label end time (the timestamp of the bar that closes the label window), which pu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from pipelines.data import _windows
 from pipelines.data.params import FeatureParams, LabelParams
 
 KEYS = ["timestamp", "instrument"]
@@ -50,11 +53,99 @@ def _log(values: pd.Series) -> pd.Series:
     return pd.Series(np.log(values.to_numpy(dtype="float64")), index=values.index)
 
 
+@dataclass(frozen=True)
+class BarArrays:
+    """Bars as float64 arrays: one instrument's, or several instruments' one after another.
+
+    ``high``, ``low`` and ``volume`` are all set or all None (the OHLCV features need all three).
+    """
+
+    close: np.ndarray
+    high: np.ndarray | None = None
+    low: np.ndarray | None = None
+    volume: np.ndarray | None = None
+
+    @classmethod
+    def from_frame(cls, bars: pd.DataFrame) -> BarArrays:
+        """The arrays of a bar frame (OHLCV only when it has high, low and volume)."""
+        close = bars["close"].to_numpy(dtype="float64")
+        if not has_ohlcv_columns(bars):
+            return cls(close)
+        return cls(
+            close,
+            bars["high"].to_numpy(dtype="float64"),
+            bars["low"].to_numpy(dtype="float64"),
+            bars["volume"].to_numpy(dtype="float64"),
+        )
+
+
+def instrument_feature_arrays(
+    bars: BarArrays,
+    params: FeatureParams,
+    last: int | None = None,
+    positions: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-instrument features of the last ``last`` bars (all bars when None), as arrays.
+
+    The one implementation of the per-instrument features: offline it runs over every bar of
+    every instrument at once, online over the service's buffer for its latest bar only. Each
+    value is computed from its own window in a fixed order (see :mod:`._windows`), so it is
+    bit-identical whichever rows are asked for and however long the history before them.
+
+    Args:
+        bars: The bars, oldest first.
+        params: Feature windows.
+        last: How many of the latest bars to compute features for.
+        positions: For each of those bars, its index within its own instrument's history
+            (several instruments one after another); None means a single instrument.
+
+    Returns:
+        Feature name to an array of ``last`` values, in :func:`per_instrument_feature_names`
+        order; NaN where a window reaches before the instrument's first bar.
+    """
+    n = len(bars.close)
+    rows = n if last is None else min(last, n)
+    if positions is None:
+        positions = np.arange(n - rows, n)
+    high, low, volume = bars.high, bars.low, bars.volume
+    ohlcv = high is not None and low is not None and volume is not None
+    lookbacks = _windows.feature_lookbacks(params, ohlcv)
+    span = max(lookbacks.values())
+    log_close = _windows.padded(np.log(bars.close), span, rows)
+    step = _windows.step(log_close)
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for h in params.return_horizons:
+            out[f"ret_{h}"] = _windows.lag(log_close, 0, rows) - _windows.lag(log_close, h, rows)
+        for w in params.volatility_windows:
+            out[f"vol_{w}"] = _windows.std(step, w, rows)
+        for w in params.momentum_windows:
+            # Skip the latest 5 bars: the classic momentum definition that avoids short reversal.
+            skip = min(5, w - 1)
+            out[f"mom_{w}"] = _windows.lag(log_close, skip, rows) - _windows.lag(log_close, w, rows)
+        for w in params.zscore_windows:
+            out[f"zscore_{w}"] = _windows.zscore(log_close, w, rows)
+        rsi = params.rsi_window
+        gain = _windows.mean(np.maximum(step, 0.0), rsi, rows)
+        loss = _windows.mean(-np.minimum(step, 0.0), rsi, rows)
+        total = gain + loss
+        out[f"rsi_{rsi}"] = (gain / np.where(total == 0.0, np.nan, total)) * 100.0
+        if high is not None and low is not None and volume is not None:
+            spread = _windows.padded(np.log(high) - np.log(low), span, rows)
+            out["range_21"] = _windows.mean(spread, 21, rows)
+            log_volume = _windows.padded(np.log1p(volume), span, rows)
+            out["volume_z_21"] = _windows.zscore(log_volume, 21, rows)
+    for name, values in out.items():
+        values[~np.isfinite(values) | (positions < lookbacks[name])] = np.nan
+    return out
+
+
 def instrument_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     """Per-instrument features of one instrument's bars, sorted by timestamp.
 
-    This is the function the strategy service calls online on its buffer of recent bars, so
-    online and offline features come from the same code.
+    The offline pipeline (:func:`compute_features`) and the strategy service (through
+    :func:`latest_features`) both use :func:`instrument_feature_arrays`, so online and offline
+    features come from the same code.
 
     Args:
         bars: One instrument's bars with ``timestamp`` and ``close`` (``high``, ``low``,
@@ -64,40 +155,45 @@ def instrument_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFra
     Returns:
         A frame aligned with ``bars`` holding only the feature columns.
     """
-    close = bars["close"].astype("float64").to_numpy()
-    log_close = pd.Series(np.log(close), index=bars.index)
-    step = log_close.diff()
-    out: dict[str, pd.Series] = {}
-    for h in params.return_horizons:
-        out[f"ret_{h}"] = log_close - log_close.shift(h)
-    for w in params.volatility_windows:
-        out[f"vol_{w}"] = step.rolling(w, min_periods=w).std()
-    for w in params.momentum_windows:
-        # Skip the latest 5 bars: the classic momentum definition that avoids short reversal.
-        skip = min(5, w - 1)
-        out[f"mom_{w}"] = log_close.shift(skip) - log_close.shift(w)
-    for w in params.zscore_windows:
-        mean = log_close.rolling(w, min_periods=w).mean()
-        std = log_close.rolling(w, min_periods=w).std()
-        out[f"zscore_{w}"] = (log_close - mean) / std.replace(0.0, np.nan)
-    gain = step.clip(lower=0.0).rolling(params.rsi_window, min_periods=params.rsi_window).mean()
-    loss = (-step.clip(upper=0.0)).rolling(params.rsi_window, min_periods=params.rsi_window).mean()
-    total = gain + loss
-    out[f"rsi_{params.rsi_window}"] = (gain / total.replace(0.0, np.nan)) * 100.0
-    if has_ohlcv_columns(bars):
-        high = _log(bars["high"])
-        low = _log(bars["low"])
-        out["range_21"] = (high - low).rolling(21, min_periods=21).mean()
-        volume = pd.Series(np.log1p(bars["volume"].to_numpy(dtype="float64")), index=bars.index)
-        vmean = volume.rolling(21, min_periods=21).mean()
-        vstd = volume.rolling(21, min_periods=21).std()
-        out["volume_z_21"] = (volume - vmean) / vstd.replace(0.0, np.nan)
-    frame = pd.DataFrame(out, index=bars.index)
-    return frame.replace([np.inf, -np.inf], np.nan)
+    return pd.DataFrame(
+        instrument_feature_arrays(BarArrays.from_frame(bars), params), index=bars.index
+    )
+
+
+def latest_features(bars: BarArrays, params: FeatureParams) -> dict[str, float]:
+    """Features of the latest bar only (the online path): name to value, NaN when unknown.
+
+    Args:
+        bars: One instrument's recent bars, oldest first; :func:`required_history` bars give
+            every feature of the latest bar.
+        params: Feature windows.
+
+    Raises:
+        ValueError: No bars at all.
+    """
+    if len(bars.close) == 0:
+        raise ValueError("latest_features: no bars")
+    arrays = instrument_feature_arrays(bars, params, last=1)
+    return {name: float(values[0]) for name, values in arrays.items()}
+
+
+def required_history(params: FeatureParams, ohlcv: bool) -> int:
+    """Bars of history the latest bar's features need (the longest lookback plus the bar)."""
+    return _windows.lookback(params, ohlcv) + 1
+
+
+def _positions(instruments: pd.Series) -> np.ndarray:
+    """Index of each row within its instrument (rows grouped by instrument)."""
+    index = np.arange(len(instruments))
+    first = (instruments != instruments.shift()).to_numpy(dtype=bool, na_value=True)
+    return index - np.maximum.accumulate(np.where(first, index, 0))
 
 
 def compute_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     """Features for every instrument in a long-format bar frame.
+
+    All instruments go through :func:`instrument_feature_arrays` in one pass (rows sorted by
+    instrument then time, windows that would reach into the previous instrument masked).
 
     Args:
         bars: Long format (``timestamp``, ``instrument``, ``close`` and optional OHLCV).
@@ -109,16 +205,16 @@ def compute_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
         drop=True
     )
-    parts = [
-        instrument_features(group, params) for _, group in ordered.groupby("instrument", sort=False)
-    ]
-    per_instrument = pd.concat(parts) if parts else pd.DataFrame(index=ordered.index)
-    result = pd.concat([ordered[KEYS], per_instrument.loc[ordered.index]], axis=1)
+    positions = _positions(ordered["instrument"])
+    arrays = instrument_feature_arrays(
+        BarArrays.from_frame(ordered), params, positions=positions
+    )
+    result = pd.concat([ordered[KEYS], pd.DataFrame(arrays, index=ordered.index)], axis=1)
     if params.cross_sectional:
-        by_time = result.groupby("timestamp", sort=False)
-        for h in params.return_horizons:
-            column = f"ret_{h}"
-            result[f"{CROSS_SECTIONAL_PREFIX}{column}"] = by_time[column].rank(pct=True)
+        columns = [f"ret_{h}" for h in params.return_horizons]
+        ranks = result.groupby("timestamp", sort=False)[columns].rank(pct=True)
+        for column in columns:
+            result[f"{CROSS_SECTIONAL_PREFIX}{column}"] = ranks[column]
     names = feature_names(params, has_ohlcv_columns(bars))
     return result[KEYS + names]
 

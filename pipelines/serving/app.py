@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import load_bundle
@@ -32,6 +35,7 @@ from pipelines.serving.source import ModelRef, fetch_artifact
 from pipelines.serving.state import Bar, InstrumentState
 
 log = logging.getLogger("pipelines.serving")
+SIGNAL_PATH = "/v1/signal"
 
 
 @dataclass
@@ -73,13 +77,29 @@ def build_engine(
     return engine
 
 
+def _parse_json(raw: bytes) -> Any:
+    """The request body as JSON, or None when it is not JSON.
+
+    orjson is the fast path; the standard parser is the fallback because it also reads the
+    NaN/Infinity literals some clients send, so that those bars get their specific 422.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
 def create_app(
     ref: ModelRef | None,
     instruments: Sequence[str],
     params: ServingParams,
     base_dir: Path,
     manifest_name: str = "manifest",
-) -> Starlette:
+) -> SignalFastPath:
     """Build the app; ``ref`` None means the manifest deploys nothing (stays not-ready)."""
     ctx = ServiceContext(ServiceMetrics(ref.version if ref else "none", params.latency_buckets))
 
@@ -114,19 +134,65 @@ def create_app(
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def signal(request: Request) -> Response:
-        if ctx.engine is None:
-            return JSONResponse({"error": f"not ready: {ctx.not_ready_reason}"}, 503)
-        try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
-        status, payload = await ctx.engine.handle(request.headers.get("x-instrument"), body)
-        return JSONResponse(payload, status)
+        status, data = await _signal_reply(ctx, request.headers.get("x-instrument"), request.body)
+        return Response(data, status, media_type="application/json")
 
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/v1/signal", signal, methods=["POST"]),
+        Route(SIGNAL_PATH, signal, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return SignalFastPath(Starlette(routes=routes, lifespan=lifespan), ctx)
+
+
+async def _signal_reply(
+    ctx: ServiceContext, header: str | None, body: Callable[[], Awaitable[bytes]]
+) -> tuple[int, bytes]:
+    """Status and JSON bytes of a signal request (shared by both routes to it)."""
+    if ctx.engine is None:
+        return 503, orjson.dumps({"error": f"not ready: {ctx.not_ready_reason}"})
+    status, payload = await ctx.engine.handle(header, _parse_json(await body()))
+    return status, orjson.dumps(payload)
+
+
+class SignalFastPath:
+    """ASGI entry: ``POST /v1/signal`` goes straight to the engine, the rest to Starlette.
+
+    The signal route is the hot path; Starlette's middleware, routing and request objects cost
+    about as much as computing the features. Behaviour is the same through either way in.
+    """
+
+    def __init__(self, app: Starlette, ctx: ServiceContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SIGNAL_PATH:
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for name, value in scope["headers"]:
+            if name == b"x-instrument":
+                header = value.decode("latin-1")
+                break
+
+        async def body() -> bytes:
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+
+        status, data = await _signal_reply(self.ctx, header, body)
+        length = str(len(data)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", length)],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})

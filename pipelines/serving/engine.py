@@ -1,8 +1,8 @@
 """The signal engine: validated bars in, target position out, with breaker, faults and metrics.
 
 Used by the HTTP app and, in process, by the rehearsal. Features come from
-:func:`pipelines.data.features.instrument_features` on the instrument's buffer, exactly as
-offline.
+:func:`pipelines.data.features.latest_features` on the instrument's buffer: the same kernels
+as offline, evaluated for the latest bar only.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.data.features import instrument_features, per_instrument_feature_names
+from pipelines.data.features import latest_features, per_instrument_feature_names
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import ModelBundle
 from pipelines.serving.breaker import CircuitBreaker
 from pipelines.serving.metrics import ServiceMetrics
 from pipelines.serving.params import FaultInjection, ServingParams
+from pipelines.serving.single_row import SingleRowPredictor
 from pipelines.serving.state import (
     OHLCV_FEATURES,
     BadRequest,
@@ -92,6 +93,9 @@ class SignalEngine:
                 f"serving.buffer_bars: {params.buffer_bars} is shorter than the {self.window} "
                 "bars the model's features need"
             )
+        # One thread: for one row, OpenMP's thread start-up costs more than the prediction
+        # (about 10 ms on a busy 2-core host).
+        self._predictor = SingleRowPredictor(bundle.booster)
         self.states = {name: InstrumentState(params.buffer_bars) for name in instruments}
         self._locks = {name: asyncio.Lock() for name in instruments}
         self.breaker = CircuitBreaker(
@@ -105,11 +109,9 @@ class SignalEngine:
         """Features on the buffer's last bars, then the model (pure apart from the booster)."""
         if len(state.bars) < self.window:
             return Signal(0.0, None, None, "warming_up")
-        features = instrument_features(state.frame(self.window), self.bundle.feature_params)
-        # Same as ModelBundle.predict, pinned to one thread: for one row, OpenMP's thread
-        # start-up costs more than the prediction (about 10 ms on a busy 2-core host).
-        matrix = features[self.bundle.feature_names].to_numpy(dtype="float64")[-1:]
-        prediction = np.asarray(self.bundle.booster.predict(matrix, num_threads=1), dtype="float64")
+        features = latest_features(state.arrays(self.window), self.bundle.feature_params)
+        matrix = np.array([features[name] for name in self.bundle.feature_names])
+        prediction = self._predictor.predict(matrix)
         if prediction.shape != (1,) or not np.isfinite(prediction[0]):
             raise ValueError(f"model returned {prediction!r}")
         position = float(self.bundle.positions(prediction)[0])
@@ -187,9 +189,12 @@ class SignalEngine:
             signal = Signal(0.0, None, None, "circuit_open")
         else:
             try:
-                signal = await asyncio.wait_for(
-                    self._model_answer(state), self.params.request_timeout_seconds
-                )
+                answer = self._model_answer(state)
+                if self.injection.latency_ms > 0:
+                    answer = asyncio.wait_for(answer, self.params.request_timeout_seconds)
+                # Otherwise the answer never awaits: a timeout could not interrupt it (wait_for
+                # would return its result anyway), and the task wait_for makes costs ~30 us.
+                signal = await answer
             except TimeoutError:
                 self._fail(instrument, "timeout")
                 return 504, {"error": "model answer timed out", "position": state.position}

@@ -1,8 +1,8 @@
 """Per-instrument state of the service: bar validation, the buffer of recent bars, paper returns.
 
 Pure code: no I/O, no clock. Online features are computed by
-:func:`pipelines.data.features.instrument_features` on the buffer, the same function the
-offline pipeline uses.
+:func:`pipelines.data.features.latest_features` on the buffer, through the same kernels
+(:func:`pipelines.data.features.instrument_feature_arrays`) as the offline pipeline.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.data.features import BarArrays
 from pipelines.data.params import FeatureParams
 
 OHLCV_FEATURES = {"range_21", "volume_z_21"}
@@ -143,6 +144,19 @@ class InstrumentState:
         if len(self.bars) > self.capacity:
             del self.bars[: len(self.bars) - self.capacity]
         return realised
+
+    def arrays(self, last: int) -> BarArrays:
+        """The last ``last`` bars as the arrays :func:`latest_features` expects."""
+        rows = self.bars[-last:]
+        close = np.array([b.close for b in rows], dtype="float64")
+        if not rows or any(b.high is None or b.low is None or b.volume is None for b in rows):
+            return BarArrays(close)
+        return BarArrays(
+            close,
+            np.array([b.high for b in rows], dtype="float64"),
+            np.array([b.low for b in rows], dtype="float64"),
+            np.array([b.volume for b in rows], dtype="float64"),
+        )
 
     def frame(self, last: int) -> pd.DataFrame:
         """The last ``last`` bars as the frame ``instrument_features`` expects."""

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pandas as pd
 
-from pipelines.data.features import compute_features, instrument_features
+from pipelines.data.features import compute_features, instrument_features, latest_features
 from pipelines.registry.bundle import load_bundle
 from pipelines.serving.engine import SignalEngine
 from pipelines.serving.metrics import ServiceMetrics
@@ -52,6 +52,9 @@ def test_online_features_and_predictions_match_offline(
             np.testing.assert_allclose(
                 online[bundle.feature_names].to_numpy(dtype=float), want, rtol=0, atol=1e-9
             )
+            # The service's own path (latest bar only) gives the offline numbers exactly.
+            latest = latest_features(state.arrays(engine.window), bundle.feature_params)
+            np.testing.assert_array_equal([latest[n] for n in bundle.feature_names], want)
             assert reply["position"] == float(
                 bundle.positions(np.array([expected.loc[stamp, "prediction"]]))[0]
             )
