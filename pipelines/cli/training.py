@@ -1,4 +1,4 @@
-"""Sub-commands of the training area: ``pipelines train|gate|card|register|record-ci``."""
+"""Training sub-commands: ``pipelines tune|train|backtest|gate|card|register|record-ci``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,22 @@ from pipelines.config import load_params
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from pipelines.training import tune
+
+    return tune.main(load_params(args.params))
+
+
 def _train(args: argparse.Namespace) -> int:
     from pipelines.training import train
 
     return train.main(load_params(args.params))
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from pipelines.training import backtest_stage
+
+    return backtest_stage.main(load_params(args.params))
 
 
 def _gate(args: argparse.Namespace) -> int:
@@ -43,12 +55,26 @@ def _record_ci(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     """Add the training commands to the top-level parser."""
+    tune = commands.add_parser(
+        "tune",
+        help="Optuna (seeded TPE, fixed budget) over a purged validation block before the first "
+        "out-of-sample bar; write models/tuning.json",
+    )
+    tune.set_defaults(handler=_tune)
+
     train = commands.add_parser(
         "train",
-        help="tune, cross-validate (purged walk-forward + CPCV), backtest, check leakage, "
-        "write the model bundle and metrics",
+        help="with the tuned params: purged walk-forward + CPCV predictions, leakage checks, "
+        "final model; write the model bundle and the out-of-sample positions",
     )
     train.set_defaults(handler=_train)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="backtest the out-of-sample positions (costs, slippage, next bar); write "
+        "models/metrics.json, evaluation.json and plots/equity.csv",
+    )
+    backtest.set_defaults(handler=_backtest)
 
     gate = commands.add_parser(
         "gate",

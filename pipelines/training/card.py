@@ -217,7 +217,7 @@ def main(params: Params) -> int:
     models = Path(params.paths.models)
     eval_path = models / "evaluation.json"
     if not eval_path.exists():
-        raise PipelineError(f"{eval_path}: not found; run `pipelines train` first")
+        raise PipelineError(f"{eval_path}: not found; run `pipelines backtest` first")
     evaluation = json.loads(eval_path.read_text(encoding="utf-8"))
     reports = {}
     for env in ("dev", "staging", "prod"):

@@ -43,9 +43,10 @@ def time_positions(
     Returns:
         ``(start_pos, end_pos, unique_times)``.
     """
-    times = pd.DatetimeIndex(np.unique(timestamps.to_numpy()))
-    start = times.searchsorted(timestamps.to_numpy())
-    end = times.searchsorted(label_ends.to_numpy())
+    # Through DatetimeIndex, not numpy: a tz-aware column becomes an object array there (slow).
+    times = pd.DatetimeIndex(timestamps.unique()).sort_values()
+    start = times.searchsorted(pd.DatetimeIndex(timestamps))
+    end = times.searchsorted(pd.DatetimeIndex(label_ends))
     return np.asarray(start, dtype="int64"), np.asarray(end, dtype="int64"), times
 
 

@@ -1,7 +1,8 @@
-"""Training stage: tune, cross-validate without leakage, backtest out of sample, build the bundle.
+"""Train stage: purged CV with the tuned params, leakage checks, the final model and its bundle.
 
-``run`` is pure (frames in, results out); ``main`` reads the feature store, labels and bars and
-writes ``models/``: the bundle, headline metrics, the full evaluation, the out-of-sample series.
+``run`` is pure (frames in, results out); ``main`` reads the feature store, labels, bars and
+``models/tuning.json`` and writes ``models/``: the bundle, the training report, and the
+out-of-sample positions (walk-forward and every CPCV path) that the backtest stage evaluates.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -20,21 +20,26 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
-from pipelines.data.features import CROSS_SECTIONAL_PREFIX, compute_features
-from pipelines.data.store import read_store
+from pipelines.data.features import compute_features
 from pipelines.errors import DataError
 from pipelines.io import atomic
-from pipelines.registry.bundle import PositionRule, bundle_payload, save_bundle
-from pipelines.training import evaluate, leakage, metrics, splits
+from pipelines.registry.bundle import (
+    Objective,
+    PositionRule,
+    bundle_payload,
+    rule_positions,
+    save_bundle,
+)
+from pipelines.training import evaluate, leakage, splits
+from pipelines.training.evaluate import Dataset
+from pipelines.training.inputs import TUNING_FILE, prepare, read_inputs, read_json_object
 from pipelines.training.leakage import FeatureFn
-from pipelines.training.tune import tune
 
 log = logging.getLogger(__name__)
 
-
-def select_features(names: list[str], use_cross_sectional: bool) -> list[str]:
-    """The model's features: cross-sectional ranks only when enabled."""
-    return [n for n in names if use_cross_sectional or not n.startswith(CROSS_SECTIONAL_PREFIX)]
+TRAINING_FILE = "training.json"
+OOS_FILE = "oos_predictions.parquet"
+CPCV_FILE = "cpcv_positions.parquet"
 
 
 def params_hash(params: Params) -> str:
@@ -49,17 +54,19 @@ def params_hash(params: Params) -> str:
 
 @dataclass(frozen=True)
 class TrainingOutput:
-    """Everything the stage writes."""
+    """Everything the stage writes.
+
+    Attributes:
+        bundle: The model bundle payload.
+        report: Training facts for the evaluation: leakage, features, importance, data, OOS span.
+        oos: Walk-forward out-of-sample rows: timestamp, instrument, prediction, position.
+        cpcv: CPCV backtest paths: path, timestamp, instrument, position.
+    """
 
     bundle: dict[str, Any]
-    metrics: dict[str, Any]
-    evaluation: dict[str, Any]
-    series: pd.DataFrame
+    report: dict[str, Any]
     oos: pd.DataFrame
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+    cpcv: pd.DataFrame
 
 
 def run(
@@ -68,67 +75,37 @@ def run(
     labels: pd.DataFrame,
     bars: pd.DataFrame,
     params: Params,
+    tuning: dict[str, Any],
     feature_fn: FeatureFn | None = None,
 ) -> TrainingOutput:
-    """Tune, evaluate with purged walk-forward and CPCV, check leakage and fit the final model.
+    """Predict out of sample (purged walk-forward and CPCV), check leakage, fit the final model.
 
     Args:
         store: Feature store frame.
         metadata: Feature store metadata (features, label horizon, frequency, input hash).
         labels: Labels with ``label_end``.
-        bars: The validated bars the store was built from (returns, truncation re-run).
+        bars: The validated bars the store was built from (truncation re-run).
         params: All params.
+        tuning: The tune stage's output (``best_params``, ``n_trials``).
         feature_fn: Feature code for the truncation re-run (default: the project's own).
     """
     tp = params.training
-    horizon = int(metadata.get("label_horizon", params.label.horizon))
-    frequency = str(metadata.get("frequency", params.data.frequency))
-    ppy = metrics.periods_per_year(frequency, tp.backtest.market, tp.backtest.periods_per_year)
-    cost = (tp.backtest.cost_bps + tp.backtest.slippage_bps) / 10_000.0
-    rule = PositionRule(tp.backtest.threshold, tp.backtest.long_only)
-    objective = tp.model.objective
-    names = select_features(list(metadata["features"]), tp.use_cross_sectional)
-    ds = evaluate.build_dataset(store, labels, names, objective)
-    n_times = len(ds.times)
-    embargo = horizon if tp.splits.embargo_bars is None else tp.splits.embargo_bars
-    grid_returns = evaluate.returns_grid(bars, ds)
-
-    wf = splits.walk_forward(
-        ds.start_pos, ds.end_pos, n_times, tp.splits.walk_forward_folds, embargo
+    prep = prepare(store, metadata, labels, bars, params)
+    ds, names, embargo, horizon = prep.ds, prep.names, prep.embargo, prep.horizon
+    objective, rule, wf, first_test = (
+        tp.model.objective,
+        prep.rule,
+        prep.walk_forward,
+        prep.first_test,
     )
-    first_test = wf[0].blocks[0][0]
-
-    def trial(overrides: dict[str, Any]) -> float:
-        region_end = first_test - 1
-        cut = int(region_end * 0.7)
-        block = ((cut, region_end),)
-        keep = splits.keep_for_training(ds.start_pos, ds.end_pos, block, embargo)
-        rows = np.flatnonzero(keep & (ds.start_pos < cut))
-        test = np.flatnonzero((ds.start_pos >= cut) & (ds.start_pos <= region_end))
-        booster = evaluate.train_rows(ds, rows, tp.model, tp.splits.validation_fraction, overrides)
-        pos = evaluate.position_grid(ds, test, booster.predict(ds.x[test]), objective, rule)
-        bt = evaluate.run_portfolio(
-            pos[: region_end + 1], grid_returns[: region_end + 1], cost, 1.0, cut
-        )
-        return float(bt.summary["sharpe"])
-
-    tuning = tune(trial, tp.tuning)
-    best = tuning.best_params
-    log.info("train: best params %s", best)
+    n_times = len(ds.times)
+    best = dict(tuning["best_params"])
 
     wf_preds = evaluate.predict_splits(
         ds, wf, tp.model, tp.splits.validation_fraction, best, "walk-forward"
     )
     wf_rows = np.concatenate([s.test for s in wf])
     wf_pred = np.concatenate(wf_preds)
-    positions = evaluate.position_grid(ds, wf_rows, wf_pred, objective, rule)
-    strategy = evaluate.run_portfolio(positions, grid_returns, cost, ppy, first_test)
-    base_w = evaluate.baseline_weights(grid_returns)[first_test:]
-    baseline = evaluate.run_weights(base_w, grid_returns[first_test:], cost, ppy)
-    instruments = evaluate.per_instrument(
-        positions, grid_returns, cost, ppy, first_test, ds.instruments
-    )
-    log.info("train: walk-forward OOS %s", strategy.summary)
 
     cp = splits.cpcv(
         ds.start_pos,
@@ -144,20 +121,20 @@ def run(
     group_of = np.searchsorted(
         [b[1] for b in splits.block_bounds(n_times, tp.splits.cpcv_groups)], ds.start_pos
     )
-    path_sharpes = []
-    for path in splits.cpcv_paths(tp.splits.cpcv_groups, tp.splits.cpcv_test_groups):
+    path_frames = []
+    for number, path in enumerate(
+        splits.cpcv_paths(tp.splits.cpcv_groups, tp.splits.cpcv_test_groups)
+    ):
         rows_parts, pred_parts = [], []
         for split_index, group in path:
             in_group = group_of[cp[split_index].test] == group
             rows_parts.append(cp[split_index].test[in_group])
             pred_parts.append(cp_preds[split_index][in_group])
-        pos = evaluate.position_grid(
-            ds, np.concatenate(rows_parts), np.concatenate(pred_parts), objective, rule
+        path_frames.append(
+            _positions(ds, np.concatenate(rows_parts), np.concatenate(pred_parts), objective, rule)
+            .drop(columns="prediction")
+            .assign(path=np.int16(number))
         )
-        path_sharpes.append(evaluate.run_portfolio(pos, grid_returns, cost, ppy).summary["sharpe"])
-
-    trial_sr = np.asarray(tuning.trial_values, dtype="float64")
-    dsr = metrics.deflated_sharpe(strategy.returns, trial_sr, tuning.n_trials)
 
     truncation_fn = feature_fn or partial(compute_features, params=params.features)
     sample_times = leakage.sample_timestamps(
@@ -186,52 +163,27 @@ def run(
     ref_rows = np.sort(
         rng.choice(len(ds.frame), size=min(tp.reference_rows, len(ds.frame)), replace=False)
     )
-    oos_start, oos_end = ds.times[first_test], ds.times[-1]
     bundle = bundle_payload(
         final,
         names,
         params.features,
         objective,
         horizon,
-        frequency,
+        prep.frequency,
         rule,
         metadata={
             "model_name": tp.model_name,
             "data_sha256": metadata.get("input_sha256"),
             "params_hash": params_hash(params),
             "best_params": best,
-            "n_trials": tuning.n_trials,
+            "n_trials": int(tuning["n_trials"]),
             "train_span": [str(ds.times[0]), str(ds.times[-1])],
         },
         reference=ds.frame.iloc[ref_rows][names].reset_index(drop=True),
     )
-    s = strategy.summary
-    headline = {
-        "sharpe": _finite(s["sharpe"]),
-        "psr": _finite(s["psr"]),
-        "dsr": _finite(dsr),
-        "max_drawdown": _finite(s["max_drawdown"]),
-        "win_rate": _finite(s["win_rate"]),
-        "total_pnl": _finite(s["total_pnl"]),
-        "annual_turnover": _finite(s["annual_turnover"]),
-        "baseline_naive_pnl": _finite(baseline.summary["total_pnl"]),
-        "baseline_naive_sharpe": _finite(baseline.summary["sharpe"]),
-        "cpcv_sharpe_mean": _finite(float(np.nanmean(path_sharpes))),
-        "cpcv_sharpe_std": _finite(float(np.nanstd(path_sharpes, ddof=1))),
-        "leakage_findings": len(findings),
-        "n_trials": tuning.n_trials,
-    }
-    evaluation = {
-        "metrics": headline,
-        "strategy": {k: _finite(v) for k, v in s.items()},
-        "baseline_naive": {k: _finite(v) for k, v in baseline.summary.items()},
-        "per_instrument": {
-            k: {m: _finite(v) for m, v in row.items()} for k, row in instruments.items()
-        },
-        "cpcv_path_sharpes": [_finite(v) for v in path_sharpes],
-        "tuning": {"best_params": best, "trial_sharpe_per_bar": [_finite(v) for v in trial_sr]},
+    report = {
         "leakage": {"findings": findings, "truncation_times": [str(t) for t in sample_times]},
-        "oos": {"start": str(oos_start), "end": str(oos_end)},
+        "oos": {"start": str(ds.times[first_test]), "end": str(ds.times[-1])},
         "features": names,
         "feature_importance": dict(
             zip(names, final.feature_importance("gain").astype(float).tolist(), strict=True)
@@ -242,48 +194,49 @@ def run(
             "end": str(ds.times[-1]),
             "rows": len(ds.frame),
             "instruments": ds.instruments.tolist(),
-            "frequency": frequency,
-            "periods_per_year": ppy,
+            "frequency": prep.frequency,
             "label_horizon": horizon,
             "embargo_bars": embargo,
         },
         "params_hash": params_hash(params),
     }
-    series = pd.DataFrame(
-        {
-            "timestamp": ds.times[first_test:],
-            "strategy": metrics.equity_curve(strategy.returns),
-            "baseline": metrics.equity_curve(baseline.returns),
-        }
-    )
-    oos = ds.frame.iloc[wf_rows][["timestamp", "instrument"]].reset_index(drop=True)
-    oos["prediction"] = wf_pred
-    return TrainingOutput(bundle, headline, evaluation, series, oos)
+    oos = _positions(ds, wf_rows, wf_pred, objective, rule)
+    return TrainingOutput(bundle, report, oos, pd.concat(path_frames, ignore_index=True))
+
+
+def _positions(
+    ds: Dataset, rows: np.ndarray, predictions: np.ndarray, objective: Objective, rule: PositionRule
+) -> pd.DataFrame:
+    """Predictions of ``rows`` with the rule's position (applied from the next bar)."""
+    frame = ds.frame.iloc[rows][["timestamp", "instrument"]].reset_index(drop=True)
+    frame["prediction"] = predictions
+    frame["position"] = rule_positions(predictions, objective, rule).astype("int8")
+    return frame
+
+
+def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
+    frame.to_parquet(target, index=False, engine="pyarrow")
 
 
 def main(params: Params) -> int:
-    """Read the store, labels and bars; run; write ``models/``."""
+    """Read the store, labels, bars and tuning result; run; write ``models/``."""
     started = time.perf_counter()
-    labels_path, bars_path = Path(params.paths.labels), Path(params.paths.validated)
-    for path in (labels_path, bars_path):
-        if not path.exists():
-            raise DataError(f"{path}: not found; run `pipelines data features` first")
-    store, metadata = read_store(params.paths.features)
-    out = run(store, metadata, pd.read_parquet(labels_path), pd.read_parquet(bars_path), params)
     models = Path(params.paths.models)
+    tuning = read_json_object(models / TUNING_FILE, ("best_params", "n_trials"), "pipelines tune")
+    if not isinstance(tuning["best_params"], dict) or not isinstance(tuning["n_trials"], int):
+        raise DataError(
+            f"{models / TUNING_FILE}: expected best_params an object and n_trials an integer"
+        )
+    store, metadata, labels, bars = read_inputs(params)
+    out = run(store, metadata, labels, bars, params, tuning)
     digest = save_bundle(out.bundle, models / "model_bundle.json")
-    atomic.write_json(models / "metrics.json", out.metrics)
-    atomic.write_json(models / "evaluation.json", out.evaluation)
-    equity = out.series.assign(timestamp=out.series["timestamp"].dt.strftime("%Y-%m-%d %H:%M"))
-    atomic.write_text(models / "plots" / "equity.csv", equity.to_csv(index=False))
-    atomic.write_with(
-        models / "oos_predictions.parquet",
-        lambda tmp: out.oos.to_parquet(tmp, index=False, engine="pyarrow"),
-    )
+    atomic.write_json(models / TRAINING_FILE, out.report)
+    for name, frame in ((OOS_FILE, out.oos), (CPCV_FILE, out.cpcv)):
+        atomic.write_with(models / name, partial(_write_parquet, frame))
     log.info(
-        "train: bundle sha256 %s, metrics %s (%.1fs)",
+        "train: bundle sha256 %s, %d leakage finding(s) (%.1fs)",
         digest,
-        out.metrics,
+        len(out.report["leakage"]["findings"]),
         time.perf_counter() - started,
     )
     return 0

@@ -1,19 +1,28 @@
-"""Hyperparameter search: Optuna with a seeded TPE sampler and a fixed trial budget.
+"""Tune stage: Optuna with a seeded TPE sampler and a fixed trial budget.
 
 Trials are scored by the per-bar Sharpe of the strategy on a purged validation block inside the
-tuning region; every trial's Sharpe is kept because the Deflated Sharpe Ratio needs their spread
-and count.
+tuning region (the bars before the first walk-forward test block); every trial's Sharpe is kept
+because the Deflated Sharpe Ratio needs their spread and count. ``run`` is pure; ``main`` reads
+the store, labels and bars and writes ``models/tuning.json`` (no timestamps: deterministic).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
+import pandas as pd
 
+from pipelines.config import Params
+from pipelines.io import atomic
+from pipelines.training import evaluate, splits
+from pipelines.training.inputs import TUNING_FILE, Prepared, finite, prepare, read_inputs
 from pipelines.training.params import TuningParams
 
 log = logging.getLogger(__name__)
@@ -23,12 +32,13 @@ Objective = Callable[[dict[str, Any]], float]
 
 @dataclass(frozen=True)
 class TuningResult:
-    """Best hyperparameters and every trial's score."""
+    """Best hyperparameters and every trial's score and parameters."""
 
     best_params: dict[str, Any]
     best_value: float
     trial_values: list[float]
     n_trials: int
+    trial_params: list[dict[str, Any]]
 
 
 def suggest(trial: optuna.Trial) -> dict[str, Any]:
@@ -51,10 +61,13 @@ def tune(objective: Objective, params: TuningParams) -> TuningResult:
     sampler = optuna.samplers.TPESampler(seed=params.seed)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     values: list[float] = []
+    tried: list[dict[str, Any]] = []
 
     def run(trial: optuna.Trial) -> float:
-        value = objective(suggest(trial))
+        overrides = suggest(trial)
+        value = objective(overrides)
         values.append(value)
+        tried.append(overrides)
         score = value if value == value else -1e9
         log.info(
             "tune: trial %d/%d sharpe/bar %.4f %s",
@@ -71,4 +84,70 @@ def tune(objective: Objective, params: TuningParams) -> TuningResult:
         best_value=float(study.best_value),
         trial_values=values,
         n_trials=params.n_trials,
+        trial_params=tried,
     )
+
+
+def tuning_objective(prep: Prepared, params: Params) -> Objective:
+    """Per-bar Sharpe on the last 30% of the tuning region, trained on the purged rest."""
+    tp = params.training
+    ds = prep.ds
+    region_end = prep.first_test - 1
+    cut = int(region_end * 0.7)
+    block = ((cut, region_end),)
+    keep = splits.keep_for_training(ds.start_pos, ds.end_pos, block, prep.embargo)
+    rows = np.flatnonzero(keep & (ds.start_pos < cut))
+    test = np.flatnonzero((ds.start_pos >= cut) & (ds.start_pos <= region_end))
+
+    def trial(overrides: dict[str, Any]) -> float:
+        booster = evaluate.train_rows(ds, rows, tp.model, tp.splits.validation_fraction, overrides)
+        pos = evaluate.position_grid(
+            ds, test, booster.predict(ds.x[test]), tp.model.objective, prep.rule
+        )
+        bt = evaluate.run_portfolio(
+            pos[: region_end + 1], prep.grid_returns[: region_end + 1], prep.cost, 1.0, cut
+        )
+        return float(bt.summary["sharpe"])
+
+    return trial
+
+
+def run(
+    store: pd.DataFrame,
+    metadata: dict[str, Any],
+    labels: pd.DataFrame,
+    bars: pd.DataFrame,
+    params: Params,
+) -> dict[str, Any]:
+    """Tune the model on the bars before the first walk-forward test block.
+
+    Returns:
+        The ``tuning.json`` payload: best params, trial budget, every trial's score and params.
+    """
+    prep = prepare(store, metadata, labels, bars, params)
+    result = tune(tuning_objective(prep, params), params.training.tuning)
+    return {
+        "best_params": result.best_params,
+        "best_value": finite(result.best_value),
+        "n_trials": result.n_trials,
+        "sampler": {"name": "TPESampler", "seed": params.training.tuning.seed},
+        "score": "per-bar Sharpe on a purged validation block before the first OOS bar",
+        "trials": [
+            {"number": i, "value": finite(v), "params": p}
+            for i, (v, p) in enumerate(zip(result.trial_values, result.trial_params, strict=True))
+        ],
+    }
+
+
+def main(params: Params) -> int:
+    """Read the store, labels and bars; tune; write ``models/tuning.json``."""
+    started = time.perf_counter()
+    payload = run(*read_inputs(params), params)
+    atomic.write_json(Path(params.paths.models) / TUNING_FILE, payload)
+    log.info(
+        "tune: best params %s after %d trials (%.1fs)",
+        payload["best_params"],
+        payload["n_trials"],
+        time.perf_counter() - started,
+    )
+    return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,8 @@ import pytest
 
 from pipelines.config import Params, parse_params
 from pipelines.data.features import compute_features, compute_labels
+from pipelines.training import backtest_stage, train, tune
+from pipelines.training.leakage import FeatureFn
 
 FAST_TRAINING: dict[str, Any] = {
     "splits": {"walk_forward_folds": 3, "cpcv_groups": 4, "cpcv_test_groups": 2},
@@ -54,3 +58,51 @@ def synthetic() -> dict[str, Any]:
         "input_sha256": "0" * 64,
     }
     return {"params": params, "bars": bars, "store": store, "labels": labels, "metadata": metadata}
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The outputs of tune -> train -> backtest, chained in memory as DVC chains their files."""
+
+    tuning: dict[str, Any]
+    trained: train.TrainingOutput
+    backtested: backtest_stage.BacktestOutput
+
+    @property
+    def bundle(self) -> dict[str, Any]:
+        return self.trained.bundle
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.backtested.metrics
+
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        return self.backtested.evaluation
+
+
+def run_stages(
+    data: dict[str, Any], store: pd.DataFrame | None = None, feature_fn: FeatureFn | None = None
+) -> Stages:
+    """Run the three training stages on ``data`` (the ``synthetic`` fixture's dict).
+
+    JSON hand-offs go through a JSON round trip, as they do between the DVC stages.
+    """
+    frames = (
+        data["store"] if store is None else store,
+        data["metadata"],
+        data["labels"],
+        data["bars"],
+    )
+    params = data["params"]
+    tuning = json.loads(json.dumps(tune.run(*frames, params)))
+    trained = train.run(*frames, params, tuning, feature_fn=feature_fn)
+    report = json.loads(json.dumps(trained.report))
+    backtested = backtest_stage.run(trained.oos, trained.cpcv, data["bars"], report, tuning, params)
+    return Stages(tuning, trained, backtested)
+
+
+@pytest.fixture(scope="session")
+def stages(synthetic: dict[str, Any]) -> Stages:
+    """One run of the three stages on the synthetic data."""
+    return run_stages(synthetic)

@@ -1,7 +1,8 @@
 """Slow: the training stages through DVC in a temporary copy, on the bundled data.
 
-features -> train -> gates -> card -> register, then the gate command's exit codes, the MLflow
-tags, the candidate schema, DVC metrics, and a second training run giving the same digest.
+features -> tune -> train -> backtest -> gates -> card -> register, then the gate command's exit
+codes, the MLflow tags, the candidate schema, DVC metrics, and a second run of the three training
+stages giving the same tuning result, digest and metrics.
 """
 
 from __future__ import annotations
@@ -67,13 +68,36 @@ def repo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
     _run(
         root, "git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", "commit", "-qm", "x"
     )
-    _run(root, "dvc", "repro", "-s", "features", "train", "gates", "card", "register")
+    _run(
+        root,
+        "dvc",
+        "repro",
+        "-s",
+        "features",
+        "tune",
+        "train",
+        "backtest",
+        "gates",
+        "card",
+        "register",
+    )
     return root
 
 
 def test_outputs_are_written_and_valid(repo: Path) -> None:
     models = repo / "models"
-    for name in ("model_bundle.json", "metrics.json", "card.md", "card.json", "candidate.json"):
+    for name in (
+        "tuning.json",
+        "model_bundle.json",
+        "training.json",
+        "oos_predictions.parquet",
+        "cpcv_positions.parquet",
+        "metrics.json",
+        "evaluation.json",
+        "card.md",
+        "card.json",
+        "candidate.json",
+    ):
         assert (models / name).exists(), name
     for png in ("equity", "drawdown", "cpcv_sharpe", "feature_importance"):
         assert (models / "plots" / f"{png}.png").stat().st_size > 1000
@@ -166,8 +190,14 @@ def test_dvc_metrics_are_declared(repo: Path) -> None:
 
 
 def test_second_training_run_gives_the_same_digest(repo: Path) -> None:
-    before = sha256_file(repo / "models/model_bundle.json")
-    metrics = (repo / "models/metrics.json").read_text()
-    _run(repo, "python", "-m", "pipelines", "train")
-    assert sha256_file(repo / "models/model_bundle.json") == before
-    assert (repo / "models/metrics.json").read_text() == metrics
+    models = repo / "models"
+    before = sha256_file(models / "model_bundle.json")
+    tuning = (models / "tuning.json").read_text()
+    metrics = (models / "metrics.json").read_text()
+    evaluation = (models / "evaluation.json").read_text()
+    for stage in ("tune", "train", "backtest"):
+        _run(repo, "python", "-m", "pipelines", stage)
+    assert (models / "tuning.json").read_text() == tuning
+    assert sha256_file(models / "model_bundle.json") == before
+    assert (models / "metrics.json").read_text() == metrics
+    assert (models / "evaluation.json").read_text() == evaluation

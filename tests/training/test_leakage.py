@@ -68,17 +68,12 @@ def test_short_embargo_and_label_as_feature_are_findings() -> None:
 
 
 def test_a_leak_found_by_training_fails_the_gate(synthetic: dict[str, Any]) -> None:
-    from pipelines.training import train
+    from tests.training.conftest import run_stages
 
     params, bars = synthetic["params"], synthetic["bars"]
     leaky = peeking_features(bars, params.features)
-    out = train.run(
-        leaky,
-        synthetic["metadata"],
-        synthetic["labels"],
-        bars,
-        params,
-        feature_fn=partial(peeking_features, params=params.features),
+    out = run_stages(
+        synthetic, store=leaky, feature_fn=partial(peeking_features, params=params.features)
     )
     assert out.metrics["leakage_findings"] > 0
     assert any("ret_1" in f for f in out.evaluation["leakage"]["findings"])

@@ -1,4 +1,4 @@
-"""The training run on synthetic data: deterministic, leak-free, complete outputs."""
+"""The training stages on synthetic data: deterministic, leak-free, complete outputs."""
 
 from __future__ import annotations
 
@@ -8,19 +8,13 @@ from typing import Any
 
 import pytest
 
-from pipelines.training import train
+from pipelines.training.inputs import select_features
+from tests.training.conftest import Stages, run_stages
 
 
 @pytest.fixture(scope="module")
-def two_runs(synthetic: dict[str, Any]) -> tuple[train.TrainingOutput, train.TrainingOutput]:
-    args = (
-        synthetic["store"],
-        synthetic["metadata"],
-        synthetic["labels"],
-        synthetic["bars"],
-        synthetic["params"],
-    )
-    return train.run(*args), train.run(*args)
+def two_runs(stages: Stages, synthetic: dict[str, Any]) -> tuple[Stages, Stages]:
+    return stages, run_stages(synthetic)
 
 
 def test_same_inputs_same_bundle_and_metrics(two_runs: Any) -> None:
@@ -28,6 +22,9 @@ def test_same_inputs_same_bundle_and_metrics(two_runs: Any) -> None:
     assert json.dumps(first.bundle, sort_keys=True) == json.dumps(second.bundle, sort_keys=True)
     assert first.metrics == second.metrics
     assert first.evaluation == second.evaluation
+    assert first.tuning == second.tuning
+    assert first.trained.oos.equals(second.trained.oos)
+    assert first.trained.cpcv.equals(second.trained.cpcv)
 
 
 def test_outputs_are_complete_and_clean(two_runs: Any, synthetic: dict[str, Any]) -> None:
@@ -45,5 +42,5 @@ def test_outputs_are_complete_and_clean(two_runs: Any, synthetic: dict[str, Any]
 def test_cross_sectional_features_are_opt_in(synthetic: dict[str, Any]) -> None:
     names = synthetic["metadata"]["features"]
     assert any(n.startswith("cs_rank_") for n in names)
-    assert train.select_features(names, True) == names
-    assert all(not n.startswith("cs_rank_") for n in train.select_features(names, False))
+    assert select_features(names, True) == names
+    assert all(not n.startswith("cs_rank_") for n in select_features(names, False))
