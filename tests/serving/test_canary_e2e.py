@@ -219,7 +219,19 @@ def test_template_queries_catch_each_bad_candidate(
     window = 64
     warm_up(services, bars, window)
     url = start_prometheus({HASHES[name]: f"127.0.0.1:{s.port}" for name, s in services.items()})
-    time.sleep(2.5)  # first scrapes: the window's baseline
+    # The window's baseline: every service scraped at least once (with its warm-up counts)
+    # before the replay starts, so rate() over the window sees the replay as an increase.
+    # A fixed sleep was not enough on a loaded machine.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(query(url, "sum by (rollouts_pod_template_hash) (strategy_requests_total)")) == len(
+            services
+        ):
+            break
+        time.sleep(0.25)
+    else:
+        raise AssertionError("prometheus never scraped every service before the replay")
+    time.sleep(1.5)  # and one more scrape round, so the baseline is not the only early sample
     sent = asyncio.run(replay(services, bars, window))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
