@@ -105,7 +105,10 @@ def main(params: Params) -> int:
     bundle_path = models / "model_bundle.json"
     for needed in (bundle_path, models / "metrics.json", models / "card.json"):
         if not needed.exists():
-            raise PipelineError(f"{needed}: not found; run `pipelines backtest` and `pipelines card` (or `dvc repro`)")
+            raise PipelineError(
+                f"{needed}: not found; run `pipelines backtest` and `pipelines card` "
+                "(or `dvc repro`)"
+            )
     import mlflow
     import mlflow.lightgbm
     import pandas as pd
