@@ -6,7 +6,6 @@ key and what was expected.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +122,3 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{file}:{where} not valid YAML") from None
     return parse_params(raw, str(file))
-
-
-@lru_cache(maxsize=8)
-def cached_params(path: str = str(DEFAULT_PARAMS_PATH)) -> Params:
-    """Load params once per process (stages call this from their ``main``)."""
-    return load_params(path)

@@ -10,6 +10,7 @@ Labels go to ``paths.labels`` (one Parquet file) with each sample's label end ti
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -78,8 +79,6 @@ def write_store(features: pd.DataFrame, metadata: dict[str, Any], root: str | Pa
 
 def read_store(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read the whole feature store back as one frame plus its metadata."""
-    import json
-
     folder = Path(root)
     meta_path = folder / METADATA_FILE
     if not meta_path.exists():
