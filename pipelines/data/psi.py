@@ -1,7 +1,8 @@
-"""Population stability index against reference quantile bins (pure, no I/O).
+"""Population stability index of a run against a stored summary of the previous run (pure).
 
 The reference is summarised once (its inner quantile edges and the share of values in each
-bin), so a run only has to keep that small summary to be compared with the next run.
+bin), so a run only has to keep that small summary to be compared with the next run. Binning,
+the empty-bin epsilon and the PSI itself are those of :mod:`pipelines.monitoring.drift`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from pipelines.monitoring.drift import bin_shares, floor_empty, psi_from_shares, quantile_edges
 
 EPSILON = 1e-4
 
@@ -27,12 +30,10 @@ def reference_bins(values: np.ndarray, bins: int = 10) -> dict[str, Any]:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return {"edges": [], "fractions": [], "count": 0}
-    quantiles = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1])
-    edges = np.unique(quantiles)
-    counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
+    edges = quantile_edges(finite, bins)
     return {
         "edges": edges.tolist(),
-        "fractions": (counts / finite.size).tolist(),
+        "fractions": bin_shares(finite, edges).tolist(),
         "count": int(finite.size),
     }
 
@@ -41,15 +42,12 @@ def psi(reference: dict[str, Any], values: np.ndarray) -> float:
     """PSI of ``values`` against a :func:`reference_bins` summary.
 
     Returns:
-        ``sum((actual - expected) * ln(actual / expected))`` over the reference bins, with
-        empty bins floored at ``EPSILON``; NaN when either side has no finite values.
+        The PSI over the reference bins, with empty bins given ``EPSILON``; NaN when either
+        side has no finite values.
     """
     finite = values[np.isfinite(values)]
     expected = np.asarray(reference.get("fractions", []), dtype="float64")
     if finite.size == 0 or expected.size == 0:
         return float("nan")
-    edges = np.asarray(reference["edges"], dtype="float64")
-    counts = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
-    actual = np.maximum(counts / finite.size, EPSILON)
-    expected = np.maximum(expected, EPSILON)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    actual = bin_shares(finite, np.asarray(reference["edges"], dtype="float64"))
+    return psi_from_shares(floor_empty(expected, EPSILON), floor_empty(actual, EPSILON))

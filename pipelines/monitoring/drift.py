@@ -85,6 +85,23 @@ def psi_from_shares(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.sum((reference - current) * np.log(reference / current)))
 
 
+def quantile_edges(reference: np.ndarray, n_bins: int = 10) -> np.ndarray:
+    """Inner edges of the reference's quantile bins (unique; outer bins are open-ended)."""
+    return np.unique(np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
+
+
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of ``values`` in each bin of ``edges`` (``edges.size + 1`` bins, right-closed)."""
+    # searchsorted(side="left") puts x in bin i when edge[i-1] < x <= edge[i]: right-closed.
+    counts = np.bincount(np.searchsorted(edges, values), minlength=edges.size + 1)
+    return counts / values.size
+
+
+def floor_empty(shares: np.ndarray, epsilon: float = 1e-4) -> np.ndarray:
+    """Give an empty bin the share ``epsilon`` so the PSI's logarithm stays finite."""
+    return np.where(shares == 0, epsilon, shares)
+
+
 def quantile_shares(
     reference: np.ndarray, current: np.ndarray, n_bins: int = 10, epsilon: float = 1e-4
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -99,14 +116,10 @@ def quantile_shares(
     Returns:
         Reference shares and current shares, one per bin.
     """
-    inner = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
-    # searchsorted(side="left") puts x in bin i when edge[i-1] < x <= edge[i]: right-closed.
-    ref_counts = np.bincount(np.searchsorted(inner, reference), minlength=inner.size + 1)
-    cur_counts = np.bincount(np.searchsorted(inner, current), minlength=inner.size + 1)
-    ref_share = ref_counts / reference.size
-    cur_share = cur_counts / current.size
-    return np.where(ref_share == 0, epsilon, ref_share), np.where(
-        cur_share == 0, epsilon, cur_share
+    inner = quantile_edges(reference, n_bins)
+    return (
+        floor_empty(bin_shares(reference, inner), epsilon),
+        floor_empty(bin_shares(current, inner), epsilon),
     )
 
 
