@@ -70,8 +70,8 @@ side-venvs: $(CHECKOV_VENV)/.installed $(EVIDENTLY_VENV)/.installed $(TERRAFORM_
 tools: setup system-tools side-venvs ## everything the test suite needs
 
 lint: setup ## ruff and mypy
-	$(BIN)/ruff check pipelines tests benchmarks
-	$(BIN)/ruff format --check pipelines tests benchmarks
+	$(BIN)/ruff check pipelines twin tests benchmarks
+	$(BIN)/ruff format --check pipelines twin tests benchmarks
 	$(BIN)/mypy
 
 pytest: tools ## the test suite only (slow end-to-end tests included)
@@ -83,8 +83,8 @@ pytest: tools ## the test suite only (slow end-to-end tests included)
 test: lint pytest ## lint, then every test: what CI runs
 
 fmt: setup ## format and auto-fix
-	$(BIN)/ruff format pipelines tests benchmarks
-	$(BIN)/ruff check --fix pipelines tests benchmarks
+	$(BIN)/ruff format pipelines twin tests benchmarks
+	$(BIN)/ruff check --fix pipelines twin tests benchmarks
 
 bench: setup side-venvs $(VECTORBT_VENV)/.installed ## benchmarks against peer tools (prints ratios; BENCH_ARGS="--only drift")
 	PATH="$(abspath $(BIN)):$$PATH" EVIDENTLY_PYTHON="$(abspath $(EVIDENTLY_VENV))/bin/python" \
