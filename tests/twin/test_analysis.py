@@ -69,7 +69,10 @@ def prom_metric(query: str = "q", **fields: Any) -> dict[str, Any]:
     return {
         "name": fields.pop("name", "m"),
         "provider": {
-            "prometheus": {"address": "http://prometheus-operated.monitoring.svc:9090", "query": query}
+            "prometheus": {
+                "address": "http://prometheus-operated.monitoring.svc:9090",
+                "query": query,
+            }
         },
         **fields,
     }
@@ -193,9 +196,11 @@ def test_initial_delay_and_interval(prom: StubPrometheus) -> None:
     h = Harness(prom)
     h.create(prom_metric(successCondition=GUARDED_OK, initialDelay="1m", interval="30s", count=2))
     h.step()
-    assert h.status()["phase"] == "Running" and "metricResults" not in h.status() or not h.status()[
-        "metricResults"
-    ]
+    assert (
+        h.status()["phase"] == "Running"
+        and "metricResults" not in h.status()
+        or not h.status()["metricResults"]
+    )
     h.step(59)
     assert not h.status().get("metricResults")
     h.step(2)
@@ -222,8 +227,12 @@ def test_scalar_result(prom: StubPrometheus) -> None:
 def test_args_are_resolved_and_unresolved_args_error(prom: StubPrometheus) -> None:
     prom.script('hash="abc"', [0.001])
     h = Harness(prom)
-    metric = prom_metric('x{hash="{{args.canary-hash}}"}', successCondition="result[0] <= {{args.max}}")
-    h.create(metric, args=[{"name": "canary-hash", "value": "abc"}, {"name": "max", "value": "0.01"}])
+    metric = prom_metric(
+        'x{hash="{{args.canary-hash}}"}', successCondition="result[0] <= {{args.max}}"
+    )
+    h.create(
+        metric, args=[{"name": "canary-hash", "value": "abc"}, {"name": "max", "value": "0.01"}]
+    )
     assert h.step()["phase"] == "Successful"
     assert prom.queries == ['x{hash="abc"}']
     h.store.delete("AnalysisRun", NS, "run")
@@ -238,7 +247,10 @@ def test_invalid_spec_is_an_error(prom: StubPrometheus) -> None:
     h.create(prom_metric(successCondition=GUARDED_OK, count=3))
     status = h.step()
     assert status["phase"] == "Error"
-    assert status["message"] == "Analysis spec invalid: metrics[0]: interval must be specified when count > 1"
+    assert (
+        status["message"]
+        == "Analysis spec invalid: metrics[0]: interval must be specified when count > 1"
+    )
 
 
 def test_worst_metric_wins_and_a_failed_metric_terminates_the_others(prom: StubPrometheus) -> None:
@@ -301,7 +313,9 @@ def job_metric(**fields: Any) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("pod_phase", "expected"), [("Succeeded", "Successful"), ("Failed", "Failed")])
+@pytest.mark.parametrize(
+    ("pod_phase", "expected"), [("Succeeded", "Successful"), ("Failed", "Failed")]
+)
 def test_job_provider_success_is_exit_zero(
     prom: StubPrometheus, pod_phase: str, expected: str
 ) -> None:
@@ -318,7 +332,9 @@ def test_job_provider_success_is_exit_zero(
     assert not h.pods.list(NS)
     job = h.store.get("Job", NS, "run-job-1")
     assert job is not None
-    assert job["status"]["conditions"][0]["type"] == ("Complete" if expected == "Successful" else "Failed")
+    assert job["status"]["conditions"][0]["type"] == (
+        "Complete" if expected == "Successful" else "Failed"
+    )
 
 
 def test_job_past_its_deadline_fails(prom: StubPrometheus) -> None:

@@ -72,8 +72,18 @@ def test_short_circuit_guards_the_index() -> None:
         ("result[0] < 1", None, [0.5], "Successful"),
         (None, "result[0] > 1", [0.5], "Successful"),
         (None, "result[0] > 1", [5.0], "Failed"),
-        ("len(result) > 0 && result[0] < 1", "len(result) > 0 && result[0] >= 1", [], "Inconclusive"),
-        ("len(result) > 0 && result[0] < 1", "len(result) > 0 && result[0] >= 1", [0.2], "Successful"),
+        (
+            "len(result) > 0 && result[0] < 1",
+            "len(result) > 0 && result[0] >= 1",
+            [],
+            "Inconclusive",
+        ),
+        (
+            "len(result) > 0 && result[0] < 1",
+            "len(result) > 0 && result[0] >= 1",
+            [0.2],
+            "Successful",
+        ),
         ("len(result) > 0 && result[0] < 1", "len(result) > 0 && result[0] >= 1", [3.0], "Failed"),
         ("result[0] < 1", "result[0] > 0", [0.5], "Failed"),  # failure wins when both hold
         ("len(result) > 0 && result[0] < 1", None, [], "Failed"),  # guarded: empty fails

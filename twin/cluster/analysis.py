@@ -147,7 +147,13 @@ class AnalysisRunController:
         if status != (run.get("status") or {}):
             self.store.update_status(kind, namespace, name, status)
         if status.get("phase") in COMPLETED:
-            log.info("AnalysisRun %s/%s: %s %s", namespace, name, status["phase"], status.get("message", ""))
+            log.info(
+                "AnalysisRun %s/%s: %s %s",
+                namespace,
+                name,
+                status["phase"],
+                status.get("message", ""),
+            )
         elif next_time is not None:
             with self._lock:
                 key = (kind, namespace, name)

@@ -170,7 +170,9 @@ class Parser:
         """Literals, names, calls, parenthesised expressions, arrays and ``#``."""
         token = self.take()
         if token.kind == "num":
-            number: float = float(token.text) if re.search(r"[.eE]", token.text) else int(token.text)
+            number: float = (
+                float(token.text) if re.search(r"[.eE]", token.text) else int(token.text)
+            )
             return lambda env: number
         if token.kind == "str":
             text = bytes(token.text[1:-1], "utf-8").decode("unicode_escape")

@@ -88,7 +88,7 @@ class PrometheusProvider:
             )
             payload = reply.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ValueError(f"Post \"{address}/api/v1/query\": {exc}") from None
+            raise ValueError(f'Post "{address}/api/v1/query": {exc}') from None
         if payload.get("status") != "success":
             raise ValueError(f"{payload.get('errorType', 'error')}: {payload.get('error', '')}")
         data = payload["data"]
@@ -136,7 +136,7 @@ class PrometheusProvider:
 def job_name(run: Obj, metric: Obj) -> str:
     """``<run>-<metric>-<n>`` (Argo: ``<run uid>.<metric>.<n>``; pods need DNS labels here)."""
     status = run.get("status") or {}
-    result = next(
+    result: Obj = next(
         (r for r in status.get("metricResults") or [] if r.get("name") == metric["name"]), {}
     )
     n = int(result.get("count", 0)) + int(result.get("error", 0)) + 1

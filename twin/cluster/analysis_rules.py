@@ -90,7 +90,10 @@ def evaluate_result(metric: Obj, result: Any) -> tuple[str, str]:
     """Phase of one measurement from the provider's value: (phase, error message)."""
     success_cond, failure_cond = metric.get("successCondition"), metric.get("failureCondition")
     outcome = {"successCondition": False, "failureCondition": False}
-    for which, condition in (("successCondition", success_cond), ("failureCondition", failure_cond)):
+    for which, condition in (
+        ("successCondition", success_cond),
+        ("failureCondition", failure_cond),
+    ):
         if not condition:
             continue
         try:
