@@ -29,13 +29,20 @@ from starlette.types import Receive, Scope, Send
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import load_bundle
 from pipelines.serving.engine import SignalEngine, injection_from_env
-from pipelines.serving.metrics import ServiceMetrics
+from pipelines.serving.metrics import LIVE, SHADOW, ServiceMetrics
 from pipelines.serving.params import ServingParams
 from pipelines.serving.source import ModelRef, fetch_artifact
 from pipelines.serving.state import Bar, InstrumentState
 
 log = logging.getLogger("pipelines.serving")
 SIGNAL_PATH = "/v1/signal"
+SHADOW_HOST_SUFFIX = "-shadow"  # Istio's Host/Authority of a mirrored request: <host>-shadow
+
+
+def traffic_of(host: str | None) -> str:
+    """``shadow`` for a request the mesh mirrored (Host ``<host>-shadow[:port]``), else ``live``."""
+    name = (host or "").lower().split(":", 1)[0]
+    return SHADOW if name.endswith(SHADOW_HOST_SUFFIX) else LIVE
 
 
 @dataclass
@@ -134,7 +141,12 @@ def create_app(
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def signal(request: Request) -> Response:
-        status, data = await _signal_reply(ctx, request.headers.get("x-instrument"), request.body)
+        status, data = await _signal_reply(
+            ctx,
+            request.headers.get("x-instrument"),
+            request.body,
+            traffic_of(request.headers.get("host")),
+        )
         return Response(data, status, media_type="application/json")
 
     routes = [
@@ -147,12 +159,15 @@ def create_app(
 
 
 async def _signal_reply(
-    ctx: ServiceContext, header: str | None, body: Callable[[], Awaitable[bytes]]
+    ctx: ServiceContext,
+    header: str | None,
+    body: Callable[[], Awaitable[bytes]],
+    traffic: str = LIVE,
 ) -> tuple[int, bytes]:
     """Status and JSON bytes of a signal request (shared by both routes to it)."""
     if ctx.engine is None:
         return 503, orjson.dumps({"error": f"not ready: {ctx.not_ready_reason}"})
-    status, payload = await ctx.engine.handle(header, _parse_json(await body()))
+    status, payload = await ctx.engine.handle(header, _parse_json(await body()), traffic)
     return status, orjson.dumps(payload)
 
 
@@ -172,11 +187,12 @@ class SignalFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SIGNAL_PATH:
             await self.app(scope, receive, send)
             return
-        header = None
+        header = host = None
         for name, value in scope["headers"]:
             if name == b"x-instrument":
                 header = value.decode("latin-1")
-                break
+            elif name == b"host":
+                host = value.decode("latin-1")
 
         async def body() -> bytes:
             chunks = []
@@ -186,7 +202,7 @@ class SignalFastPath:
                 if not message.get("more_body", False):
                     return b"".join(chunks)
 
-        status, data = await _signal_reply(self.ctx, header, body)
+        status, data = await _signal_reply(self.ctx, header, body, traffic_of(host))
         length = str(len(data)).encode()
         await send(
             {

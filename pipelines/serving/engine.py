@@ -21,7 +21,7 @@ from pipelines.data.features import latest_features, per_instrument_feature_name
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import ModelBundle
 from pipelines.serving.breaker import CircuitBreaker
-from pipelines.serving.metrics import ServiceMetrics
+from pipelines.serving.metrics import LIVE, ServiceMetrics
 from pipelines.serving.params import FaultInjection, ServingParams
 from pipelines.serving.single_row import SingleRowPredictor
 from pipelines.serving.state import (
@@ -142,35 +142,36 @@ class SignalEngine:
             raise InjectedFault("injected error (SERVING_INJECT_ERROR_RATE test hook)")
         return self.predict(state)
 
-    def _fail(self, instrument: str, reason: str | None) -> None:
+    def _fail(self, instrument: str, reason: str | None, traffic: str = LIVE) -> None:
         if reason is not None:
-            self.metrics.error(instrument, reason)
+            self.metrics.error(instrument, reason, traffic)
         now = self.clock()
         tripped = self.breaker.record_failure(now)
         self.metrics.breaker(self.breaker.is_open(now), tripped)
 
-    async def handle(self, header: str | None, body: Any) -> Reply:
+    async def handle(self, header: str | None, body: Any, traffic: str = LIVE) -> Reply:
         """Answer one signal request: (HTTP status, JSON payload).
 
         Requests for one instrument are served one at a time (a lock per instrument), so a
-        prediction always sees exactly the bars up to its own request.
+        prediction always sees exactly the bars up to its own request. ``traffic`` labels the
+        request's metrics: ``shadow`` for a copy mirrored by the mesh, else ``live``.
         """
         start = self.clock()
         label = header if header in self.states else "unknown"
         try:
             instrument, bars = self._validate(header, body)
         except BadRequest as exc:
-            return self._rejected(label, exc, start)
+            return self._rejected(label, exc, start, traffic)
         async with self._locks[instrument]:
             state = self.states[instrument]
             try:
                 realised = state.append(bars)
             except BadRequest as exc:
-                return self._rejected(instrument, exc, start)
-            self.metrics.realised(instrument, realised)
-            status, payload = await self._answer(instrument, state)
+                return self._rejected(instrument, exc, start, traffic)
+            self.metrics.realised(instrument, realised, traffic)
+            status, payload = await self._answer(instrument, state, traffic)
             last = state.bars[-1].timestamp.isoformat()
-        self.metrics.answered(instrument, status, self.clock() - start)
+        self.metrics.answered(instrument, status, self.clock() - start, traffic)
         payload.update(
             instrument=instrument,
             timestamp=last,
@@ -179,12 +180,12 @@ class SignalEngine:
         )
         return status, payload
 
-    def _rejected(self, label: str, exc: BadRequest, start: float) -> Reply:
+    def _rejected(self, label: str, exc: BadRequest, start: float, traffic: str) -> Reply:
         self._fail(label, None)
-        self.metrics.answered(label, exc.status, self.clock() - start)
+        self.metrics.answered(label, exc.status, self.clock() - start, traffic)
         return exc.status, {"error": exc.message}
 
-    async def _answer(self, instrument: str, state: InstrumentState) -> Reply:
+    async def _answer(self, instrument: str, state: InstrumentState, traffic: str) -> Reply:
         if self.breaker.is_open(self.clock()):
             signal = Signal(0.0, None, None, "circuit_open")
         else:
@@ -196,21 +197,21 @@ class SignalEngine:
                 # would return its result anyway), and the task wait_for makes costs ~30 us.
                 signal = await answer
             except TimeoutError:
-                self._fail(instrument, "timeout")
+                self._fail(instrument, "timeout", traffic)
                 return 504, {"error": "model answer timed out", "position": state.position}
             except InjectedFault as exc:
-                self._fail(instrument, "injected")
+                self._fail(instrument, "injected", traffic)
                 return 500, {"error": str(exc), "position": state.position}
             except ValueError as exc:
-                self._fail(instrument, "invalid_output")
+                self._fail(instrument, "invalid_output", traffic)
                 return 500, {"error": f"invalid model output: {exc}", "position": state.position}
             except Exception as exc:  # noqa: BLE001 - any model failure is counted, never fatal
-                self._fail(instrument, "exception")
+                self._fail(instrument, "exception", traffic)
                 return 500, {"error": f"model failed: {type(exc).__name__}: {exc}"}
             self.breaker.record_success()
             self.metrics.breaker(False, False)
         state.position = signal.position
-        self.metrics.signal(instrument, signal.position, signal.confidence)
+        self.metrics.signal(instrument, signal.position, signal.confidence, traffic)
         return 200, {
             "position": signal.position,
             "confidence": signal.confidence,
