@@ -1,10 +1,13 @@
-"""``pipelines analyze``: read canary and stable windows from Prometheus, print the verdict.
+"""``pipelines analyze``: the canary verdict from Prometheus, the CLI twin of the templates.
 
-I/O edge of :mod:`pipelines.delivery.analysis`: it queries the Prometheus HTTP API
-(``/api/v1/query``) for both sides over the same instruments and window, then applies the
-pure rules. A side is the series whose ``label`` equals a value: by default the
-``rollouts_pod_template_hash`` target label (canary and stable ReplicaSets), or ``model_version``.
-Exit status 0 pass, 1 fail, 3 inconclusive (too few trades), 2 error.
+I/O edge of :mod:`pipelines.delivery.analysis`. It queries the Prometheus HTTP API
+(``/api/v1/query``) over one window: the canary's service level from all its traffic, and the
+trading KPIs of the canary's ``traffic="shadow"`` series against the stable's
+``traffic="live"`` series on the paired instruments (``--instruments``: those not yet routed).
+A side is the series whose ``label`` equals a value: by default the
+``rollouts_pod_template_hash`` target label (canary and stable ReplicaSets), or
+``model_version``. The AnalysisRun measures service level every interval; this command
+measures it once over the whole window. Exit status 0 pass, 1 fail, 3 inconclusive, 2 error.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import httpx
 
 from pipelines.delivery.analysis import (
     AnalysisResult,
-    SideStats,
+    ServiceStats,
     Thresholds,
+    TradeStats,
     analyse,
     render_checks,
 )
@@ -49,41 +53,52 @@ class Side:
     def __str__(self) -> str:
         return f'{self.label}="{self.value}"'
 
+    def selector(self) -> str:
+        """The label matcher of this side (value escaped)."""
+        return f'{self.label}="{_label(self.value)}"'
+
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def side_queries(side: Side, instruments: str, window: str) -> dict[str, str]:
-    """PromQL for one side's window, keyed by :class:`SideStats` field."""
-    ver = f'{side.label}="{_label(side.value)}"'
-    sel = f'{ver},instrument=~"{_label(instruments)}"'
+def service_queries(side: Side, window: str) -> dict[str, str]:
+    """PromQL of the canary's service level (all traffic), keyed by :class:`ServiceStats`."""
+    sel = side.selector()
+    return {
+        "requests": f"sum(increase(strategy_requests_total{{{sel}}}[{window}]))",
+        "errors": f"sum(increase(strategy_errors_total{{{sel}}}[{window}])) or vector(0)",
+        "latency_p99": (
+            "histogram_quantile(0.99, sum by (le) "
+            f"(rate(strategy_request_latency_seconds_bucket{{{sel}}}[{window}])))"
+        ),
+        "trips_per_hour": (
+            f"sum(rate(strategy_circuit_breaker_trips_total{{{sel}}}[{window}])) * 3600"
+        ),
+    }
+
+
+def trade_queries(side: Side, traffic: str, instruments: str, window: str) -> dict[str, str]:
+    """PromQL of one side's paper returns on the paired instruments, keyed by field."""
+    sel = f'{side.selector()},traffic="{_label(traffic)}",instrument=~"{_label(instruments)}"'
 
     def inc(name: str) -> str:
         return f"sum(increase({name}{{{sel}}}[{window}]))"
 
     return {
-        "requests": inc("strategy_requests_total"),
-        "errors": f"{inc('strategy_errors_total')} or vector(0)",
-        "latency_p99": (
-            "histogram_quantile(0.99, sum by (le) "
-            f"(rate(strategy_request_latency_seconds_bucket{{{ver}}}[{window}])))"
+        "returns_by_instrument": (
+            f"sum by (instrument) (increase(strategy_paper_returns_total{{{sel}}}[{window}]))"
         ),
-        "trips_per_hour": (
-            f"sum(rate(strategy_circuit_breaker_trips_total{{{ver}}}[{window}])) * 3600"
-        ),
-        "returns": inc("strategy_paper_returns_total"),
-        "return_sum": (
-            f"{inc('strategy_paper_gain_sum_total')} - {inc('strategy_paper_loss_sum_total')}"
-        ),
-        "return_squared_sum": inc("strategy_paper_return_squared_sum_total"),
+        "gain": inc("strategy_paper_gain_sum_total"),
+        "loss": inc("strategy_paper_loss_sum_total"),
+        "squared": inc("strategy_paper_return_squared_sum_total"),
         "wins": inc("strategy_trade_wins_total"),
         "losses": inc("strategy_trade_losses_total"),
     }
 
 
-def query_scalar(client: httpx.Client, url: str, promql: str) -> float | None:
-    """First value of an instant query; None when the result is empty.
+def query_vector(client: httpx.Client, url: str, promql: str) -> list[tuple[dict[str, str], float]]:
+    """An instant query's samples as (labels, value).
 
     Raises:
         PipelineError: Prometheus is unreachable or answers an error.
@@ -95,31 +110,42 @@ def query_scalar(client: httpx.Client, url: str, promql: str) -> float | None:
         raise PipelineError(f"prometheus at {url}: query failed ({exc})") from None
     if payload.get("status") != "success":
         raise PipelineError(f"prometheus at {url}: {payload.get('error', 'query failed')}")
-    result = payload["data"]["result"]
-    if not result:
-        return None
-    value = float(result[0]["value"][1])
-    return value
+    return [(r.get("metric", {}), float(r["value"][1])) for r in payload["data"]["result"]]
 
 
-def fetch_side(
-    client: httpx.Client, url: str, side: Side, instruments: str, window: str
-) -> SideStats:
-    """Query every field of one side's window."""
-    values = {
-        key: query_scalar(client, url, promql)
-        for key, promql in side_queries(side, instruments, window).items()
+def query_scalar(client: httpx.Client, url: str, promql: str) -> float | None:
+    """First value of an instant query; None when the result is empty."""
+    found = query_vector(client, url, promql)
+    return found[0][1] if found else None
+
+
+def fetch_service(client: httpx.Client, url: str, side: Side, window: str) -> ServiceStats:
+    """The canary's service level over the window."""
+    values = {k: query_scalar(client, url, q) for k, q in service_queries(side, window).items()}
+    return ServiceStats(**values)
+
+
+def fetch_trades(
+    client: httpx.Client, url: str, side: Side, traffic: str, instruments: str, window: str
+) -> TradeStats:
+    """One side's paper returns over the window."""
+    queries = trade_queries(side, traffic, instruments, window)
+    by_instrument = {
+        labels.get("instrument", ""): value
+        for labels, value in query_vector(client, url, queries.pop("returns_by_instrument"))
     }
-    return SideStats(**values)
+    sums = {k: query_scalar(client, url, q) or 0.0 for k, q in queries.items()}
+    return TradeStats(by_instrument, **sums)
 
 
 def report_text(
     result: AnalysisResult, canary: Side, stable: Side, instruments: str, window: str
 ) -> str:
     """Markdown summary of an analysis."""
+    paired = "" if result.paired is None else f", {result.paired:.0f} paired paper returns"
     lines = [
-        f"Canary `{canary}` vs stable `{stable}` on instruments `{instruments}`, window {window}:"
-        f" **{result.outcome.upper()}**",
+        f"Canary `{canary}` (shadow) vs stable `{stable}` (live) on instruments `{instruments}`,"
+        f" window {window}{paired}: **{result.outcome.upper()}**",
         "",
         *render_checks(result),
     ]
@@ -133,6 +159,8 @@ def main(
     instruments: str,
     limits: Thresholds,
     report: str | None = None,
+    kpis: bool = True,
+    traffic: tuple[str, str] = ("shadow", "live"),
 ) -> int:
     """Run the analysis against Prometheus; print it; return 0 pass, 1 fail, 3 inconclusive.
 
@@ -140,15 +168,23 @@ def main(
         prometheus_url: Base URL of the Prometheus HTTP API.
         canary: Series of the canary (e.g. its pod-template hash).
         stable: Series of the stable side, selected by the same label.
-        instruments: Regex of the instruments routed to the canary.
+        instruments: Regex of the paired instruments (not yet routed to the canary).
         limits: Thresholds and window.
         report: Also write the Markdown summary to this file.
+        kpis: Compare trading KPIs (False: service level only, as the 100% step).
+        traffic: The ``traffic`` label of the canary's and the stable's KPI series.
     """
+    window = limits.window
     with httpx.Client(timeout=30.0) as client:
-        canary_stats = fetch_side(client, prometheus_url, canary, instruments, limits.window)
-        stable_stats = fetch_side(client, prometheus_url, stable, instruments, limits.window)
-    result = analyse(canary_stats, stable_stats, limits)
-    text = report_text(result, canary, stable, instruments, limits.window)
+        service = fetch_service(client, prometheus_url, canary, window)
+        pair = None
+        if kpis:
+            pair = (
+                fetch_trades(client, prometheus_url, canary, traffic[0], instruments, window),
+                fetch_trades(client, prometheus_url, stable, traffic[1], instruments, window),
+            )
+    result = analyse(service, pair[0] if pair else None, pair[1] if pair else None, limits)
+    text = report_text(result, canary, stable, instruments, window)
     sys.stdout.write(text)
     if report:
         atomic.write_text(Path(report), text)
