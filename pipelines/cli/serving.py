@@ -77,6 +77,7 @@ def _analyze(args: argparse.Namespace) -> int:
         args.report,
         kpis=not args.service_only,
         traffic=(args.canary_traffic, args.stable_traffic),
+        resolution=args.resolution,
     )
 
 
@@ -142,6 +143,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     analyze.add_argument(
         "--canary-traffic", default="shadow", help="traffic label of the canary's KPI series"
+    )
+    analyze.add_argument(
+        "--resolution",
+        default="15s",
+        help="subquery step counting the stable's bars from the canary's first (scrape interval)",
     )
     analyze.add_argument(
         "--stable-traffic", default="live", help="traffic label of the stable's KPI series"

@@ -78,23 +78,53 @@ def service_queries(side: Side, window: str) -> dict[str, str]:
     }
 
 
-def trade_queries(side: Side, traffic: str, instruments: str, window: str) -> dict[str, str]:
-    """PromQL of one side's paper returns on the paired instruments, keyed by field."""
-    sel = f'{side.selector()},traffic="{_label(traffic)}",instrument=~"{_label(instruments)}"'
+def trade_queries(
+    canary: tuple[Side, str],
+    stable: tuple[Side, str],
+    instruments: str,
+    since: str,
+    resolution: str = "15s",
+) -> tuple[dict[str, str], dict[str, str]]:
+    """PromQL of both sides' paper returns on the same bars, keyed by field (canary, stable).
 
-    def inc(name: str) -> str:
-        return f"sum(increase({name}{{{sel}}}[{window}]))"
+    As the trading-KPI template: each side's counters are read at subquery instants when both
+    hold the same newest bar of the instrument; a side's count is its value at the latest such
+    instant minus its value at the first one after the canary realised a return.
+    """
 
-    return {
-        "returns_by_instrument": (
-            f"sum by (instrument) (increase(strategy_paper_returns_total{{{sel}}}[{window}]))"
-        ),
-        "gain": inc("strategy_paper_gain_sum_total"),
-        "loss": inc("strategy_paper_loss_sum_total"),
-        "squared": inc("strategy_paper_return_squared_sum_total"),
-        "wins": inc("strategy_trade_wins_total"),
-        "losses": inc("strategy_trade_losses_total"),
-    }
+    def selector(side: tuple[Side, str]) -> str:
+        return (
+            f'{side[0].selector()},traffic="{_label(side[1])}",instrument=~"{_label(instruments)}"'
+        )
+
+    c_sel, s_sel = selector(canary), selector(stable)
+    last = "strategy_last_bar_timestamp_seconds"
+    sync = (
+        f"(max by (instrument) ({last}{{{s_sel}}}) == on(instrument) "
+        f"max by (instrument) ({last}{{{c_sel}}}))"
+    )
+    started = f"(sum by (instrument) (strategy_paper_returns_total{{{c_sel}}}) > 0)"
+
+    def per(name: str, sel: str) -> str:
+        total = f"sum by (instrument) ({name}{{{sel}}})"
+        newest = f"max_over_time(({total} and on(instrument) {sync})[{since}:{resolution}])"
+        first = (
+            f"min_over_time(({total} and on(instrument) {sync} and on(instrument) {started})"
+            f"[{since}:{resolution}])"
+        )
+        return f"({newest} - {first})"
+
+    def side(sel: str) -> dict[str, str]:
+        return {
+            "returns_by_instrument": per("strategy_paper_returns_total", sel),
+            "gain": f"sum{per('strategy_paper_gain_sum_total', sel)}",
+            "loss": f"sum{per('strategy_paper_loss_sum_total', sel)}",
+            "squared": f"sum{per('strategy_paper_return_squared_sum_total', sel)}",
+            "wins": f"sum{per('strategy_trade_wins_total', sel)}",
+            "losses": f"sum{per('strategy_trade_losses_total', sel)}",
+        }
+
+    return side(c_sel), side(s_sel)
 
 
 def query_vector(client: httpx.Client, url: str, promql: str) -> list[tuple[dict[str, str], float]]:
@@ -125,11 +155,9 @@ def fetch_service(client: httpx.Client, url: str, side: Side, window: str) -> Se
     return ServiceStats(**values)
 
 
-def fetch_trades(
-    client: httpx.Client, url: str, side: Side, traffic: str, instruments: str, window: str
-) -> TradeStats:
-    """One side's paper returns over the window."""
-    queries = trade_queries(side, traffic, instruments, window)
+def fetch_trades(client: httpx.Client, url: str, queries: dict[str, str]) -> TradeStats:
+    """One side's paper returns from its :func:`trade_queries`."""
+    queries = dict(queries)
     by_instrument = {
         labels.get("instrument", ""): value
         for labels, value in query_vector(client, url, queries.pop("returns_by_instrument"))
@@ -161,6 +189,7 @@ def main(
     report: str | None = None,
     kpis: bool = True,
     traffic: tuple[str, str] = ("shadow", "live"),
+    resolution: str = "15s",
 ) -> int:
     """Run the analysis against Prometheus; print it; return 0 pass, 1 fail, 3 inconclusive.
 
@@ -173,16 +202,17 @@ def main(
         report: Also write the Markdown summary to this file.
         kpis: Compare trading KPIs (False: service level only, as the 100% step).
         traffic: The ``traffic`` label of the canary's and the stable's KPI series.
+        resolution: Subquery step of the stable's restricted counters (the scrape interval).
     """
     window = limits.window
     with httpx.Client(timeout=30.0) as client:
         service = fetch_service(client, prometheus_url, canary, window)
         pair = None
         if kpis:
-            pair = (
-                fetch_trades(client, prometheus_url, canary, traffic[0], instruments, window),
-                fetch_trades(client, prometheus_url, stable, traffic[1], instruments, window),
+            queries = trade_queries(
+                (canary, traffic[0]), (stable, traffic[1]), instruments, window, resolution
             )
+            pair = tuple(fetch_trades(client, prometheus_url, q) for q in queries)
     result = analyse(service, pair[0] if pair else None, pair[1] if pair else None, limits)
     text = report_text(result, canary, stable, instruments, window)
     sys.stdout.write(text)

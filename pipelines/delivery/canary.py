@@ -44,9 +44,9 @@ MIRROR_ROUTE = "mirror-all"
 SERVICE_KEYS = ("error_rate_max", "latency_p99_max_seconds", "circuit_breaker_trips_per_hour_max")
 KPI_KEYS = ("sharpe_drop_max", "win_rate_drop_max", "pnl_drop_max", "min_trades")
 THRESHOLD_KEYS = SERVICE_KEYS + KPI_KEYS
-CANARY_SCHEDULE = ("interval", "first_step", "step", "post_switch")
-BLUE_GREEN_SCHEDULE = ("interval", "pre_promotion", "post_promotion")
-DURATION = re.compile(r"^(\d+)(s|m|h)$")
+CANARY_SCHEDULE = ("interval", "resolution", "first_step", "step", "post_switch")
+BLUE_GREEN_SCHEDULE = ("interval", "resolution", "pre_promotion", "post_promotion")
+DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 STRATEGY_FILE = "strategy.yaml"
 
 
@@ -79,8 +79,8 @@ def arg_name(key: str) -> str:
     return key.replace("_", "-")
 
 
-def seconds(text: str, where: str) -> int:
-    """Seconds of a duration written ``<n>s``, ``<n>m`` or ``<n>h``.
+def seconds(text: str, where: str) -> float:
+    """Seconds of a duration written ``<n>ms``, ``<n>s``, ``<n>m`` or ``<n>h``.
 
     Raises:
         ConfigError: Any other form (Argo would reject it or read it differently).
@@ -88,19 +88,34 @@ def seconds(text: str, where: str) -> int:
     match = DURATION.match(str(text))
     if not match:
         raise ConfigError(f"{where}: expected a duration like 30s, 5m or 1h, got {text!r}")
-    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+    return int(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def duration(total: float) -> str:
+    """Seconds written as Argo durations: ``6h``, ``90m``, ``45s`` or ``1500ms``."""
+    millis = round(total * 1000)
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if millis % size == 0:
+            return f"{millis // size}{unit}"
+    return f"{millis}ms"
 
 
 @dataclass(frozen=True)
 class Window:
-    """How long one analysis watches (``window``) and how often service level is measured."""
+    """Timing of one analysis.
+
+    ``window``: how long it watches; ``interval``: how often service level is measured;
+    ``since`` and ``resolution``: range and subquery step of the trading-KPI counters.
+    """
 
     window: str
     interval: str
+    since: str = "6h"
+    resolution: str = "15s"
 
     def count(self) -> int:
         """Service-level measurements in the window (one per interval, at least one)."""
-        return max(1, seconds(self.window, "window") // seconds(self.interval, "interval"))
+        return max(1, int(seconds(self.window, "window") // seconds(self.interval, "interval")))
 
 
 def schedule(settings: dict[str, Any], keys: tuple[str, ...], source: str) -> dict[str, str]:
@@ -167,8 +182,15 @@ def analysis_args(
         templates.append({"templateName": KPI_TEMPLATE})
         args.append({"name": "stable-hash", "valueFrom": {"podTemplateHashValue": stable}})
         args.append({"name": "instruments", "value": instrument_regex(kpi_instruments)})
+        args.append({"name": "since", "value": window.since})
+        args.append({"name": "resolution", "value": window.resolution})
         args += [{"name": k, "value": v} for k, v in thresholds(settings, KPI_KEYS, source).items()]
     return {"templates": templates, "args": args}
+
+
+def since(plan: dict[str, str], windows: list[str]) -> str:
+    """Range of the trading-KPI counters: twice the whole update (every step's window)."""
+    return duration(2 * sum(seconds(plan[k], k) for k in windows))
 
 
 def _groups(settings: dict[str, Any], source: str) -> list[tuple[int, list[str]]]:
@@ -199,10 +221,12 @@ def canary_steps(settings: dict[str, Any], source: str = "settings.yaml") -> lis
             }
         },
     ]
+    keys = [
+        "first_step" if n == 0 else ("post_switch" if n == len(groups) - 1 else "step")
+        for n in range(len(groups))
+    ]
     for n, (weight, routed) in enumerate(groups):
-        last = n == len(groups) - 1
-        key = "first_step" if n == 0 else ("post_switch" if last else "step")
-        window = Window(plan[key], plan["interval"])
+        window = Window(plan[keys[n]], plan["interval"], since(plan, keys), plan["resolution"])
         paired = [i for i in instruments if i not in set(routed)]
         if n > 0:  # the first group's scale is the one before the mirror
             steps.append({"setCanaryScale": {"replicas": max(1, round(replicas * weight / 100))}})
@@ -240,8 +264,9 @@ def blue_green(settings: dict[str, Any], source: str = "settings.yaml") -> dict[
     """Staging's ``spec.strategy.blueGreen``."""
     plan = schedule(settings, BLUE_GREEN_SCHEDULE, source)
     instruments = [str(i) for i in settings.get("instruments") or []]
-    pre = Window(plan["pre_promotion"], plan["interval"])
-    post = Window(plan["post_promotion"], plan["interval"])
+    span = since(plan, ["pre_promotion", "post_promotion"])
+    pre = Window(plan["pre_promotion"], plan["interval"], span, plan["resolution"])
+    post = Window(plan["post_promotion"], plan["interval"], span, plan["resolution"])
     return {
         "activeService": "strategy-service",
         "previewService": "strategy-service-preview",

@@ -133,6 +133,16 @@ PAPER_LOSS_SUM = MetricSpec(
     ("model_version", "instrument", "traffic"),
 )
 
+# The market time of the newest bar an instance holds per instrument: the canary analysis pairs
+# a canary's shadow counters with the stable's live ones only at instants when both hold the
+# same newest bar, so both count exactly the same bars. Appended by the canary work.
+LAST_BAR = MetricSpec(
+    "strategy_last_bar_timestamp_seconds",
+    "gauge",
+    "Market time of the newest bar held, per instrument (seconds since the epoch).",
+    ("model_version", "instrument", "traffic"),
+)
+
 # --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------
 PIPELINE_LAST_SUCCESS = MetricSpec(
     "pipeline_last_success_timestamp_seconds",

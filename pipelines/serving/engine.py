@@ -169,6 +169,7 @@ class SignalEngine:
             except BadRequest as exc:
                 return self._rejected(instrument, exc, start, traffic)
             self.metrics.realised(instrument, realised, traffic)
+            self.metrics.last_bar(instrument, state.bars[-1].timestamp.timestamp(), traffic)
             status, payload = await self._answer(instrument, state, traffic)
             last = state.bars[-1].timestamp.isoformat()
         self.metrics.answered(instrument, status, self.clock() - start, traffic)

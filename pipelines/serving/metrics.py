@@ -76,6 +76,7 @@ class ServiceMetrics:
         self.wins = _counter(names.WINS, reg)
         self.losses = _counter(names.LOSSES, reg)
         self.position = _gauge(names.POSITION, reg)
+        self.last_bar_time = _gauge(names.LAST_BAR, reg)
         self.confidence = _histogram(names.CONFIDENCE, reg, CONFIDENCE_BUCKETS)
         self.circuit_open = _gauge(names.CIRCUIT_OPEN, reg)
         self.trips = _counter(names.CIRCUIT_TRIPS, reg)
@@ -118,6 +119,10 @@ class ServiceMetrics:
                 self.losses.labels(v, instrument, traffic).inc()
             self.return_sq.labels(v, instrument, traffic).inc(r * r)
             self.returns.labels(v, instrument, traffic).inc()
+
+    def last_bar(self, instrument: str, timestamp: float, traffic: str = LIVE) -> None:
+        """Record the market time of the newest bar held for an instrument."""
+        self.last_bar_time.labels(self.version, instrument, traffic).set(timestamp)
 
     def answered(self, instrument: str, code: int, seconds: float, traffic: str = LIVE) -> None:
         """Count one answered request and its latency."""

@@ -189,6 +189,7 @@ def test_template_queries_parse_and_use_exported_names(tmp_path: Path) -> None:
             # pairwise: the canary's shadow copies against the stable's live requests
             assert 'rollouts_pod_template_hash="5c4b7f9d8",traffic="live"' in query
             assert 'rollouts_pod_template_hash="6f9d8c7b5",traffic="shadow"' in query
+            assert "strategy_last_bar_timestamp_seconds" in query  # read when both in sync
             assert query.rstrip().endswith(">= 30)")  # the min_trades guard
         used |= set(re.findall(r"([a-z_:][a-z0-9_:]*)\{", query))
     assert used and used <= exported_series_names(), used - exported_series_names()
@@ -236,16 +237,26 @@ def test_templates_match_the_argo_schema_and_metric_rules(shared_dir: Path) -> N
             assert validate_metric(metric) is None, metric["name"]
 
 
-def test_trade_queries_pair_shadow_with_live() -> None:
+def test_trade_queries_pair_shadow_with_live_on_the_same_bars() -> None:
     from pipelines.delivery.analysis_prom import HASH_LABEL, Side, service_queries, trade_queries
 
-    queries = trade_queries(Side(HASH_LABEL, "6f9d8c7b5"), "shadow", "^(KO|PEP)$", "5m")
-    assert (
-        'strategy_paper_returns_total{rollouts_pod_template_hash="6f9d8c7b5",traffic="shadow",'
-        'instrument=~"^(KO|PEP)$"}[5m]' in queries["returns_by_instrument"]
+    canary, stable = trade_queries(
+        (Side(HASH_LABEL, "6f9d8c7b5"), "shadow"),
+        (Side(HASH_LABEL, "5c4b7f9d8"), "live"),
+        "^(KO|PEP)$",
+        "5m",
+        "1s",
     )
-    assert queries["returns_by_instrument"].startswith("sum by (instrument)")
-    assert all("model_version" not in q for q in queries.values())
+    shadow = 'rollouts_pod_template_hash="6f9d8c7b5",traffic="shadow",instrument=~"^(KO|PEP)$"'
+    live = 'rollouts_pod_template_hash="5c4b7f9d8",traffic="live",instrument=~"^(KO|PEP)$"'
+    assert f"strategy_paper_returns_total{{{shadow}}}" in canary["returns_by_instrument"]
+    assert f"strategy_paper_returns_total{{{live}}}" in stable["returns_by_instrument"]
+    sync = (
+        f"(max by (instrument) (strategy_last_bar_timestamp_seconds{{{live}}}) == on(instrument) "
+        f"max by (instrument) (strategy_last_bar_timestamp_seconds{{{shadow}}}))"
+    )
+    assert all(sync in q for q in (*canary.values(), *stable.values()))
+    assert all("[5m:1s]" in q and "model_version" not in q for q in canary.values())
     svc = service_queries(Side("model_version", 'v"1'), "5m")
     assert 'model_version="v\\"1"' in svc["latency_p99"] and "traffic" not in svc["requests"]
     with pytest.raises(ConfigError, match="'pod-hash' is not a Prometheus label name"):

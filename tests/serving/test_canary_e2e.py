@@ -1,8 +1,8 @@
 """End to end: stable and canaries as real processes, a real Prometheus, the templates' queries.
 
 Two kinds of processes are started on 127.0.0.1 and stopped by PID: `pipelines serve` (stable and
-five canaries: healthy, injected errors, injected latency, degraded model, and one that saw only
-the last bars) and Debian's `prometheus` scraping them every second. Each service gets a
+four canaries: healthy, injected errors, injected latency, degraded model) and Debian's
+`prometheus` scraping them every second. Each service gets a
 `rollouts_pod_template_hash` target label, as the ServiceMonitor gives each ReplicaSet's pods in
 the cluster; the stable service and the good canaries run the same model version, so only the
 hash tells them apart. As in prod's canary, the stable receives the bars of the paired
@@ -51,11 +51,10 @@ HASHES = {
     "canary-errors": "6c5d8b7f94",
     "canary-slow": "84b7c6d5f9",
     "canary-degraded": "9b7d5f468c",
-    "canary-late": "c6f8d9b574",
 }
-REPLAY_BARS = 60
-LATE_BARS = 3  # canary-late is mirrored only the last bars: fewer than min_trades pairs
+REPLAY_BARS = 30
 WINDOW = "5m"
+SINCE = "2m"  # the KPI counters' range: longer than the replay
 SHADOW_HOST = "strategy-service-shadow:8080"
 
 
@@ -156,29 +155,32 @@ def warm_up(services: dict[str, ServiceProcess], bars: pd.DataFrame, window: int
 async def replay(
     services: dict[str, ServiceProcess], bars: pd.DataFrame, window: int
 ) -> dict[str, int]:
-    """The stable gets each bar live; every canary the same request as a mirrored copy."""
+    """The stable gets each bar live; every canary the same request as a mirrored copy.
+
+    Bars go out in lock-step (every service gets bar k before any gets bar k + 1); after the
+    first bar the replay waits for Prometheus to scrape every service holding it, as the
+    template pairs the two sides only at instants when both hold the same newest bar.
+    """
     sent = dict.fromkeys(services, 0)
     per_instrument = {i: bars[bars["instrument"] == i] for i in GROUP}
-    order = [
-        (k, i, per_instrument[i].iloc[[k]])
-        for k in range(window, window + REPLAY_BARS)
-        for i in GROUP
-    ]
     async with httpx.AsyncClient(timeout=10.0) as client:
 
-        async def stream(name: str, svc: ServiceProcess) -> None:
+        async def one(name: str, svc: ServiceProcess, k: int, instrument: str) -> None:
             host = "strategy-service:8080" if name == "stable" else SHADOW_HOST
-            for k, instrument, row in order:
-                if name == "canary-late" and k < window + REPLAY_BARS - LATE_BARS:
-                    continue
-                await client.post(
-                    f"{svc.url}/v1/signal",
-                    json={"instrument": instrument, "bars": bars_payload(row)},
-                    headers={"X-Instrument": instrument, "Host": host},
-                )
-                sent[name] += 1
+            await client.post(
+                f"{svc.url}/v1/signal",
+                json={
+                    "instrument": instrument,
+                    "bars": bars_payload(per_instrument[instrument].iloc[[k]]),
+                },
+                headers={"X-Instrument": instrument, "Host": host},
+            )
+            sent[name] += 1
 
-        await asyncio.gather(*(stream(n, s) for n, s in services.items()))
+        for k in range(window, window + REPLAY_BARS):
+            await asyncio.gather(*(one(n, s, k, i) for n, s in services.items() for i in GROUP))
+            if k == window:
+                await asyncio.sleep(2.5)  # two scrape rounds holding the same newest bar
     return sent
 
 
@@ -208,7 +210,6 @@ def test_template_queries_catch_each_bad_candidate(
             {"SERVING_INJECT_LATENCY_MS": "300", "SERVING_INJECT_LATENCY_RATE": "0.05"},
         ),
         "canary-degraded": (bad, {}),
-        "canary-late": (good, {}),
     }
     services: dict[str, ServiceProcess] = {}
     for version, (bundle, env) in plan.items():
@@ -249,16 +250,20 @@ def test_template_queries_catch_each_bad_candidate(
     assert len(versions) == 2, "stable and the good canaries share one model version"
     verdicts: dict[str, dict[str, str]] = {}
     measured: dict[str, dict[str, list[float]]] = {}
-    for version in plan:
+    for version in [*plan, "canary-few-trades"]:
         if version == "stable":
             continue
+        few = version == "canary-few-trades"  # canary-ok judged with a min-trades it cannot meet
         metrics = resolved_metrics(
             {
-                "canary-hash": HASHES[version],
+                "canary-hash": HASHES["canary-ok" if few else version],
+                "min-trades": str(5 * REPLAY_BARS + 1) if few else "30",
                 "stable-hash": HASHES["stable"],
                 "instruments": GROUP_REGEX,
                 "window": WINDOW,
                 "interval": WINDOW,
+                "since": SINCE,
+                "resolution": "1s",
             }
         )
         judged = {name: argo_outcome(m, url) for name, m in metrics.items()}
@@ -274,7 +279,8 @@ def test_template_queries_catch_each_bad_candidate(
     for kpi in kpis:
         assert verdicts["canary-degraded"][kpi] == "Failed", (kpi, measured["canary-degraded"])
         # fewer than min_trades paired paper returns: empty (guarded) results, Inconclusive
-        assert verdicts["canary-late"][kpi] == "Inconclusive", measured["canary-late"]
+        assert verdicts["canary-few-trades"][kpi] == "Inconclusive", measured["canary-few-trades"]
+        assert measured["canary-few-trades"][kpi] == []
     for check in service_level:
         assert verdicts["canary-degraded"][check] == "Successful", measured
 
@@ -307,6 +313,8 @@ def test_template_queries_catch_each_bad_candidate(
                 settings,
                 "--window",
                 WINDOW,
+                "--resolution",
+                "1s",
                 *extra,
             ]
         )
@@ -316,9 +324,8 @@ def test_template_queries_catch_each_bad_candidate(
     assert code == 0, out
     code, out = analyze("canary-degraded")
     assert code == 1 and "| pnl_drop |" in out and "| sharpe_drop |" in out, out
-    code, out = analyze("canary-late")
-    assert code == 3 and "INCONCLUSIVE" in out and "paired paper returns < min_trades 30" in out
-    code, out = analyze("canary-ok", "--min-trades", "100000")
+    code, out = analyze("canary-ok", "--min-trades", str(5 * REPLAY_BARS + 1))
     assert code == 3 and "INCONCLUSIVE" in out, out
+    assert f"paired paper returns < min_trades {5 * REPLAY_BARS + 1}" in out
     code, out = analyze("canary-errors", "--service-only")
     assert code == 1 and "| error_rate |" in out and "sharpe_drop" not in out, out

@@ -9,7 +9,9 @@ the value of its ``jobLabel`` label), the pod labels listed in ``podTargetLabels
 sanitised: ``rollouts-pod-template-hash`` -> ``rollouts_pod_template_hash``), and
 ``__metrics_path__`` from the endpoint's ``path``. Like the operator (role ``endpoints``), every
 running pod is a target, ready or not. The twin's Prometheus reads the folder with
-``file_sd_configs`` (``files: [<home>/prometheus/file_sd/*.json]``, its own scrape interval).
+``file_sd_configs`` (``files: [<home>/prometheus/file_sd/*.json]``, its own scrape interval);
+Prometheus only watches a folder that exists when it starts (else it re-reads every
+``refresh_interval``, 5 min by default), so create the folder first or set a short refresh.
 Files are rewritten atomically when they change (pod start, stop, readiness, new monitors).
 """
 
@@ -108,6 +110,7 @@ class ServiceMonitorTargets:
     def start(self, store: ObjectStore, pods: PodRunner) -> None:
         """Write the files now and whenever pods, Services or monitors change."""
         self.store, self.pods = store, pods
+        self.folder.mkdir(parents=True, exist_ok=True)  # Prometheus watches it once it exists
         store.watch(lambda event, obj: self._wake.set())
         subscribe = getattr(pods, "subscribe", None)
         if callable(subscribe):

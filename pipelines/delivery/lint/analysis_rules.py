@@ -26,7 +26,8 @@ SELECTOR = re.compile(r"(?<![A-Za-z0-9_:\"'])([A-Za-z_:][A-Za-z0-9_:]*)\s*(?=\{|
 def unknown_series(promql: str) -> list[str]:
     """Series names selected in a PromQL expression that the project does not export."""
     exported = exported_series_names()
-    return sorted({name for name in SELECTOR.findall(promql) if name not in exported})
+    text = ARG_REF.sub("0", promql)  # `[{{args.since}}:{{args.resolution}}]` is a range, not a name
+    return sorted({name for name in SELECTOR.findall(text) if name not in exported})
 
 
 def check_template(source: str, template: dict[str, Any]) -> list[Finding]:
