@@ -364,3 +364,20 @@ def test_blue_green_without_auto_promotion_waits_for_promote(
     cluster.promote()
     cluster.settle()
     assert cluster.selector("strategy-service") == preview
+
+
+def test_dev_replaces_its_pod_without_steps() -> None:
+    require_tool("kubectl")
+    cluster = Cluster(render(REPO_ROOT / "environments" / "dev"))
+    first = first_deploy(cluster)
+    cluster.pods.auto_ready = False
+    second = cluster.deploy("2")
+    status = cluster.settle()
+    assert status["phase"] == "Progressing" and cluster.pods_of(first) == 1
+    assert status["message"] == "old replicas are pending termination"
+    for pod in cluster.pods.list(cluster.ns):
+        pod.ready = True
+    status = cluster.settle()
+    assert status["phase"] == "Healthy" and status["stableRS"] == second
+    assert cluster.pods_of(first) == 0 and cluster.pods_of(second) == 1
+    assert not cluster.runs()
