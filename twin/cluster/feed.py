@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,10 +41,10 @@ from starlette.routing import Route
 
 from pipelines.delivery.rehearse import load_bars
 from pipelines.errors import PipelineError
-from pipelines.registry.bundle import load_bundle
 from twin import state
 from twin.cluster.analysis import cluster_resolver
 from twin.cluster.analysis_providers import Resolver
+from twin.cluster.feed_bars import FeedError, HeldOut, bundle_training_end, utc
 from twin.cluster.interfaces import Controller, Obj, ObjectStore, PodRunner
 from twin.cluster.rollouts_replicasets import owned_replicasets, revision_of
 
@@ -54,91 +53,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "data" / "sample" / "sp500_20_daily_close.csv.gz"
 
 
-class FeedError(Exception):
-    """The feed cannot start (no held-out bar, no model, unreadable data)."""
-
-
-class HeldOut:
-    """The bars to send: real closes after ``after``, repeated forward when exhausted."""
-
-    def __init__(
-        self, bars: pd.DataFrame, instruments: list[str], after: pd.Timestamp, lookback: int
-    ) -> None:
-        wide = bars.pivot(index="timestamp", columns="instrument", values="close").sort_index()
-        missing = [i for i in instruments if i not in wide.columns]
-        if missing:
-            raise FeedError(f"no bars for instrument(s) {', '.join(missing)} in the feed's data")
-        wide = wide[instruments]
-        self.held = wide[wide.index > after]
-        if len(self.held) < 2:
-            raise FeedError(f"fewer than 2 bars after the model's training end {after.date()}")
-        history = wide[wide.index <= after].tail(lookback)
-        self.windows: dict[str, deque[tuple[pd.Timestamp, float]]] = {
-            i: deque(
-                ((pd.Timestamp(str(t)), float(c)) for t, c in history[i].dropna().items()),
-                maxlen=lookback,
-            )
-            for i in instruments
-        }
-        self.step = self.held.index[1] - self.held.index[0]
-        self.span = self.held.index[-1] - self.held.index[0] + self.step
-        self.position = 0
-        self.passes = 0
-        self.scale = dict.fromkeys(instruments, 1.0)
-
-    def skip_to_after(self, end: pd.Timestamp) -> None:
-        """Move past ``end`` (a newer model was trained up to it)."""
-        while self.position < len(self.held) and self._time(self.position) <= end:
-            self.position += 1
-
-    def _time(self, i: int) -> pd.Timestamp:
-        return pd.Timestamp(self.held.index[i]) + self.span * self.passes
-
-    def next(self) -> dict[str, list[tuple[pd.Timestamp, float]]]:
-        """The next bar of every instrument: its window of bars, newest last."""
-        if self.position >= len(self.held):
-            for inst in self.scale:
-                first, last = self.held[inst].dropna().iloc[[0, -1]]
-                self.scale[inst] *= float(last) / float(first)
-            self.passes += 1
-            self.position = 1  # the first bar of a pass continues from the last one sent
-        stamp = self._time(self.position)
-        row = self.held.iloc[self.position]
-        self.position += 1
-        out = {}
-        for inst, window in self.windows.items():
-            close = row[inst]
-            if pd.isna(close):
-                continue
-            window.append((stamp, float(close) * self.scale[inst]))
-            out[inst] = list(window)
-        return out
-
-
-def _utc(value: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(str(value))
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _bundle_end(uri: str, env: dict[str, str]) -> pd.Timestamp | None:
-    """``train_span[1]`` of the bundle at ``uri`` (s3:// through the twin's S3, or a file)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(uri.removeprefix("file://"))
-        if uri.startswith("s3://"):
-            import boto3
-
-            bucket, _, key = uri.removeprefix("s3://").partition("/")
-            client = boto3.client(
-                "s3",
-                endpoint_url=env.get("AWS_ENDPOINT_URL") or env.get("MLFLOW_S3_ENDPOINT_URL"),
-                aws_access_key_id=env.get("AWS_ACCESS_KEY_ID", "testing"),
-                aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", "testing"),
-                region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
-            )
-            local = Path(tmp) / "bundle.json"
-            client.download_file(bucket, key, str(local))
-        span = load_bundle(local).metadata.get("train_span")
-    return _utc(span[1]) if span else None
+__all__ = ["FeedError", "HeldOut", "MarketFeed", "controllers"]
 
 
 class Stream:
@@ -158,7 +73,7 @@ class Stream:
         if not instruments:
             raise FeedError(f"{namespace}: no instruments (settings.yaml instruments)")
         after = options.get("after")
-        self.train_end = _utc(after) if after else feed.training_end(manifest)
+        self.train_end = utc(after) if after else feed.training_end(manifest)
         self.model = manifest
         self.bars = HeldOut(load_bars(feed.data_path), instruments, self.train_end, self.lookback)
         self.counts: Counter[str] = Counter()
@@ -294,7 +209,9 @@ class MarketFeed:
             raise FeedError("the deployed manifest has no model (model: null)")
         env = state.load(self.home)["env"] if self.home is not None else {}
         try:
-            end = _bundle_end(str(model["artifact"]["uri"]), {k: str(v) for k, v in env.items()})
+            end = bundle_training_end(
+                str(model["artifact"]["uri"]), {k: str(v) for k, v in env.items()}
+            )
         except (OSError, PipelineError, KeyError) as exc:
             raise FeedError(f"cannot read the deployed bundle's training span: {exc}") from None
         if end is None:

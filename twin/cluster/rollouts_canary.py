@@ -10,9 +10,8 @@ weight, older ReplicaSets down after ``scaleDownDelaySeconds``, an aborted canar
 reconcile (``completedCurrentCanaryStep``); the last step done and the canary available, it
 becomes stable (``promoteStable``).
 
-Deviations: no ``dynamicStableScale``, experiments or step plugins; a Rollout without traffic
-routing replaces its pods all at once (``maxSurge`` 100%) instead of rolling by
-``maxSurge``/``maxUnavailable`` (dev runs one replica).
+Not modelled: ``dynamicStableScale``, experiments, step plugins; without traffic routing the pods
+are replaced all at once (``maxSurge`` 100%; dev runs one replica).
 """
 
 from __future__ import annotations
@@ -50,10 +49,7 @@ def current_step(ctx: Context) -> tuple[Obj | None, int | None]:
 
 
 def _weight_before(steps: list[Obj], index: int) -> int:
-    for step in reversed(steps[: index + 1]):
-        if "setWeight" in step:
-            return int(step["setWeight"])
-    return 0
+    return next((int(s["setWeight"]) for s in reversed(steps[: index + 1]) if "setWeight" in s), 0)
 
 
 def desired_canary_replicas(ctx: Context) -> int:
