@@ -154,7 +154,6 @@ def start_core(home: Path, source: Path) -> dict[str, float]:
     timings["mlflow"] = _wait(home, mlflow)
     urls = {s.name: s.url for s in [*spawned, mlflow]}
     state.set_env(home, **client_env(home, urls, pg, buckets))
-    os.environ.update(state.load(home)["env"])
     return timings
 
 
@@ -163,7 +162,7 @@ def start_areas(home: Path, source: Path) -> None:
     ctx = servers.Context(
         home,
         source,
-        {**os.environ, **_TELEMETRY},
+        {**os.environ, **state.load(home)["env"]},
         {name: procs.free_port() for name, _, _ in AREAS},
         monitoring(),
     )
