@@ -53,8 +53,8 @@ setup: $(VENV)/.installed ## create .venv from the lock (requirements/dev.txt) a
 
 lock: | $(UV) ## recompile every lock file in requirements/ (needs the package index)
 	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK)/dev.txt
-	$(UV_COMPILE) pyproject.toml -c $(LOCK)/dev.txt -o $(LOCK)/main.txt
-	$(UV_COMPILE) $(LOCK)/serve.in -c $(LOCK)/dev.txt -o $(LOCK)/serve.txt
+	$(UV_COMPILE) pyproject.toml --constraint $(LOCK)/dev.txt -o $(LOCK)/main.txt
+	$(UV_COMPILE) $(LOCK)/serve.in --constraint $(LOCK)/dev.txt -o $(LOCK)/serve.txt
 	for name in build uv audit side/checkov side/evidently side/terraform side/vectorbt; do \
 	  $(UV_COMPILE) $(LOCK)/$$name.in -o $(LOCK)/$$name.txt || exit 1; done
 
