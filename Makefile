@@ -29,6 +29,8 @@ export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# uv uses the machine's Python 3.11; it never downloads an interpreter.
+export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lock run test lint pytest e2e twin twin-down tools system-tools side-venvs \
