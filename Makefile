@@ -99,7 +99,7 @@ pytest: tools ## the test suite only (slow end-to-end tests included)
 
 test: lint pytest e2e ## lint, every test, then the twin's week in the life: what CI runs
 
-e2e: tools ## the week in the life on the production twin (python -m twin e2e)
+e2e: setup system-tools ## the week in the life on the production twin (python -m twin e2e)
 	PATH="$(abspath $(BIN)):$$PATH" $(PY) -m twin e2e $(E2E_ARGS)
 
 twin: setup system-tools ## start the production twin and print its URLs and client env
