@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from pipelines.delivery.lint.analysis_rules import check_rule_names, check_template
+from pipelines.delivery.lint.dockerfile import lint_dockerfiles
 from pipelines.delivery.lint.findings import Finding
 from pipelines.delivery.lint.rollout_rules import RolloutChecker
 from pipelines.delivery.lint.schemas import validate_objects
@@ -111,4 +112,5 @@ def run_lint(root: Path, shared: Path | None = None) -> list[Finding]:
     workflows = root / ".github" / "workflows"
     if workflows.is_dir():
         found += lint_workflows(root, workflows)
+    found += lint_dockerfiles(root)
     return sorted(set(found))
