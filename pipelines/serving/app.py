@@ -62,7 +62,13 @@ def build_engine(
     local = fetch_artifact(ref.uri, base_dir / params.model_cache_dir, base_dir)
     bundle = load_bundle(local, expected_sha256=ref.sha256)
     engine = SignalEngine(
-        bundle, ref.version, instruments, params, metrics, injection_from_env(params.inject)
+        bundle,
+        ref.version,
+        instruments,
+        params,
+        metrics,
+        injection_from_env(params.inject),
+        sha256=ref.sha256,
     )
     warm = InstrumentState(engine.window)
     stamps = pd.date_range("2000-01-03", periods=engine.window, freq="D", tz="UTC")

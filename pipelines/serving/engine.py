@@ -73,9 +73,12 @@ class SignalEngine:
         metrics: ServiceMetrics,
         injection: FaultInjection | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sha256: str = "",
     ) -> None:
         self.bundle = bundle
         self.version = version
+        # Answers name the bundle digest, so a client (the deploy's smoke test) can check it.
+        self.sha256 = sha256
         self.params = params
         self.metrics = metrics
         self.clock = clock
@@ -175,6 +178,7 @@ class SignalEngine:
             instrument=instrument,
             timestamp=last,
             model_version=self.version,
+            model_sha256=self.sha256,
             realised_returns=len(realised),
         )
         return status, payload

@@ -16,7 +16,7 @@ from prometheus_client import disable_created_metrics
 from pipelines.config import Params
 from pipelines.errors import ConfigError
 from pipelines.serving.app import create_app
-from pipelines.serving.source import read_manifest, read_settings
+from pipelines.serving.source import load_manifest, read_settings
 
 log = logging.getLogger("pipelines.serving")
 
@@ -27,6 +27,7 @@ def main(
     settings: str | None = None,
     host: str | None = None,
     port: int | None = None,
+    cache_dir: str | None = None,
 ) -> int:
     """Serve the model the manifest names until SIGTERM/SIGINT; return 0 on a clean stop.
 
@@ -36,14 +37,18 @@ def main(
         settings: ``environments/<env>/settings.yaml``; default: beside the manifest.
         host: Listen address; default ``serving.host``.
         port: Listen port; default ``serving.port``.
+        cache_dir: Where the bundle is downloaded; default ``serving.model_cache_dir``. In a
+            pod it is the mounted cache volume (the root filesystem is read-only).
     """
     cfg = params.serving
+    if cache_dir:
+        cfg = cfg.model_copy(update={"model_cache_dir": cache_dir})
     settings_path = Path(settings) if settings else Path(manifest).with_name("settings.yaml")
     env_settings = read_settings(settings_path)
     instruments = env_settings.get("instruments")
     if not isinstance(instruments, list) or not all(isinstance(i, str) for i in instruments):
         raise ConfigError(f"{settings_path}: instruments: expected a list of instrument names")
-    ref = read_manifest(manifest)
+    ref = load_manifest(manifest)
     # `*_created` series only add cardinality; nothing here reads them.
     disable_created_metrics()
     app = create_app(ref, instruments, cfg, Path.cwd(), manifest_name=manifest)

@@ -114,16 +114,22 @@ def write_env(
     instruments: list[str] | None = None,
 ) -> tuple[Path, Path]:
     """Write a manifest and a settings file; return their paths."""
+    from pipelines.registry.manifest import empty_manifest
+    from tests.registry.fixtures import manifest as full_manifest
+
     root.mkdir(parents=True, exist_ok=True)
-    model = None
+    doc = empty_manifest("test")
     if bundle is not None:
-        model = {
-            "name": "strategy",
-            "version": version or bundle.version,
-            "artifact": {"uri": str(bundle.path), "sha256": sha256 or bundle.sha256},
-        }
+        doc = full_manifest(
+            "test",
+            f"file://{bundle.path}",
+            sha256 or bundle.sha256,
+            name="strategy",
+            version=version or bundle.version,
+        )
     manifest = root / "model.yaml"
-    manifest.write_text(yaml.safe_dump({"environment": "test", "model": model}))
+    # Not validated on purpose: tests also write broken manifests.
+    manifest.write_text(yaml.safe_dump(doc, sort_keys=False))
     settings = root / "settings.yaml"
     settings.write_text(
         yaml.safe_dump({"environment": "test", "instruments": instruments or INSTRUMENTS})
