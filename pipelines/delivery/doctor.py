@@ -16,6 +16,7 @@ the repository's variables on GitHub.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -33,7 +34,6 @@ from pipelines.delivery.doctor_github import (
     need_checks,
 )
 from pipelines.delivery.doctor_workflows import read_jobs, role_environments
-from pipelines.errors import PipelineError
 
 PLACEHOLDER = "ACCOUNT_ID"
 Lookup = Callable[[str, str | None], str | None]
@@ -43,7 +43,7 @@ def dvc_remote_url(root: Path, override: str | None) -> tuple[str | None, str | 
     """``(remote name, url)`` of DVC's default remote, ``override`` replacing its URL."""
     from dvc.config import Config
 
-    config = Config.from_cwd(str(root / ".dvc"), validate=False)
+    config = Config(dvc_dir=str(root / ".dvc"), validate=False)
     name = str(config.get("core", {}).get("remote") or "") or None
     if name is None:
         return None, None
@@ -155,10 +155,8 @@ def run_checks(
 
 def main(root: Path, model_name: str, out: Callable[[str], object]) -> int:
     """Print the report; return 1 if anything is missing, else 0."""
-    try:
-        checks = run_checks(root, model_name)
-    except PipelineError:
-        raise
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per item, not per request
+    checks = run_checks(root, model_name)
     for check in checks:
         out(check.line())
     missing = sum(c.status == "missing" for c in checks)
