@@ -123,9 +123,11 @@ def need_checks(reader: GitHubReader, jobs: list[JobInfo]) -> list[Check]:
             checks.append(Check("info", item, f"not set: optional, the default applies ({where})"))
         else:
             scope = (
-                "repository" if lacking == ["repository"] else f"environment {', '.join(lacking)}"
+                "the repository"
+                if lacking == ["repository"]
+                else f"environment {', '.join(lacking)}"
             )
-            checks.append(Check("missing", item, f"not set for {scope} (read by {where})"))
+            checks.append(Check("missing", item, f"not visible to {scope} (read by {where})"))
     return checks
 
 
