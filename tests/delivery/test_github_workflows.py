@@ -21,7 +21,7 @@ from tests.delivery.fake_github import github_api
 FOLDER = REPO_ROOT / ".github" / "workflows"
 SCRIPTS = REPO_ROOT / ".github" / "scripts"
 NAMES = ["ci", "data", "train", "promote", "deploy", "feature-health", "rollback", "image"]
-PLATFORM = ["self-hosted", "linux", "trading-platform"]
+PLATFORM = ["trading-platform"]  # an ARC scale set is targeted by its name alone
 PERSON = {"GIT_AUTHOR_NAME": "p", "GIT_AUTHOR_EMAIL": "p@x", "GIT_COMMITTER_NAME": "p"}
 
 

@@ -43,7 +43,11 @@ def test_a_variable_not_declared_in_actionlint_yaml(github: Path) -> None:
 
 
 def test_an_unknown_runner_label(github: Path) -> None:
-    edit(github / ".github/workflows/train.yml", "trading-platform]", "trading-platfrom]")
+    edit(
+        github / ".github/workflows/train.yml",
+        "runs-on: trading-platform",
+        "runs-on: trading-platfrom",
+    )
     found = messages(github)
     assert any('actionlint runner-label: label "trading-platfrom" is unknown' in m for m in found)
 
