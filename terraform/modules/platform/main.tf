@@ -65,6 +65,14 @@ module "identity" {
   tags                  = local.common_tags
 }
 
+# The GitHub Actions runners of the platform jobs, in the stack that holds their roles.
+module "runners" {
+  source = "../runners"
+  count  = length(var.settings.github_workflow_environments) > 0 ? 1 : 0
+
+  github_repository = var.settings.github_repository
+}
+
 module "argo" {
   source = "../argo"
 
