@@ -181,3 +181,32 @@ def test_alert_expressions_fire_from_series_scraped_off_the_gateway(
         scraped = _query(prom, 'pipeline_duration_seconds{pipeline="data"}')[0]["metric"]
         assert scraped["job"] == "pipelines", "honor_labels keeps the pushed job"  # type: ignore[index]
         assert scraped["environment"] == "prod"  # type: ignore[index]
+
+
+def test_hourly_health_fetches_the_bundle_from_s3_and_pushes_what_the_drift_alert_reads(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str
+) -> None:
+    import boto3
+    import numpy as np
+
+    from tests.monitoring.test_monitor_cli import _bundle, _store, _table
+
+    rng = np.random.default_rng(3)
+    sha = _bundle(workdir / "bundle.json", _table(rng, 500))
+    boto3.client("s3").create_bucket(Bucket="trading-prod-mlflow-artifacts-123456789012")
+    uri = "s3://trading-prod-mlflow-artifacts-123456789012/1/abc/artifacts/bundle.json"
+    boto3.client("s3").upload_file(str(workdir / "bundle.json"), *uri[5:].split("/", 1))
+    manifest = {"model": {"name": "m", "version": "7", "artifact": {"uri": uri, "sha256": sha}}}
+    (workdir / "model.yaml").write_text(yaml.safe_dump(manifest))
+    _store(workdir / "data/features", rng, shift=2.0)
+    with pushgateway(workdir) as gateway, prometheus(workdir, gateway) as prom:
+        monkeypatch.setenv("PUSHGATEWAY_URL", gateway)
+        assert main(["monitor", "health", "--manifest", "model.yaml"]) == 20
+        expression = _rule_expr("FeaturePSICritical")
+        wait_until(
+            "FeaturePSICritical expression", lambda: bool(_query(prom, expression)), timeout=30
+        )
+        drifted = {r["metric"]["feature"] for r in _query(prom, expression)}  # type: ignore[index]
+        runs = _query(prom, 'pipeline_runs_total{pipeline="feature_health", status="success"}')
+    assert drifted == {"f_a"}
+    assert runs and runs[0]["metric"]["environment"] == "prod"  # type: ignore[index]
