@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +298,28 @@ def test_published_outputs_are_exactly_the_small_outputs_dvc_leaves_to_git() -> 
         )
         listed = set(run.split('"')[-1].split())
         assert listed == expected | {"dvc.lock"}, workflow
+
+
+@pytest.mark.parametrize(
+    ("workflow", "job"),
+    [("promote", "promote"), ("feature-health", "health"), ("data", "data")],
+)
+def test_dvc_pull_targets_are_real_stages_and_outputs(workflow: str, job: str) -> None:
+    """DVC itself resolves every target the workflows pull (``dvc status`` fails otherwise)."""
+    pulls = [
+        s["run"].split("dvc pull", 1)[1].split()
+        for s in load(workflow)["jobs"][job]["steps"]
+        if "dvc pull" in s.get("run", "")
+    ]
+    targets = [t for args in pulls for t in args if not t.startswith("-")]
+    assert targets or workflow == "train"
+    dvc = str(Path(sys.executable).with_name("dvc"))  # the venv's, beside this interpreter
+    for target in targets:
+        done = subprocess.run(
+            [dvc, "status", target], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, f"{workflow}: dvc pull {target}: {done.stderr.strip()}"
+    broken = subprocess.run(
+        [dvc, "status", "models"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+    )
+    assert broken.returncode != 0, "the old target `models` is not a DVC output"
