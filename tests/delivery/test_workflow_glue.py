@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def clone(tmp_path: Path) -> Path:
     git(tmp_path, "clone", "-q", "--bare", str(seed), str(bare))
     work = tmp_path / "work"
     git(tmp_path, "clone", "-q", str(bare), str(work))
-    (work / ".venv").symlink_to(REPO_ROOT / ".venv")
+    (work / ".venv").symlink_to(Path(sys.executable).parent.parent)  # this venv
     (tmp_path / "home").mkdir()
     return work
 
