@@ -57,7 +57,7 @@ def test_data_template_forces_ingest_and_records_success(tmp_path: Path) -> None
         "dvc pull --allow-missing --with-deps data_health",
         "dvc repro --force --single-item ingest",
         "dvc repro data_health",
-        "dvc push",
+        "dvc push --with-deps data_health",
     ]
     assert calls[-1].startswith("pipelines monitor mark --pipeline data --status success")
 

@@ -106,7 +106,7 @@ def test_nightly_data_forces_ingest_then_reproduces_the_rest() -> None:
         ".venv/bin/dvc pull --allow-missing --with-deps data_health",
         ".venv/bin/dvc repro --force --single-item ingest",
         ".venv/bin/dvc repro data_health",
-        ".venv/bin/dvc push",
+        ".venv/bin/dvc push --with-deps data_health",
     ]
     assert [r for r in runs if r in order] == order
     path_step = next(i for i, r in enumerate(runs) if "GITHUB_PATH" in r)

@@ -55,8 +55,8 @@ def test_an_unknown_runner_label(github: Path) -> None:
 def test_shellcheck_reads_run_scripts(github: Path) -> None:
     edit(
         github / ".github/workflows/data.yml",
-        "run: .venv/bin/dvc push\n",
-        "run: .venv/bin/dvc push $(echo -r) $REMOTE\n",
+        "run: .venv/bin/dvc push --with-deps data_health\n",
+        "run: .venv/bin/dvc push --with-deps data_health $(echo -r) $REMOTE\n",
     )
     found = messages(github)
     assert any("data.yml" in m and "SC2046" in m for m in found), found
