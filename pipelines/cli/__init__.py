@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipelines import __version__
-from pipelines.cli import data, delivery, deploy, monitoring, serving, training
+from pipelines.cli import data, delivery, deploy, doctor, monitoring, serving, training
 from pipelines.errors import PipelineError
 
 Handler = Callable[[argparse.Namespace], int]
 
-_REGISTRARS = (data, training, delivery, deploy, serving, monitoring)
+_REGISTRARS = (data, training, delivery, deploy, serving, monitoring, doctor)
 
 # Nothing this project runs may phone home.
 _NO_TELEMETRY = {

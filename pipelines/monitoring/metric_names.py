@@ -177,6 +177,38 @@ FEATURE_HEALTH_STATUS = MetricSpec(
     (),
 )
 
+# Key figures of a pipeline run, pushed with its outcome (pipelines monitor mark).
+DATA_ROWS_INGESTED = MetricSpec(
+    "data_ingested_rows",
+    "gauge",
+    "Bars appended to the store by the last ingest (0 when the source had nothing new).",
+    (),
+)
+DATA_ROWS_QUARANTINED = MetricSpec(
+    "data_quarantined_rows",
+    "gauge",
+    "Rows the last run set aside, by stage (ingest: revised past bars; validate: rejected).",
+    ("stage",),
+)
+DATA_HEALTH_PSI_MAX = MetricSpec(
+    "data_health_psi_max",
+    "gauge",
+    "Largest feature PSI of the nightly data-health check against the previous run.",
+    (),
+)
+TRAINING_CANDIDATE = MetricSpec(
+    "training_candidate_info",
+    "gauge",
+    "Always 1; labels name the model version the last training run registered.",
+    ("model_name", "model_version"),
+)
+TRAINING_GATE_PASSED = MetricSpec(
+    "training_gate_passed",
+    "gauge",
+    "1 when the last training run's candidate passed the gates of a target environment, else 0.",
+    ("target",),
+)
+
 # --- delivery (deploy workflow) ---------------------------------------------------------------
 DEPLOYMENT_LAST_SUCCESS = MetricSpec(
     "model_deployment_last_success_timestamp_seconds",

@@ -132,7 +132,7 @@ def test_unpinned_action(repo: Path) -> None:
     )
     messages = workflow_messages(repo)
     assert any(
-        "ci.yml: jobs.test.steps[0]: action 'actions/checkout@v4' is not pinned" in m
+        "ci.yml: jobs.changes.steps[0]: action 'actions/checkout@v4' is not pinned" in m
         for m in messages
     ), messages
     assert any("zizmor unpinned-uses" in m for m in messages), messages

@@ -37,6 +37,8 @@ EXPECTED = {
     "DataPipelineStale": "warning",
     "TrainingPipelineStale": "warning",
     "FeatureHealthStale": "warning",
+    "DataPipelineSLAMissed": "warning",
+    "TrainingPipelineSLAMissed": "warning",
     "ModelPromotedToStaging": "info",
     "DeploymentCompleted": "info",
     "WeeklyPerformanceReport": "info",

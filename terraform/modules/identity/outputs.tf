@@ -1,5 +1,5 @@
 output "github_role_arns" {
-  description = "Role ARN per GitHub environment (set it as the environment's AWS_ROLE_ARN variable)."
+  description = "Role ARN per GitHub workflow environment: set it as that environment's AWS_ROLE_ARN variable."
   value       = { for env, role in aws_iam_role.github : env => role.arn }
 }
 

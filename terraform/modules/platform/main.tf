@@ -55,15 +55,22 @@ module "monitoring" {
 module "identity" {
   source = "../identity"
 
-  name_prefix          = local.name_prefix
-  github_repository    = var.settings.github_repository
-  github_environments  = [var.settings.environment]
-  create_oidc_provider = var.settings.create_oidc_provider
-  data_bucket_arns     = values(module.storage.bucket_arns)
-  data_kms_key_arn     = module.storage.kms_key_arn
-  eks_cluster_arn      = module.compute.cluster_arn
-  exchanges            = var.settings.exchanges
-  tags                 = local.common_tags
+  name_prefix           = local.name_prefix
+  github_repository     = var.settings.github_repository
+  workflow_environments = var.settings.github_workflow_environments
+  create_oidc_provider  = var.settings.create_oidc_provider
+  bucket_arns           = module.storage.bucket_arns
+  data_kms_key_arn      = module.storage.kms_key_arn
+  exchanges             = var.settings.exchanges
+  tags                  = local.common_tags
+}
+
+# The GitHub Actions runners of the platform jobs, in the stack that holds their roles.
+module "runners" {
+  source = "../runners"
+  count  = length(var.settings.github_workflow_environments) > 0 ? 1 : 0
+
+  github_repository = var.settings.github_repository
 }
 
 module "argo" {

@@ -29,7 +29,7 @@ output "bucket_names" {
 }
 
 output "github_role_arns" {
-  description = "Role ARN to set as AWS_ROLE_ARN in the matching GitHub environment."
+  description = "Role ARN per GitHub workflow environment: set it as AWS_ROLE_ARN in that environment."
   value       = module.identity.github_role_arns
 }
 
