@@ -47,7 +47,10 @@ def upload(call: ActionCall) -> None:
     files = glob_files(workspace, lines, include_hidden=call.flag("include-hidden-files", False))
     if not files:
         mode = call.input("if-no-files-found", "warn")
-        message = f"No files were found with the provided path: {' '.join(lines)}. No artifacts will be uploaded."
+        message = (
+            f"No files were found with the provided path: {' '.join(lines)}. "
+            "No artifacts will be uploaded."
+        )
         if mode == "error":
             raise ActionFailed(message)
         if mode == "warn":
@@ -60,7 +63,8 @@ def upload(call: ActionCall) -> None:
     if dest.exists():
         if not call.flag("overwrite", False):
             raise ActionFailed(
-                "Failed to CreateArtifact: Received non-retryable error: Failed request: (409) Conflict: "
+                "Failed to CreateArtifact: Received non-retryable error: "
+                "Failed request: (409) Conflict: "
                 f"an artifact with this name already exists on the workflow run ({name})"
             )
         shutil.rmtree(dest)
@@ -78,7 +82,8 @@ def upload(call: ActionCall) -> None:
     call.outputs.update(
         {
             "artifact-id": str(artifact_id),
-            "artifact-url": f"{call.job.twin.git_url}/actions/runs/{call.job.run.id}/artifacts/{artifact_id}",
+            "artifact-url": f"{call.job.twin.git_url}/actions/runs/{call.job.run.id}"
+            f"/artifacts/{artifact_id}",
             "artifact-digest": digest.hexdigest(),
         }
     )
@@ -104,7 +109,9 @@ def download(call: ActionCall) -> None:
     name = call.input("name")
     if name:
         if name not in available:
-            raise ActionFailed(f"Unable to download artifact(s): Artifact not found for name: {name}")
+            raise ActionFailed(
+                f"Unable to download artifact(s): Artifact not found for name: {name}"
+            )
         count = _copy_tree(folder / name, dest)
         call.log(f"Downloaded artifact '{name}' ({count} file(s)) to {dest}")
     else:

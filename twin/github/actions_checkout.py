@@ -82,7 +82,13 @@ def checkout(call: ActionCall) -> None:
     depth_args = [] if depth <= 0 else [f"--depth={depth}"]
     fetch = ["fetch", "--no-tags", "--prune", "--no-recurse-submodules", *depth_args, "origin"]
     if depth <= 0:
-        git(*fetch[:1], "--tags", *fetch[2:], "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+        git(
+            *fetch[:1],
+            "--tags",
+            *fetch[2:],
+            "+refs/heads/*:refs/remotes/origin/*",
+            "+refs/tags/*:refs/tags/*",
+        )
     if sha:
         git(*fetch, f"+{sha}:{_remote_name(ref)}" if ref else sha)
     else:

@@ -1,4 +1,4 @@
-"""Identity actions: ``aws-actions/configure-aws-credentials`` (OIDC) and ``actions/create-github-app-token``.
+"""Identity actions: ``aws-actions/configure-aws-credentials``, ``actions/create-github-app-token``.
 
 AWS: the job needs ``id-token: write`` and its OIDC subject must be trusted by the role in the
 twin's role table (``aws.roles``: role ARN -> subject patterns, ``*`` as in IAM StringLike).
@@ -19,6 +19,7 @@ from twin.github.config import NAME, OWNER, REPOSITORY
 from twin.github.tokens import LEVEL
 
 ACCOUNT_ID = "123456789012"
+DENIED = "Could not assume role with OIDC: Not authorized to perform sts:AssumeRoleWithWebIdentity"
 DEFAULT_APP_PERMISSIONS = {"contents": "write", "pull-requests": "write"}
 
 
@@ -51,27 +52,34 @@ def configure_aws_credentials(call: ActionCall) -> None:
     if not region:
         raise ActionFailed("Input required and not supplied: aws-region")
     if not role and not static_key:
-        raise ActionFailed("Credentials could not be loaded, please check your action inputs: role-to-assume is empty")
+        raise ActionFailed(
+            "Credentials could not be loaded, please check your action inputs: "
+            "role-to-assume is empty"
+        )
     if role:
         token = job.twin.tokens.get(job.token_value)
         if token is None or not token.can("id-token", "write"):
             raise ActionFailed(
-                "It looks like you might be trying to authenticate with OIDC. Did you mean to set the `id-token` permission?"
+                "It looks like you might be trying to authenticate with OIDC. "
+                "Did you mean to set the `id-token` permission?"
             )
         subject = oidc_subject(call)
         roles: dict[str, Any] = job.twin.config["aws"]["roles"]
         if role not in roles:
-            raise ActionFailed(
-                f"Could not assume role with OIDC: Not authorized to perform sts:AssumeRoleWithWebIdentity ({role} is not a role of the twin)"
-            )
+            raise ActionFailed(f"{DENIED} ({role} is not a role of the twin)")
         if not any(fnmatchcase(subject, str(p)) for p in roles[role] or []):
-            raise ActionFailed(
-                f"Could not assume role with OIDC: Not authorized to perform sts:AssumeRoleWithWebIdentity ({role} does not trust {subject})"
-            )
-        values = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+            raise ActionFailed(f"{DENIED} ({role} does not trust {subject})")
+        values = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+        }
         call.log(f"Assumed {role} as {subject}")
     else:
-        values = {"AWS_ACCESS_KEY_ID": static_key, "AWS_SECRET_ACCESS_KEY": call.input("aws-secret-access-key")}
+        values = {
+            "AWS_ACCESS_KEY_ID": static_key,
+            "AWS_SECRET_ACCESS_KEY": call.input("aws-secret-access-key"),
+        }
         if call.input("aws-session-token"):
             values["AWS_SESSION_TOKEN"] = call.input("aws-session-token")
         job.add_mask(values["AWS_SECRET_ACCESS_KEY"])
@@ -92,9 +100,13 @@ def _app(call: ActionCall) -> tuple[str, dict[str, Any]]:
     if not key:
         raise ActionFailed("Input required and not supplied: private-key")
     apps: dict[str, Any] = call.job.twin.config["apps"]
-    app = apps.get(app_id) or next((a for a in apps.values() if str(a.get("client_id", "")) == app_id), None)
+    app = apps.get(app_id) or next(
+        (a for a in apps.values() if str(a.get("client_id", "")) == app_id), None
+    )
     if app is None:
-        raise ActionFailed(f"app-id {app_id}: no GitHub App with this id is installed on {REPOSITORY}")
+        raise ActionFailed(
+            f"app-id {app_id}: no GitHub App with this id is installed on {REPOSITORY}"
+        )
     expected = str(app.get("private_key") or "").strip()
     if expected and key.strip() != expected:
         raise ActionFailed(f"[@octokit/auth-app] the private key does not belong to app {app_id}")
@@ -105,17 +117,31 @@ def create_github_app_token(call: ActionCall) -> None:
     """Mint an installation token of a GitHub App configured in the twin."""
     app_id, app = _app(call)
     owner = call.input("owner", OWNER)
-    repositories = [r.strip() for r in call.input("repositories", NAME).replace("\n", ",").split(",") if r.strip()]
+    repositories = [
+        r.strip()
+        for r in call.input("repositories", NAME).replace("\n", ",").split(",")
+        if r.strip()
+    ]
     if owner != OWNER or any(r not in (NAME, REPOSITORY) for r in repositories):
-        raise ActionFailed(f"the App is installed only on {REPOSITORY} (owner {owner}, repositories {repositories})")
+        raise ActionFailed(
+            f"the App is installed only on {REPOSITORY} "
+            f"(owner {owner}, repositories {repositories})"
+        )
     granted: dict[str, str] = dict(app.get("permissions") or DEFAULT_APP_PERMISSIONS)
     permissions = dict(granted)
-    asked = {k.removeprefix("permission-"): v for k, v in call.inputs.items() if k.startswith("permission-") and v}
+    asked = {
+        k.removeprefix("permission-"): v
+        for k, v in call.inputs.items()
+        if k.startswith("permission-") and v
+    }
     if asked:
         permissions = {}
         for scope, level in asked.items():
             if LEVEL.get(level, 3) > LEVEL[granted.get(scope, "none")]:
-                raise ActionFailed(f"The permissions requested are not granted to this installation ({scope}: {level})")
+                raise ActionFailed(
+                    "The permissions requested are not granted to this installation "
+                    f"({scope}: {level})"
+                )
             permissions[scope] = level
     slug = str(app.get("slug") or f"app-{app_id}")
     token = call.job.twin.tokens.mint("app", f"{slug}[bot]", permissions)
@@ -123,4 +149,10 @@ def create_github_app_token(call: ActionCall) -> None:
     if not call.flag("skip-token-revoke", False):
         call.job.revoke_at_end(token.value)
     call.log(f"Created an installation token for {slug} with {permissions}")
-    call.outputs.update({"token": token.value, "installation-id": str(app.get("installation_id", 1)), "app-slug": slug})
+    call.outputs.update(
+        {
+            "token": token.value,
+            "installation-id": str(app.get("installation_id", 1)),
+            "app-slug": slug,
+        }
+    )

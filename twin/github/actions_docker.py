@@ -24,7 +24,9 @@ def _logins(call: ActionCall) -> dict[str, str]:
 def setup_buildx(call: ActionCall) -> None:
     """Record a builder (the twin builds with ``twin.registry``)."""
     call.log("Using the twin's registry builder (twin.registry.build)")
-    call.outputs.update({"name": "twin-builder", "driver": "twin", "platforms": "linux/amd64", "nodes": "[]"})
+    call.outputs.update(
+        {"name": "twin-builder", "driver": "twin", "platforms": "linux/amd64", "nodes": "[]"}
+    )
 
 
 def login(call: ActionCall) -> None:
@@ -42,7 +44,11 @@ def login(call: ActionCall) -> None:
 
 def _registry_of(tag: str) -> str:
     first = tag.split("/", 1)[0]
-    return first if "/" in tag and ("." in first or ":" in first or first == "localhost") else DEFAULT_REGISTRY
+    return (
+        first
+        if "/" in tag and ("." in first or ":" in first or first == "localhost")
+        else DEFAULT_REGISTRY
+    )
 
 
 def _check_push(call: ActionCall, tags: list[str]) -> None:
@@ -52,10 +58,16 @@ def _check_push(call: ActionCall, tags: list[str]) -> None:
         registry = _registry_of(tag)
         secret = _logins(call).get(registry)
         if secret is None:
-            raise ActionFailed(f"failed to push {tag}: unauthorized (no docker/login-action to {registry} in this job)")
+            raise ActionFailed(
+                f"failed to push {tag}: unauthorized "
+                f"(no docker/login-action to {registry} in this job)"
+            )
         token = call.job.twin.tokens.get(secret)
         if registry == "ghcr.io" and (token is None or not token.can("packages", "write")):
-            raise ActionFailed(f"failed to push {tag}: denied: installation not allowed to Write organization package")
+            raise ActionFailed(
+                f"failed to push {tag}: denied: "
+                "installation not allowed to Write organization package"
+            )
 
 
 def build_push(call: ActionCall) -> None:
@@ -71,15 +83,24 @@ def build_push(call: ActionCall) -> None:
     try:
         registry: Any = importlib.import_module("twin.registry")
     except ModuleNotFoundError:
-        raise ActionFailed("docker/build-push-action: twin.registry is not available (the twin's registry module)") from None
+        raise ActionFailed(
+            "docker/build-push-action: twin.registry is not available (the twin's registry module)"
+        ) from None
     if not hasattr(registry, "build"):
-        raise ActionFailed("docker/build-push-action: twin.registry has no build(context_dir, dockerfile, target)")
+        raise ActionFailed(
+            "docker/build-push-action: twin.registry has no build(context_dir, dockerfile, target)"
+        )
     if not Path(dockerfile).is_file():
-        raise ActionFailed(f"failed to read dockerfile: open {dockerfile}: no such file or directory")
+        raise ActionFailed(
+            f"failed to read dockerfile: open {dockerfile}: no such file or directory"
+        )
     try:
         digest = str(registry.build(context, Path(dockerfile), target))
     except Exception as exc:  # noqa: BLE001 - the registry's own error is the step's message
         raise ActionFailed(f"docker/build-push-action: build failed: {exc}") from None
-    call.log(f"Built {context} (target {target or 'default'}) -> {digest}{' and pushed ' + ', '.join(tags) if push else ''}")
+    call.log(
+        f"Built {context} (target {target or 'default'}) -> {digest}"
+        + (f" and pushed {', '.join(tags)}" if push else "")
+    )
     metadata = {"containerimage.digest": digest, "image.name": ",".join(tags)}
     call.outputs.update({"digest": digest, "imageid": digest, "metadata": json.dumps(metadata)})

@@ -15,12 +15,16 @@ from pathlib import Path
 
 from twin.github.actions_table import ActionCall, ActionFailed
 
-MACHINE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+MACHINE_PYTHON = (
+    Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+)
 MACHINE_VERSION = ".".join(str(part) for part in sys.version_info[:3])
 _PIP = """#!/bin/sh
 # pip of the job's setup-python folder: bootstrapped on first use (ensurepip), then pip itself.
 here="$(cd "$(dirname "$0")" && pwd)"
-[ -x "$here/.pip-real" ] || { "$here/python" -m ensurepip --default-pip >/dev/null && touch "$here/.pip-real"; }
+if [ ! -e "$here/.pip-ready" ]; then
+  "$here/python" -m ensurepip --default-pip >/dev/null && touch "$here/.pip-ready"
+fi
 exec "$here/python" -m pip "$@"
 """
 
@@ -41,11 +45,15 @@ def setup_python(call: ActionCall) -> None:
             raise ActionFailed(f"The specified python version file at: {path} doesn't exist.")
         wanted = path.read_text(encoding="utf-8").strip().splitlines()[0]
     if not _version_ok(wanted):
-        raise ActionFailed(f"python-version {wanted!r}: the twin's runner image has Python {MACHINE_VERSION} only")
+        raise ActionFailed(
+            f"python-version {wanted!r}: the twin's runner image has Python {MACHINE_VERSION} only"
+        )
     folder = call.job.tool_dir / "python"
     if not (folder / "bin" / "python").exists():
         subprocess.run(  # noqa: S603 - the machine's interpreter, fixed arguments
-            [str(MACHINE_PYTHON), "-m", "venv", "--without-pip", str(folder)], check=True, capture_output=True
+            [str(MACHINE_PYTHON), "-m", "venv", "--without-pip", str(folder)],
+            check=True,
+            capture_output=True,
         )
         pip = folder / "bin" / "pip"
         pip.write_text(_PIP, encoding="utf-8")
@@ -56,7 +64,13 @@ def setup_python(call: ActionCall) -> None:
         call.job.set_env(name, str(folder))
     call.job.set_env("PKG_CONFIG_PATH", str(folder / "lib" / "pkgconfig"))
     call.log(f"Successfully set up CPython ({MACHINE_VERSION}) from {MACHINE_PYTHON}")
-    call.outputs.update({"python-version": MACHINE_VERSION, "python-path": str(folder / "bin" / "python"), "cache-hit": "false"})
+    call.outputs.update(
+        {
+            "python-version": MACHINE_VERSION,
+            "python-path": str(folder / "bin" / "python"),
+            "cache-hit": "false",
+        }
+    )
 
 
 def machine_uv(configured: str | None) -> Path | None:
@@ -71,11 +85,17 @@ def setup_uv(call: ActionCall) -> None:
     """The machine's uv on PATH."""
     uv = machine_uv(call.job.twin.config["runner"]["tools"].get("uv"))
     if uv is None:
-        raise ActionFailed("astral-sh/setup-uv: uv is not installed on the twin machine (set runner.tools.uv)")
+        raise ActionFailed(
+            "astral-sh/setup-uv: uv is not installed on the twin machine (set runner.tools.uv)"
+        )
     version = call.run([str(uv), "--version"], quiet=True).split()[1]
     wanted = call.input("version", "latest")
-    if wanted not in ("latest", "") and not version.startswith(wanted.lstrip("=v").rstrip(".x*").rstrip(".")):
-        raise ActionFailed(f"astral-sh/setup-uv: version {wanted} requested, the twin machine has uv {version}")
+    if wanted not in ("latest", "") and not version.startswith(
+        wanted.lstrip("=v").rstrip(".x*").rstrip(".")
+    ):
+        raise ActionFailed(
+            f"astral-sh/setup-uv: version {wanted} requested, the twin machine has uv {version}"
+        )
     if call.flag("activate-environment", False):
         raise ActionFailed("astral-sh/setup-uv: activate-environment is not supported by the twin")
     folder = call.job.tool_dir / "uv"

@@ -3,16 +3,23 @@
 Actions are matched on ``owner/name`` (any ref: this repository pins full commit SHAs); an
 action not in the table fails the job at set-up, naming it. The table:
 
-| action | what the twin does |
-| --- | --- |
-| ``actions/checkout`` | clone over the twin's git HTTP at the event's SHA/ref (``ref``, ``token``, ``fetch-depth`` (0 = all), ``path``, ``persist-credentials`` keeps the auth header in the local git config) |
-| ``actions/setup-python`` | this machine's Python 3.11 (any other version fails) in a per-job tool folder on PATH |
-| ``astral-sh/setup-uv`` | this machine's ``uv`` on PATH (``version`` must match it) |
-| ``actions/upload-artifact`` / ``actions/download-artifact`` | a per-run store by name (``path`` globs and lines, ``!`` excludes, hidden files excluded, ``if-no-files-found``, ``overwrite``; ``pattern``, ``merge-multiple``) |
-| ``aws-actions/configure-aws-credentials`` | ``role-to-assume`` must be in the twin's role table for the job's OIDC subject and the job needs ``id-token: write``; then moto's dummy credentials, ``AWS_REGION`` and ``AWS_ENDPOINT_URL`` of the twin |
-| ``actions/create-github-app-token`` | ``app-id`` and ``private-key`` must match an App installed in the twin config; output ``token`` (``ghs_app_*``), revoked when the job ends |
-| ``docker/setup-buildx-action``, ``docker/login-action`` | record the builder and the registry login (``ghcr.io`` needs a twin token) |
-| ``docker/build-push-action`` | ``twin.registry.build(context, dockerfile, target)``; outputs ``digest``, ``imageid``, ``metadata`` |
+- ``actions/checkout``: clone over the twin's git HTTP at the event's SHA/ref (``ref``,
+  ``token``, ``fetch-depth`` (0 = all), ``path``; ``persist-credentials`` keeps the auth
+  header in the local git config, like the real action).
+- ``actions/setup-python``: this machine's Python 3.11 (another version fails) on PATH.
+- ``astral-sh/setup-uv``: this machine's ``uv`` on PATH (``version`` must match it).
+- ``actions/upload-artifact`` / ``actions/download-artifact``: a per-run store by name
+  (``path`` globs and lines, ``!`` excludes, hidden files left out, ``if-no-files-found``,
+  ``overwrite``; ``pattern``, ``merge-multiple``).
+- ``aws-actions/configure-aws-credentials``: ``role-to-assume`` must be in the twin's role
+  table for the job's OIDC subject and the job needs ``id-token: write``; then moto's dummy
+  credentials, ``AWS_REGION`` and the twin's ``AWS_ENDPOINT_URL``.
+- ``actions/create-github-app-token``: ``app-id`` and ``private-key`` must match an App
+  installed in the twin config; output ``token`` (``ghs_app_*``), revoked when the job ends.
+- ``docker/setup-buildx-action``, ``docker/login-action``: record the builder and the login
+  (``ghcr.io`` needs a live twin token).
+- ``docker/build-push-action``: ``twin.registry.build(context, dockerfile, target)``; outputs
+  ``digest``, ``imageid``, ``metadata``.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ class ActionCall:
         """A boolean input (``true``/``false``)."""
         value = self.input(name, "true" if default else "false").strip().lower()
         if value not in ("true", "false"):
-            raise ActionFailed(f"Input does not meet YAML 1.2 \"Core Schema\" specification: {name}")
+            raise ActionFailed(f'Input does not meet YAML 1.2 "Core Schema" specification: {name}')
         return value == "true"
 
     def log(self, text: str) -> None:
@@ -100,7 +107,9 @@ class ActionCall:
             self.log((out + err).rstrip())
         if proc.returncode != 0:
             tail = " | ".join((err or out).strip().splitlines()[-3:])
-            raise ActionFailed(f"The process '{argv[0]}' failed with exit code {proc.returncode}: {tail}")
+            raise ActionFailed(
+                f"The process '{argv[0]}' failed with exit code {proc.returncode}: {tail}"
+            )
         return out
 
 
@@ -108,7 +117,13 @@ Action = Callable[[ActionCall], None]
 
 
 def _table() -> dict[str, Action]:
-    from twin.github import actions_artifacts, actions_checkout, actions_cloud, actions_docker, actions_setup
+    from twin.github import (
+        actions_artifacts,
+        actions_checkout,
+        actions_cloud,
+        actions_docker,
+        actions_setup,
+    )
 
     return {
         "actions/checkout": actions_checkout.checkout,
@@ -136,7 +151,9 @@ def resolve(uses: str) -> Action:
         JobFailed: The action is not in the table (the message names it), or malformed.
     """
     if uses.startswith(("docker://", "./")):
-        raise JobFailed(f"Unable to resolve action `{uses}`: the twin runs no container or local actions")
+        raise JobFailed(
+            f"Unable to resolve action `{uses}`: the twin runs no container or local actions"
+        )
     match = _USES.match(uses)
     if not match:
         raise JobFailed(f"Expected format {{org}}/{{repo}}[/path]@ref. Actual '{uses}'")
@@ -144,7 +161,8 @@ def resolve(uses: str) -> Action:
     table = _table()
     if key not in table or match["path"]:
         raise JobFailed(
-            f"Unable to resolve action `{uses}`: '{key}{match['path'] or ''}' is not in the twin's uses: table "
+            f"Unable to resolve action `{uses}`: '{key}{match['path'] or ''}' "
+            "is not in the twin's uses: table "
             f"({', '.join(sorted(table))})"
         )
     return table[key]

@@ -1,17 +1,19 @@
 """Twin-only routes (``/_twin/...``, no authentication, loopback only) for the e2e driver.
 
-| route | what |
-| --- | --- |
-| ``GET /healthz`` | ``{"ok": true}`` |
-| ``GET /_twin/config``, ``POST /_twin/config`` | the repository settings (``twin.github.config``); POST replaces the given top-level keys |
-| ``POST /_twin/tokens`` | ``{kind: user|app, login, permissions?, admin?}`` -> ``{token, login, kind}`` |
-| ``POST /_twin/schedule`` | ``{workflow?: "data.yml", cron?}``: fire ``schedule`` on the default branch -> the event record |
-| ``GET /_twin/events`` | every event with the runs it started and why others did not (``?pr=N``, ``?event=push``) |
-| ``GET /_twin/events/{id}`` | one event record |
-| ``GET /_twin/runs/{id}`` | a run with its jobs, steps (log paths), annotations, approvals, outputs, summaries |
-| ``GET /_twin/runs/{id}/log?job=<job id>&step=<number or name>`` | step logs as text |
-| ``GET /_twin/wait?run=<id>|event=<id>&timeout=<s>`` | blocks until the run (or every run of the event) completed; 408 on timeout |
-| ``GET /_twin/wait?changed_since=<version>&timeout=<s>`` | blocks until anything changed: ``{version, changed}`` |
+- ``GET /healthz``: ``{"ok": true}``.
+- ``GET /_twin/config``, ``POST /_twin/config``: the repository settings
+  (``twin.github.config``); POST replaces the given top-level keys.
+- ``POST /_twin/tokens``: ``{kind: user|app, login, permissions?, admin?}`` -> ``{token, ...}``.
+- ``POST /_twin/schedule``: ``{workflow?: "data.yml", cron?}`` fires ``schedule`` on the
+  default branch; answers the event record.
+- ``GET /_twin/events`` (``?pr=N``, ``?event=push``): every event, the runs it started and why
+  the other workflows did not start; ``GET /_twin/events/{id}``: one of them.
+- ``GET /_twin/runs/{id}``: a run with jobs, steps (log paths), annotations, approvals,
+  outputs and summaries; ``GET /_twin/runs/{id}/log?job=<job id>&step=<number or name>``:
+  step logs as text.
+- ``GET /_twin/wait?run=<id>`` or ``?event=<id>`` (``&timeout=<s>``): blocks until the run
+  (every run of the event) completed, 408 on timeout; ``?changed_since=<version>``: blocks
+  until anything changed, answers ``{version, changed}``.
 """
 
 from __future__ import annotations
@@ -79,8 +81,16 @@ def routes(twin: GitHubTwin) -> list[Route]:
         kind = doc.get("kind", "user")
         if kind not in ("user", "app"):
             return JSONResponse({"message": "kind must be user or app"}, status_code=422)
-        login = str(doc.get("login") or (twin.config["person"]["login"] if kind == "user" else "twin-app[bot]"))
-        token = twin.tokens.mint(kind, login, dict(doc.get("permissions") or {}), admin=bool(doc.get("admin", kind == "user")))
+        login = str(
+            doc.get("login")
+            or (twin.config["person"]["login"] if kind == "user" else "twin-app[bot]")
+        )
+        token = twin.tokens.mint(
+            kind,
+            login,
+            dict(doc.get("permissions") or {}),
+            admin=bool(doc.get("admin", kind == "user")),
+        )
         return JSONResponse({"token": token.value, "login": token.login, "kind": token.kind})
 
     async def schedule(request: Request) -> Response:
@@ -89,14 +99,23 @@ def routes(twin: GitHubTwin) -> list[Route]:
         cron = str(doc.get("cron") or "")
 
         def fire() -> dict[str, Any]:
-            wanted = workflow if not workflow or workflow.startswith(".github/") else f".github/workflows/{workflow}"
+            wanted = (
+                workflow
+                if not workflow or workflow.startswith(".github/")
+                else f".github/workflows/{workflow}"
+            )
             fired = cron
             if wanted and not fired:
                 good, _ = events.workflows_at(twin, events.default_head(twin)[1])
-                crons = next((w.triggers.get("schedule", {}).get("crons") for w in good if w.path == wanted), None)
+                crons = next(
+                    (w.triggers.get("schedule", {}).get("crons") for w in good if w.path == wanted),
+                    None,
+                )
                 fired = (crons or [""])[0]
             payload = {"schedule": fired}
-            return events.dispatched(twin, "schedule", twin.person, cron=cron, workflow=wanted, payload=payload).json()
+            return events.dispatched(
+                twin, "schedule", twin.person, cron=cron, workflow=wanted, payload=payload
+            ).json()
 
         return JSONResponse(await run_in_threadpool(fire))
 
@@ -104,16 +123,28 @@ def routes(twin: GitHubTwin) -> list[Route]:
         pr, name = request.query_params.get("pr"), request.query_params.get("event")
         with twin.store.lock:
             items = [e.json() for e in twin.store.events.values()]
-        items = [e for e in items if (not pr or str(e["pull_request"]) == pr) and (not name or e["event"] == name)]
+        items = [
+            e
+            for e in items
+            if (not pr or str(e["pull_request"]) == pr) and (not name or e["event"] == name)
+        ]
         return JSONResponse(items)
 
     async def one_event(request: Request) -> Response:
         record = twin.store.events.get(int(request.path_params["id"]))
-        return JSONResponse(record.json()) if record else JSONResponse({"message": "Not Found"}, status_code=404)
+        return (
+            JSONResponse(record.json())
+            if record
+            else JSONResponse({"message": "Not Found"}, status_code=404)
+        )
 
     async def one_run(request: Request) -> Response:
         run = twin.store.runs.get(int(request.path_params["id"]))
-        return JSONResponse(run_detail(twin, run)) if run else JSONResponse({"message": "Not Found"}, status_code=404)
+        return (
+            JSONResponse(run_detail(twin, run))
+            if run
+            else JSONResponse({"message": "Not Found"}, status_code=404)
+        )
 
     async def run_log(request: Request) -> Response:
         run = twin.store.runs.get(int(request.path_params["id"]))
@@ -129,7 +160,10 @@ def routes(twin: GitHubTwin) -> list[Route]:
                     continue
                 path = twin.runs_dir / str(run.id) / record.log if record.log else None
                 if path and path.is_file():
-                    chunks.append(f"=== {job.key} / {record.number} {record.name}\n{path.read_text(encoding='utf-8')}")
+                    chunks.append(
+                        f"=== {job.key} / {record.number} {record.name}\n"
+                        + path.read_text(encoding="utf-8")
+                    )
         return PlainTextResponse("".join(chunks))
 
     async def wait(request: Request) -> Response:
@@ -138,17 +172,27 @@ def routes(twin: GitHubTwin) -> list[Route]:
         since = request.query_params.get("changed_since")
         if since is not None:
             seen = int(since)
-            done = await run_in_threadpool(twin.store.wait, lambda: twin.store.version != seen, timeout)
+            done = await run_in_threadpool(
+                twin.store.wait, lambda: twin.store.version != seen, timeout
+            )
             return JSONResponse({"version": twin.store.version, "changed": done})
         if run_id:
             rid = int(run_id)
             done = await run_in_threadpool(
-                twin.store.wait, lambda: rid in twin.store.runs and twin.store.runs[rid].status == "completed", timeout
+                twin.store.wait,
+                lambda: rid in twin.store.runs and twin.store.runs[rid].status == "completed",
+                timeout,
             )
-            body: Any = run_detail(twin, twin.store.runs[rid]) if rid in twin.store.runs else {"message": "Not Found"}
+            body: Any = (
+                run_detail(twin, twin.store.runs[rid])
+                if rid in twin.store.runs
+                else {"message": "Not Found"}
+            )
         else:
             eid = int(event_id or 0)
-            done = await run_in_threadpool(twin.store.wait, lambda: _event_runs_done(twin, eid), timeout)
+            done = await run_in_threadpool(
+                twin.store.wait, lambda: _event_runs_done(twin, eid), timeout
+            )
             record = twin.store.events.get(eid)
             body = record.json() if record else {"message": "Not Found"}
         return JSONResponse(body, status_code=200 if done else 408)

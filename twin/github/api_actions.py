@@ -28,12 +28,16 @@ def repository_dispatch(twin: GitHubTwin, call: Call) -> tuple[int, None, dict[s
     need(call.token, "contents", "write")
     event_type = call.body.get("event_type")
     if not isinstance(event_type, str) or not event_type:
-        raise ApiError(422, "Invalid request.\n\nNo subschema in \"anyOf\" matched. event_type wasn't supplied.")
+        raise ApiError(
+            422, 'Invalid request.\n\nNo subschema in "anyOf" matched. event_type wasn\'t supplied.'
+        )
     payload = call.body.get("client_payload") or {}
     if not isinstance(payload, dict):
         raise ApiError(422, "client_payload must be an object")
     full = {"action": event_type, "branch": twin.default_branch, "client_payload": payload}
-    record = events.dispatched(twin, "repository_dispatch", call.token, action=event_type, payload=full)
+    record = events.dispatched(
+        twin, "repository_dispatch", call.token, action=event_type, payload=full
+    )
     return 204, None, {EVENT_HEADER: str(record.id)}
 
 
@@ -54,7 +58,7 @@ def workflow_dispatch(twin: GitHubTwin, call: Call) -> tuple[int, None, dict[str
     need(call.token, "actions", "write")
     ref = call.body.get("ref")
     if not isinstance(ref, str) or not ref:
-        raise ApiError(422, "Invalid request.\n\n\"ref\" wasn't supplied.")
+        raise ApiError(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
     try:
         full, sha = events.default_head(twin, ref)
     except LookupError as exc:
@@ -73,12 +77,19 @@ def workflow_dispatch(twin: GitHubTwin, call: Call) -> tuple[int, None, dict[str
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
     payload = {
-        "inputs": {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in inputs.items()} or None,
+        "inputs": {k: json.dumps(v) if isinstance(v, bool) else str(v) for k, v in inputs.items()}
+        or None,
         "ref": full,
         "workflow": path,
     }
     record = events.dispatched(
-        twin, "workflow_dispatch", call.token, ref=full, workflow=path, inputs=inputs, payload=payload
+        twin,
+        "workflow_dispatch",
+        call.token,
+        ref=full,
+        workflow=path,
+        inputs=inputs,
+        payload=payload,
     )
     return 204, None, {EVENT_HEADER: str(record.id)}
 
@@ -88,7 +99,9 @@ def list_workflows(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     need(call.token, "actions", "read")
     _, sha = events.default_head(twin)
     good, _ = workflows_at(twin, sha)
-    items = [{"id": workflow_id(w.path), "name": w.name, "path": w.path, "state": "active"} for w in good]
+    items = [
+        {"id": workflow_id(w.path), "name": w.name, "path": w.path, "state": "active"} for w in good
+    ]
     return {"total_count": len(items), "workflows": items}
 
 
@@ -112,7 +125,9 @@ def _runs(twin: GitHubTwin, call: Call, path: str | None = None) -> dict[str, An
         status = query.get("status")
         if status and status not in (run.status, run.conclusion):
             continue
-        selected.append(run.json(twin.api_url + "/repos/" + twin.repository_json()["full_name"], twin.git_url))
+        selected.append(
+            run.json(twin.api_url + "/repos/" + twin.repository_json()["full_name"], twin.git_url)
+        )
     return {"total_count": len(selected), "workflow_runs": page(selected, query)}
 
 
@@ -137,7 +152,9 @@ def _run(twin: GitHubTwin, call: Call) -> RunRecord:
 
 def get_run(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /actions/runs/{id}``."""
-    return _run(twin, call).json(f"{twin.api_url}/repos/{twin.repository_json()['full_name']}", twin.git_url)
+    return _run(twin, call).json(
+        f"{twin.api_url}/repos/{twin.repository_json()['full_name']}", twin.git_url
+    )
 
 
 def run_jobs(twin: GitHubTwin, call: Call) -> dict[str, Any]:
@@ -165,7 +182,14 @@ def run_artifacts(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     items = []
     for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         doc = json.loads(meta.read_text(encoding="utf-8"))
-        items.append({"id": doc["id"], "name": doc["name"], "digest": f"sha256:{doc['digest']}", "expired": False})
+        items.append(
+            {
+                "id": doc["id"],
+                "name": doc["name"],
+                "digest": f"sha256:{doc['digest']}",
+                "expired": False,
+            }
+        )
     return {"total_count": len(items), "artifacts": items}
 
 
@@ -174,7 +198,9 @@ def routes(twin: GitHubTwin) -> list[Route]:
     return [
         route(twin, f"{REPO}/dispatches", ["POST"], repository_dispatch),
         route(twin, f"{REPO}/actions/workflows", ["GET"], list_workflows),
-        route(twin, f"{REPO}/actions/workflows/{{workflow}}/dispatches", ["POST"], workflow_dispatch),
+        route(
+            twin, f"{REPO}/actions/workflows/{{workflow}}/dispatches", ["POST"], workflow_dispatch
+        ),
         route(twin, f"{REPO}/actions/workflows/{{workflow}}/runs", ["GET"], list_workflow_runs),
         route(twin, f"{REPO}/actions/runs", ["GET"], list_runs),
         route(twin, f"{REPO}/actions/runs/{{run_id}}", ["GET"], get_run),

@@ -1,4 +1,4 @@
-"""REST: pull requests, reviews and issue comments (``/repos/{owner}/{repo}/pulls``, ``/issues``)."""
+"""REST: pull requests, reviews and issue comments (``/pulls``, ``/issues``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ def list_pulls(twin: GitHubTwin, call: Call) -> list[dict[str, Any]]:
     head = call.query.get("head")
     base = call.query.get("base")
     with twin.store.lock:
-        items = sorted(twin.store.pulls.values(), key=lambda p: p["number"], reverse=call.query.get("direction", "desc") == "desc")
+        items = sorted(
+            twin.store.pulls.values(),
+            key=lambda p: p["number"],
+            reverse=call.query.get("direction", "desc") == "desc",
+        )
         out = []
         for pr in items:
             if state != "all" and pr["state"] != state:
@@ -82,7 +86,11 @@ def list_comments(twin: GitHubTwin, call: Call) -> list[dict[str, Any]]:
     number = call.int_param("number")
     need(call.token, _comment_scope(twin, number), "read")
     with twin.store.lock:
-        items = [dict(c) for c in sorted(twin.store.comments.values(), key=lambda c: c["id"]) if c["issue"] == number]
+        items = [
+            dict(c)
+            for c in sorted(twin.store.comments.values(), key=lambda c: c["id"])
+            if c["issue"] == number
+        ]
     return page(items, call.query)
 
 
@@ -93,7 +101,11 @@ def create_comment(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]:
     if number not in twin.store.pulls:
         raise ApiError(404, "Not Found")
     if not isinstance(call.body.get("body"), str):
-        raise ApiError(422, "Validation Failed", [{"resource": "IssueComment", "field": "body", "code": "missing_field"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "IssueComment", "field": "body", "code": "missing_field"}],
+        )
     with twin.store.lock:
         comment = {
             "id": twin.store.next_id(),
@@ -104,7 +116,9 @@ def create_comment(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]:
             "updated_at": now(),
             "html_url": f"{twin.git_url}/pull/{number}",
         }
-        comment["url"] = f"{twin.api_url}/repos/{twin.repository_json()['full_name']}/issues/comments/{comment['id']}"
+        comment["url"] = (
+            f"{twin.api_url}/repos/{twin.repository_json()['full_name']}/issues/comments/{comment['id']}"
+        )
         twin.store.comments[comment["id"]] = comment
     return 201, dict(comment)
 

@@ -1,5 +1,7 @@
-"""REST: repository settings, Actions permissions, environments, secret and variable names,
-branches and their protection, commit statuses and check runs."""
+"""REST: repository settings, environments, secret and variable names, branches, checks.
+
+Also the Actions workflow permissions, branch protection, commit statuses and check runs.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +20,12 @@ def get_repository(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /repos/{owner}/{repo}`` (the caller's permissions included, as GitHub does)."""
     out = twin.repository_json()
     admin = call.token.admin
-    out["permissions"] = {"admin": admin, "maintain": admin, "push": call.token.can("contents", "write"), "pull": True}
+    out["permissions"] = {
+        "admin": admin,
+        "maintain": admin,
+        "push": call.token.can("contents", "write"),
+        "pull": True,
+    }
     return out
 
 
@@ -41,7 +48,9 @@ def _environment_json(twin: GitHubTwin, name: str, settings: dict[str, Any]) -> 
                 "id": 1,
                 "type": "required_reviewers",
                 "prevent_self_review": False,
-                "reviewers": [{"type": "User", "reviewer": twin.user_json(str(r))} for r in reviewers],
+                "reviewers": [
+                    {"type": "User", "reviewer": twin.user_json(str(r))} for r in reviewers
+                ],
             }
         )
     if settings.get("wait_timer"):
@@ -55,7 +64,9 @@ def _environment_json(twin: GitHubTwin, name: str, settings: dict[str, Any]) -> 
         "url": f"{twin.api_url}/repos/{twin.repository_json()['full_name']}/environments/{name}",
         "protection_rules": rules,
         "deployment_branch_policy": (
-            None if branches is None else {"protected_branches": False, "custom_branch_policies": True}
+            None
+            if branches is None
+            else {"protected_branches": False, "custom_branch_policies": True}
         ),
         "created_at": STAMP,
         "updated_at": STAMP,
@@ -98,14 +109,20 @@ def list_secrets(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /actions/secrets`` and ``/environments/{name}/secrets``: names only."""
     need(call.token, "admin", "read")
     names = sorted(_scoped(twin, call, "secrets"))
-    return {"total_count": len(names), "secrets": [{"name": n, "created_at": STAMP, "updated_at": STAMP} for n in names]}
+    return {
+        "total_count": len(names),
+        "secrets": [{"name": n, "created_at": STAMP, "updated_at": STAMP} for n in names],
+    }
 
 
 def list_variables(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /actions/variables`` and ``/environments/{name}/variables`` (values too, as GitHub)."""
     need(call.token, "admin", "read")
     values = _scoped(twin, call, "variables")
-    items = [{"name": n, "value": str(v), "created_at": STAMP, "updated_at": STAMP} for n, v in sorted(values.items())]
+    items = [
+        {"name": n, "value": str(v), "created_at": STAMP, "updated_at": STAMP}
+        for n, v in sorted(values.items())
+    ]
     return {"total_count": len(items), "variables": items}
 
 
@@ -127,7 +144,11 @@ def get_protection(twin: GitHubTwin, call: Call) -> dict[str, Any]:
         },
         "required_pull_request_reviews": None
         if reviews is None
-        else {"required_approving_review_count": int(reviews.get("required_approving_review_count", 1))},
+        else {
+            "required_approving_review_count": int(
+                reviews.get("required_approving_review_count", 1)
+            )
+        },
         "enforce_admins": {"enabled": bool(rules.get("enforce_admins"))},
         "allow_force_pushes": {"enabled": bool(rules.get("allow_force_pushes"))},
         "allow_deletions": {"enabled": False},
@@ -141,14 +162,22 @@ def get_branch(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     sha = twin.repo.rev(f"refs/heads/{branch}")
     if sha is None:
         raise ApiError(404, "Branch not found")
-    return {"name": branch, "commit": {"sha": sha}, "protected": branch in twin.config["branch_protection"]}
+    return {
+        "name": branch,
+        "commit": {"sha": sha},
+        "protected": branch in twin.config["branch_protection"],
+    }
 
 
 def get_commit(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /commits/{ref}``: the SHA (and parents) of a ref or SHA."""
     need(call.token, "contents", "read")
     ref = call.params["ref"]
-    sha = twin.repo.rev(ref) or twin.repo.rev(f"refs/heads/{ref}") or twin.repo.rev(f"refs/tags/{ref}")
+    sha = (
+        twin.repo.rev(ref)
+        or twin.repo.rev(f"refs/heads/{ref}")
+        or twin.repo.rev(f"refs/tags/{ref}")
+    )
     if sha is None:
         raise ApiError(422, f"No commit found for SHA: {ref}")
     parents = twin.repo.git("rev-list", "--parents", "-n", "1", sha).split()[1:]
@@ -160,10 +189,16 @@ def create_status(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]:
     need(call.token, "statuses", "write")
     body = call.body
     if body.get("state") not in ("error", "failure", "pending", "success"):
-        raise ApiError(422, "Validation Failed", [{"resource": "Status", "field": "state", "code": "invalid"}])
+        raise ApiError(
+            422, "Validation Failed", [{"resource": "Status", "field": "state", "code": "invalid"}]
+        )
     status = twin.store.add_status(
-        call.params["sha"], body["state"], str(body.get("context") or "default"), str(body.get("description") or ""),
-        str(body.get("target_url") or ""), call.token.login,
+        call.params["sha"],
+        body["state"],
+        str(body.get("context") or "default"),
+        str(body.get("description") or ""),
+        str(body.get("target_url") or ""),
+        call.token.login,
     )
     return 201, status
 
@@ -177,8 +212,17 @@ def combined_status(twin: GitHubTwin, call: Call) -> dict[str, Any]:
         for status in twin.store.statuses.get(sha, []):
             latest[status["context"]] = status
     states = [s["state"] for s in latest.values()]
-    state = "failure" if {"failure", "error"} & set(states) else ("pending" if "pending" in states or not states else "success")
-    return {"state": state, "sha": sha, "total_count": len(latest), "statuses": list(latest.values())}
+    state = (
+        "failure"
+        if {"failure", "error"} & set(states)
+        else ("pending" if "pending" in states or not states else "success")
+    )
+    return {
+        "state": state,
+        "sha": sha,
+        "total_count": len(latest),
+        "statuses": list(latest.values()),
+    }
 
 
 def check_runs(twin: GitHubTwin, call: Call) -> dict[str, Any]:
@@ -199,7 +243,9 @@ def create_check_run(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]
     if not body.get("name") or not body.get("head_sha"):
         raise ApiError(422, "Validation Failed")
     status = str(body.get("status") or ("completed" if body.get("conclusion") else "queued"))
-    return 201, twin.store.add_check_run(body["head_sha"], body["name"], status, body.get("conclusion"), call.token.login)
+    return 201, twin.store.add_check_run(
+        body["head_sha"], body["name"], status, body.get("conclusion"), call.token.login
+    )
 
 
 def routes(twin: GitHubTwin) -> list[Route]:

@@ -39,15 +39,22 @@ class GitHubTwinClient:
         return cls(record["url"], record["person_token"])
 
     # -- plumbing -------------------------------------------------------------------------
-    def api(self, method: str, path: str, body: Any = None, *, token: str | None = None) -> httpx.Response:
+    def api(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> httpx.Response:
         """One REST call (``path`` relative to the repository, e.g. ``/pulls``)."""
-        headers = {"Authorization": f"Bearer {token or self.token}", "Accept": "application/vnd.github+json"}
+        headers = {
+            "Authorization": f"Bearer {token or self.token}",
+            "Accept": "application/vnd.github+json",
+        }
         return self.http.request(method, self.api_url + path, json=body, headers=headers)
 
     def _admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         response = self.http.request(method, self.url + path, json=body, params=params or None)
         if response.status_code >= 400 and response.status_code != 408:
-            raise TwinError(f"github: {method} {path}: HTTP {response.status_code} {response.text[:200]}")
+            raise TwinError(
+                f"github: {method} {path}: HTTP {response.status_code} {response.text[:200]}"
+            )
         return response.json()
 
     def configure(self, **keys: Any) -> dict[str, Any]:
@@ -55,7 +62,12 @@ class GitHubTwinClient:
         result: dict[str, Any] = self._admin("POST", "/_twin/config", keys)
         return result
 
-    def mint_token(self, kind: str = "user", login: str | None = None, permissions: dict[str, str] | None = None) -> str:
+    def mint_token(
+        self,
+        kind: str = "user",
+        login: str | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> str:
         """A new user or App token."""
         body = {"kind": kind, "login": login, "permissions": permissions or {}}
         return str(self._admin("POST", "/_twin/tokens", body)["token"])
@@ -63,7 +75,9 @@ class GitHubTwinClient:
     # -- triggers -------------------------------------------------------------------------
     def fire_schedule(self, workflow: str, cron: str | None = None) -> dict[str, Any]:
         """Fire ``schedule`` for one workflow file (e.g. ``data.yml``); the event record."""
-        result: dict[str, Any] = self._admin("POST", "/_twin/schedule", {"workflow": workflow, "cron": cron})
+        result: dict[str, Any] = self._admin(
+            "POST", "/_twin/schedule", {"workflow": workflow, "cron": cron}
+        )
         return result
 
     def _event_of(self, response: httpx.Response, what: str) -> dict[str, Any]:
@@ -71,16 +85,27 @@ class GitHubTwinClient:
             raise TwinError(f"github: {what}: HTTP {response.status_code} {response.text[:300]}")
         return self.event(int(response.headers["X-Twin-Event-Id"]))
 
-    def dispatch_workflow(self, workflow: str, ref: str = "main", inputs: dict[str, Any] | None = None, *, token: str | None = None) -> dict[str, Any]:
+    def dispatch_workflow(
+        self,
+        workflow: str,
+        ref: str = "main",
+        inputs: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> dict[str, Any]:
         """``workflow_dispatch`` of ``workflow`` (file name); the event record with its runs."""
         body = {"ref": ref, "inputs": inputs or {}}
         response = self.api("POST", f"/actions/workflows/{workflow}/dispatches", body, token=token)
         return self._event_of(response, f"dispatch {workflow}")
 
-    def repository_dispatch(self, event_type: str, payload: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
+    def repository_dispatch(
+        self, event_type: str, payload: dict[str, Any], *, token: str | None = None
+    ) -> dict[str, Any]:
         """``repository_dispatch``; the event record."""
         body = {"event_type": event_type, "client_payload": payload}
-        return self._event_of(self.api("POST", "/dispatches", body, token=token), f"dispatch {event_type}")
+        return self._event_of(
+            self.api("POST", "/dispatches", body, token=token), f"dispatch {event_type}"
+        )
 
     # -- reading --------------------------------------------------------------------------
     def event(self, event_id: int) -> dict[str, Any]:
@@ -95,7 +120,7 @@ class GitHubTwinClient:
         return result
 
     def no_run_reasons(self, pr: int | None = None) -> list[str]:
-        """Why events started nothing, e.g. "pull_request.opened on PR #3 was made with GITHUB_TOKEN ..."."""
+        """Why events started nothing ("pull_request.opened on PR #3 was made with ...")."""
         return [e["reason"] for e in self.events(pr=pr) if e["reason"] and not e["runs"]]
 
     def run(self, run_id: int) -> dict[str, Any]:
@@ -117,7 +142,9 @@ class GitHubTwinClient:
 
     def summary(self, run_id: int, job: str | None = None) -> str:
         """The ``GITHUB_STEP_SUMMARY`` text of a run's jobs."""
-        return "".join(j["summary"] for j in self.run(run_id)["jobs"] if job is None or j["key"] == job)
+        return "".join(
+            j["summary"] for j in self.run(run_id)["jobs"] if job is None or j["key"] == job
+        )
 
     # -- waiting --------------------------------------------------------------------------
     def wait_run(self, run_id: int, timeout: float) -> dict[str, Any]:
@@ -128,14 +155,22 @@ class GitHubTwinClient:
         """Every run an event started, once all completed."""
         runs = self.wait_for(
             f"the runs of event {event_id}",
-            lambda: (lambda rs: rs if all(_done(r) for r in rs) else None)([self.run(i) for i in self.event(event_id)["runs"]]),
+            lambda: (lambda rs: rs if all(_done(r) for r in rs) else None)(
+                [self.run(i) for i in self.event(event_id)["runs"]]
+            ),
             timeout,
         )
         return list(runs)
 
-    def wait_for_runs(self, workflow: str, condition: Callable[[list[dict[str, Any]]], bool], timeout: float) -> list[dict[str, Any]]:
+    def wait_for_runs(
+        self, workflow: str, condition: Callable[[list[dict[str, Any]]], bool], timeout: float
+    ) -> list[dict[str, Any]]:
         """The runs of ``workflow`` once ``condition(runs)`` holds."""
-        return self.wait_for(f"runs of {workflow}", lambda: (lambda rs: rs if condition(rs) else None)(self.runs(workflow)), timeout)
+        return self.wait_for(
+            f"runs of {workflow}",
+            lambda: (lambda rs: rs if condition(rs) else None)(self.runs(workflow)),
+            timeout,
+        )
 
     def wait_for(self, what: str, probe: Callable[[], Any], timeout: float) -> Any:
         """``probe()`` once it returns something truthy, re-checked whenever the server changes."""
@@ -148,13 +183,24 @@ class GitHubTwinClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TwinError(f"github: gave up waiting for {what} after {timeout:.0f}s")
-            answer = self._admin("GET", "/_twin/wait", changed_since=version, timeout=min(remaining, LONG_POLL_SECONDS))
+            answer = self._admin(
+                "GET",
+                "/_twin/wait",
+                changed_since=version,
+                timeout=min(remaining, LONG_POLL_SECONDS),
+            )
             version = answer["version"]
 
     # -- pull requests --------------------------------------------------------------------
-    def pulls(self, state_: str = "open", head: str | None = None, base: str | None = None) -> list[dict[str, Any]]:
+    def pulls(
+        self, state_: str = "open", head: str | None = None, base: str | None = None
+    ) -> list[dict[str, Any]]:
         """Pull requests (``head`` as a branch name)."""
-        params = f"?state={state_}&per_page=100" + (f"&head={head}" if head else "") + (f"&base={base}" if base else "")
+        params = (
+            f"?state={state_}&per_page=100"
+            + (f"&head={head}" if head else "")
+            + (f"&base={base}" if base else "")
+        )
         result: list[dict[str, Any]] = self.api("GET", "/pulls" + params).json()
         return result
 
@@ -162,7 +208,10 @@ class GitHubTwinClient:
         """Merge a pull request as the person (refused when required checks are not green)."""
         response = self.api("PUT", f"/pulls/{number}/merge", {"merge_method": method})
         if response.status_code != 200:
-            raise TwinError(f"github: merge of PR #{number} refused: HTTP {response.status_code} {response.json().get('message')}")
+            raise TwinError(
+                f"github: merge of PR #{number} refused: HTTP {response.status_code} "
+                f"{response.json().get('message')}"
+            )
         result: dict[str, Any] = response.json()
         return result
 

@@ -11,6 +11,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from twin.github.expr_values import ExpressionError, to_str, truthy
+from twin.github.expressions import Context, render, render_str
 
 MAX_QUEUE = 100
 
@@ -43,7 +47,9 @@ class ConcurrencyGroups:
         self._cond = threading.Condition()
         self._groups: dict[str, _Group] = {}
 
-    def acquire(self, group: str, holder: Holder, *, cancel_in_progress: bool, queue: str = "single") -> bool:
+    def acquire(
+        self, group: str, holder: Holder, *, cancel_in_progress: bool, queue: str = "single"
+    ) -> bool:
         """Wait for the group's running place; False when cancelled while pending."""
         key = group.casefold()
         message = f"Canceling since a higher priority waiting request for {group} exists"
@@ -90,3 +96,17 @@ class ConcurrencyGroups:
         """Wake pending holders (one was cancelled from outside)."""
         with self._cond:
             self._cond.notify_all()
+
+
+def concurrency_spec(spec: Any, ctx: Context) -> tuple[str | None, bool, str]:
+    """``(group, cancel-in-progress, queue)`` of a ``concurrency`` value, evaluated."""
+    if spec is None:
+        return None, False, "single"
+    if isinstance(spec, str):
+        return render_str(spec, ctx) or None, False, "single"
+    group = render_str(spec.get("group"), ctx)
+    cancel = truthy(render(spec.get("cancel-in-progress", False), ctx))
+    queue = to_str(spec.get("queue", "single"))
+    if queue not in ("single", "max") or (queue == "max" and cancel):
+        raise ExpressionError(f"concurrency: queue '{queue}' is invalid here")
+    return group or None, cancel, queue

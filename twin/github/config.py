@@ -50,7 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "branch_protection": {},
     "apps": {},
     "aws": {"region": "us-east-1", "endpoint_url": "", "roles": {}},
-    "runner": {"env": {}, "self_hosted": [["self-hosted", "linux", "x64", "trading-platform"]], "tools": {}},
+    "runner": {
+        "env": {},
+        "self_hosted": [["self-hosted", "linux", "x64", "trading-platform"]],
+        "tools": {},
+    },
 }
 
 _KINDS: dict[str, type] = {k: type(v) for k, v in DEFAULTS.items()}

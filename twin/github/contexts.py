@@ -117,7 +117,9 @@ def github_context(
     }
 
 
-def default_env(github: dict[str, Any], paths: dict[str, str], runner: dict[str, str]) -> dict[str, str]:
+def default_env(
+    github: dict[str, Any], paths: dict[str, str], runner: dict[str, str]
+) -> dict[str, str]:
     """The ``GITHUB_*`` and ``RUNNER_*`` variables of a step (``paths``: the command files)."""
     env = {
         "CI": "true",

@@ -85,7 +85,9 @@ def push(twin: GitHubTwin, ref: str, before: str, after: str, token: Token) -> E
     repo = twin.repo
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     if after == ZERO:
-        record = twin.store.add_event(name="push", ref=ref, sha=before, actor=token.login, token=token.described)
+        record = twin.store.add_event(
+            name="push", ref=ref, sha=before, actor=token.login, token=token.described
+        )
         record.reason = "the ref was deleted"
         return record
     commits = repo.commits(before, after)
@@ -167,9 +169,17 @@ def pull_request(twin: GitHubTwin, pr: dict[str, Any], action: str, token: Token
     )
     if not pr.get("mergeable") and action != "closed":
         record = twin.store.add_event(
-            name="pull_request", ref=event.ref, sha=sha, actor=token.login, token=token.described, action=action, pr=number
+            name="pull_request",
+            ref=event.ref,
+            sha=sha,
+            actor=token.login,
+            token=token.described,
+            action=action,
+            pr=number,
         )
-        record.reason = f"PR #{number} has merge conflicts with {pr['base']['ref']}: no merge commit to run on"
+        record.reason = (
+            f"PR #{number} has merge conflicts with {pr['base']['ref']}: no merge commit to run on"
+        )
         return record
     return deliver(twin, event, token)
 
@@ -187,10 +197,17 @@ def default_head(twin: GitHubTwin, ref: str | None = None) -> tuple[str, str]:
     raise LookupError(f"No ref found for: {name}")
 
 
-def dispatched(twin: GitHubTwin, name: str, token: Token, *, ref: str | None = None, **fields: Any) -> EventRecord:
+def dispatched(
+    twin: GitHubTwin, name: str, token: Token, *, ref: str | None = None, **fields: Any
+) -> EventRecord:
     """``schedule``, ``workflow_dispatch`` or ``repository_dispatch`` on a branch's head."""
     full, sha = default_head(twin, ref)
-    payload: dict[str, Any] = {"repository": twin.repository_json(), "sender": twin.user_json(token.login)}
+    payload: dict[str, Any] = {
+        "repository": twin.repository_json(),
+        "sender": twin.user_json(token.login),
+    }
     payload.update(fields.pop("payload", {}))
-    event = Event(name=name, ref=full, sha=sha, head_sha=sha, payload=payload, actor=token.login, **fields)
+    event = Event(
+        name=name, ref=full, sha=sha, head_sha=sha, payload=payload, actor=token.login, **fields
+    )
     return deliver(twin, event, token)

@@ -178,7 +178,7 @@ def _from_json(value: Any) -> Any:
 
 
 def hash_files(workspace: Path, patterns: Sequence[str]) -> str:
-    """``hashFiles``: SHA-256 over the SHA-256 of each matched file, in path order; ``""`` if none."""
+    """``hashFiles``: SHA-256 over each matched file's SHA-256, in path order; ``""`` if none."""
     files = glob_files(workspace, [p for pattern in patterns for p in pattern.splitlines()])
     if not files:
         return ""

@@ -9,13 +9,12 @@ strings with ``''`` as the quote). Context names, properties and function names 
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.github.expr_parser import Parser, parse, tokens
 from twin.github.expr_values import (
     ExpressionError,
     FilteredArray,
@@ -26,16 +25,6 @@ from twin.github.expr_values import (
     truthy,
 )
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<num>-?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))
-    | (?P<str>'(?:[^']|'')*')
-    | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\].,*])
-    | (?P<id>[A-Za-z_][A-Za-z0-9_-]*)
-    | (?P<end>}})
-    )""",
-    re.VERBOSE,
-)
 STATUS_FUNCTIONS = ("success", "failure", "cancelled", "always")
 
 
@@ -46,138 +35,6 @@ class Context:
     values: dict[str, Any] = field(default_factory=dict)
     status: Mapping[str, Callable[[], bool]] = field(default_factory=dict)
     workspace: Path | None = None
-
-
-def _tokens(text: str, start: int = 0, *, until_close: bool = False) -> tuple[list[Any], int]:
-    """Tokens from ``start``; with ``until_close`` stop after the closing ``}}``."""
-    out: list[tuple[str, Any]] = []
-    pos = start
-    while True:
-        if pos >= len(text) or not text[pos:].strip():
-            if until_close:
-                raise ExpressionError(f"unclosed '${{{{' in {text!r}")
-            return out, len(text)
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            raise ExpressionError(f"unexpected character {text[pos:].strip()[:1]!r} in {text!r}")
-        pos = match.end()
-        kind = match.lastgroup or ""
-        value = match.group(kind)
-        if kind == "end":
-            if until_close:
-                return out, pos
-            raise ExpressionError(f"unexpected '}}}}' in {text!r}")
-        if kind == "num":
-            out.append(("lit", _number(value)))
-        elif kind == "str":
-            out.append(("lit", value[1:-1].replace("''", "'")))
-        elif kind == "id":
-            lowered = value.lower()
-            literals = {"true": True, "false": False, "null": None}
-            literals |= {"nan": math.nan, "infinity": math.inf}
-            out.append(("lit", literals[lowered]) if lowered in literals else ("id", value))
-        else:
-            out.append(("op", value))
-
-
-def _number(text: str) -> float:
-    lowered = text.lower()
-    if "0x" in lowered:
-        return float(int(lowered, 16))
-    if "0o" in lowered:
-        return float(int(lowered, 8))
-    return float(text)
-
-
-class _Parser:
-    def __init__(self, tokens: list[Any], source: str) -> None:
-        self.tokens, self.pos, self.source = tokens, 0, source
-
-    def peek(self) -> tuple[str, Any] | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def take(self, op: str | None = None) -> tuple[str, Any]:
-        token = self.peek()
-        if token is None or (op is not None and token != ("op", op)):
-            want = f"'{op}'" if op else "more"
-            raise ExpressionError(f"expected {want} in expression {self.source!r}")
-        self.pos += 1
-        return token
-
-    def parse(self) -> Any:
-        if not self.tokens:
-            raise ExpressionError("empty expression")
-        node = self.binary(0)
-        if self.peek() is not None:
-            raise ExpressionError(f"unexpected {self.peek()[1]!r} in {self.source!r}")  # type: ignore[index]
-        return node
-
-    LEVELS = (("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="))
-
-    def binary(self, level: int) -> Any:
-        if level == len(self.LEVELS):
-            return self.unary()
-        node = self.binary(level + 1)
-        while (token := self.peek()) and token[0] == "op" and token[1] in self.LEVELS[level]:
-            self.pos += 1
-            node = ("bin", token[1], node, self.binary(level + 1))
-        return node
-
-    def unary(self) -> Any:
-        if self.peek() == ("op", "!"):
-            self.pos += 1
-            return ("not", self.unary())
-        return self.postfix(self.primary())
-
-    def primary(self) -> Any:
-        kind, value = self.take()
-        if kind == "lit":
-            return ("lit", value)
-        if kind == "id":
-            if self.peek() == ("op", "("):
-                self.pos += 1
-                args = []
-                if self.peek() != ("op", ")"):
-                    args.append(self.binary(0))
-                    while self.peek() == ("op", ","):
-                        self.pos += 1
-                        args.append(self.binary(0))
-                self.take(")")
-                return ("call", value.lower(), args)
-            return ("ctx", value.lower())
-        if (kind, value) == ("op", "("):
-            node = self.binary(0)
-            self.take(")")
-            return node
-        raise ExpressionError(f"unexpected {value!r} in {self.source!r}")
-
-    def postfix(self, node: Any) -> Any:
-        while (token := self.peek()) and token in (("op", "."), ("op", "[")):
-            self.pos += 1
-            if token == ("op", "."):
-                kind, value = self.take()
-                if (kind, value) == ("op", "*"):
-                    node = ("filter", node)
-                elif kind == "id" or (kind == "lit" and isinstance(value, bool | None)):
-                    name = value if kind == "id" else to_str(value)
-                    node = ("index", node, ("lit", name))
-                else:
-                    raise ExpressionError(f"bad property name after '.' in {self.source!r}")
-            elif self.peek() == ("op", "*"):
-                self.pos += 1
-                self.take("]")
-                node = ("filter", node)
-            else:
-                index = self.binary(0)
-                self.take("]")
-                node = ("index", node, index)
-        return node
-
-
-def parse(expression: str) -> Any:
-    """The syntax tree of one expression (without ``${{ }}``)."""
-    tokens, _ = _tokens(expression)
-    return _Parser(tokens, expression).parse()
 
 
 def _lookup(target: Any, key: Any) -> Any:
@@ -206,7 +63,9 @@ def _filter(target: Any) -> FilteredArray:
     if isinstance(target, list):
         flat = FilteredArray()
         for item in target:
-            flat.extend(item if isinstance(target, FilteredArray) and isinstance(item, list) else [item])
+            flat.extend(
+                item if isinstance(target, FilteredArray) and isinstance(item, list) else [item]
+            )
         return flat
     return FilteredArray()
 
@@ -271,8 +130,8 @@ def render(value: Any, ctx: Context) -> Any:
     pos = 0
     while (start := text.find("${{", pos)) >= 0:
         parts.append(text[pos:start])
-        tokens, pos = _tokens(text, start + 3, until_close=True)
-        parts.append(evaluate_tree(_Parser(tokens, text[start:pos]).parse(), ctx))
+        found, pos = tokens(text, start + 3, until_close=True)
+        parts.append(evaluate_tree(Parser(found, text[start:pos]).parse(), ctx))
     parts.append(text[pos:])
     if len(parts) == 3 and parts[0].strip() == "" and parts[2].strip() == "":
         return parts[1]
@@ -294,7 +153,7 @@ def render_deep(value: Any, ctx: Context) -> Any:
 
 
 def condition(text: Any, ctx: Context) -> bool:
-    """An ``if:`` value: ``${{ }}`` optional; without a status function it means ``success() && (...)``."""
+    """An ``if:`` value (``${{ }}`` optional); without a status function: ``success() && (...)``."""
     if text is None:
         text = "success()"
     if isinstance(text, bool | int | float):

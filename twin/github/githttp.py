@@ -29,7 +29,9 @@ from twin.github.tokens import Token
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="GitHub"'}
 
 
-def _cgi(twin: GitHubTwin, request: Request, body: bytes, token: Token | None, push_id: str) -> tuple[int, dict[str, str], bytes]:
+def _cgi(
+    twin: GitHubTwin, request: Request, body: bytes, token: Token | None, push_id: str
+) -> tuple[int, dict[str, str], bytes]:
     path = request.url.path
     if not path.split("/")[2].endswith(".git"):
         parts = path.split("/")
@@ -50,7 +52,10 @@ def _cgi(twin: GitHubTwin, request: Request, body: bytes, token: Token | None, p
             "TWIN_GITHUB_URL": twin.url,
         }
     )
-    for header, name in (("content-encoding", "HTTP_CONTENT_ENCODING"), ("git-protocol", "HTTP_GIT_PROTOCOL")):
+    for header, name in (
+        ("content-encoding", "HTTP_CONTENT_ENCODING"),
+        ("git-protocol", "HTTP_GIT_PROTOCOL"),
+    ):
         if request.headers.get(header):
             env[name] = request.headers[header]
     proc = subprocess.run(  # noqa: S603 - fixed argv, the CGI request in the environment
@@ -73,7 +78,9 @@ def _cgi(twin: GitHubTwin, request: Request, body: bytes, token: Token | None, p
     return status, headers, payload
 
 
-def _push(twin: GitHubTwin, request: Request, body: bytes, token: Token) -> tuple[int, dict[str, str], bytes]:
+def _push(
+    twin: GitHubTwin, request: Request, body: bytes, token: Token
+) -> tuple[int, dict[str, str], bytes]:
     push_id = uuid.uuid4().hex
     twin.pushes[push_id] = token
     with twin.repo.lock:
@@ -113,7 +120,11 @@ def routes(twin: GitHubTwin) -> list[Route]:
             status, headers, payload = await run_in_threadpool(_cgi, twin, request, body, token, "")
         return Response(payload, status_code=status, headers=headers)
 
-    paths = ("/{owner}/{repo}/info/refs", "/{owner}/{repo}/git-upload-pack", "/{owner}/{repo}/git-receive-pack")
+    paths = (
+        "/{owner}/{repo}/info/refs",
+        "/{owner}/{repo}/git-upload-pack",
+        "/{owner}/{repo}/git-receive-pack",
+    )
     return [Route(path, endpoint, methods=["GET", "POST"]) for path in paths]
 
 
@@ -133,7 +144,9 @@ def pre_receive(twin: GitHubTwin, doc: dict[str, Any]) -> dict[str, Any]:
         rules = twin.config["branch_protection"].get(branch) if branch else None
         if not rules:
             continue
-        if (token.admin and not rules.get("enforce_admins")) or token.login in (rules.get("bypass") or []):
+        if (token.admin and not rules.get("enforce_admins")) or token.login in (
+            rules.get("bypass") or []
+        ):
             continue
         why = []
         if new == ZERO:

@@ -147,7 +147,9 @@ class BareRepo:
         except TwinError:
             return None
 
-    def commit_tree(self, tree: str, parents: list[str], message: str, author: tuple[str, str]) -> str:
+    def commit_tree(
+        self, tree: str, parents: list[str], message: str, author: tuple[str, str]
+    ) -> str:
         """A new commit object (author as given, committer ``GitHub``)."""
         env = {
             "GIT_AUTHOR_NAME": author[0],
@@ -178,10 +180,19 @@ class BareRepo:
     def commits(self, before: str | None, after: str, limit: int = 20) -> list[dict[str, str]]:
         """Commits in ``before..after`` (oldest first): id, message, author name and email."""
         span = after if not before or before == ZERO else f"{before}..{after}"
-        out = self.git("log", "--reverse", f"--max-count={limit}", "--format=%H%x1f%an%x1f%ae%x1f%B%x1e", span)
+        out = self.git(
+            "log", "--reverse", f"--max-count={limit}", "--format=%H%x1f%an%x1f%ae%x1f%B%x1e", span
+        )
         commits = []
         for record in out.split("\x1e"):
             fields = record.strip("\n").split("\x1f")
             if len(fields) == 4:
-                commits.append({"id": fields[0], "name": fields[1], "email": fields[2], "message": fields[3].strip()})
+                commits.append(
+                    {
+                        "id": fields[0],
+                        "name": fields[1],
+                        "email": fields[2],
+                        "message": fields[3].strip(),
+                    }
+                )
         return commits

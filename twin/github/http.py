@@ -104,7 +104,9 @@ def route(twin: GitHubTwin, path: str, methods: list[str], handler: Handler) -> 
             if exc.errors:
                 payload["errors"] = exc.errors
             return JSONResponse(payload, status_code=exc.status)
-        status, payload_out, headers = (*result, {})[:3] if isinstance(result, tuple) else (200, result, {})
+        status, payload_out, headers = (
+            (*result, {})[:3] if isinstance(result, tuple) else (200, result, {})
+        )
         if status == 204:
             return Response(status_code=204, headers=headers)
         return JSONResponse(payload_out, status_code=status, headers=headers)

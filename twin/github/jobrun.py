@@ -8,30 +8,32 @@ maximum execution time"); afterwards only ``always()``/``cancelled()`` steps run
 
 from __future__ import annotations
 
-import json
 import re
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from twin.github.concurrency import Holder
+from twin.github.concurrency import Holder, concurrency_spec
 from twin.github.contexts import default_env, image_env
-from twin.github.expr_values import ExpressionError, to_str
-from twin.github.expressions import Context, render, render_str
-from twin.github.jobsetup import JobFailed, check_labels, environment_gate
+from twin.github.expr_values import ExpressionError
+from twin.github.expressions import Context, render_str
+from twin.github.jobsetup import (
+    DEFAULT_TIMEOUT_MINUTES,
+    JobFailed,
+    annotate_error,
+    check_labels,
+    environment_gate,
+    job_outputs,
+    start_job,
+)
 from twin.github.records import JobRecord, StepRecord, now
 from twin.github.stepexec import LineSink, kill_orphans
 from twin.github.steprun import run_steps
-from twin.github.tokens import job_permissions
 
 if TYPE_CHECKING:
     from twin.github.records import RunRecord
     from twin.github.runner import Runner
     from twin.github.triggers import Event
     from twin.github.workflow import Workflow
-
-BOT = "github-actions[bot]"
-DEFAULT_TIMEOUT_MINUTES = 360.0
 
 
 def duration_text(minutes: float) -> str:
@@ -47,9 +49,25 @@ def duration_text(minutes: float) -> str:
 class JobRun:
     """Executes one job of a run and reports it (job record, check run, logs)."""
 
-    def __init__(self, runner: Runner, run: RunRecord, workflow: Workflow, event: Event, key: str, job: dict[str, Any], needs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        run: RunRecord,
+        workflow: Workflow,
+        event: Event,
+        key: str,
+        job: dict[str, Any],
+        needs: dict[str, Any],
+    ) -> None:
         self.runner, self.twin = runner, runner.twin
-        self.run, self.workflow, self.event, self.key, self.job, self.needs = run, workflow, event, key, job, needs
+        self.run, self.workflow, self.event, self.key, self.job, self.needs = (
+            run,
+            workflow,
+            event,
+            key,
+            job,
+            needs,
+        )
         self.cancel = threading.Event()
         self.timed_out = False
         self.status = "success"
@@ -65,12 +83,21 @@ class JobRun:
         self.deadline = float("inf")
         self.folder = self.twin.runs_dir / str(run.id) / key
         self.workspace, self.home = self.folder / "workspace", self.folder / "home"
-        self.temp, self.tool_dir, self.logs = self.folder / "temp", self.folder / "tools", self.folder / "logs"
+        self.temp, self.tool_dir, self.logs = (
+            self.folder / "temp",
+            self.folder / "tools",
+            self.folder / "logs",
+        )
         self.base = runner.run_context(run, workflow, event)
         self.github: dict[str, Any] = dict(self.base.values["github"])
         self.labels: list[str] = []
         self.record = JobRecord(
-            id=self.twin.store.next_id(), run_id=run.id, key=key, name=key, head_sha=run.head_sha, head_branch=run.head_branch
+            id=self.twin.store.next_id(),
+            run_id=run.id,
+            key=key,
+            name=key,
+            head_sha=run.head_sha,
+            head_branch=run.head_branch,
         )
         self.token_value = ""
         self.image: dict[str, str] = {}
@@ -112,7 +139,12 @@ class JobRun:
             "secrets": self.secrets,
             "env": {**self.env, **(step_env or {})},
             "steps": self.steps_ctx,
-            "job": {"status": self.status, "container": {}, "services": {}, "check_run_id": self.record.check_run_id},
+            "job": {
+                "status": self.status,
+                "container": {},
+                "services": {},
+                "check_run_id": self.record.check_run_id,
+            },
             "runner": {
                 "name": self.record.runner_name,
                 "os": "Linux",
@@ -146,36 +178,50 @@ class JobRun:
         path = self.logs / f"{number:02d}-{slug}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch()
-        return LineSink(path, self.masks), str(path.relative_to(self.twin.runs_dir / str(self.run.id)))
+        return LineSink(path, self.masks), str(
+            path.relative_to(self.twin.runs_dir / str(self.run.id))
+        )
 
     # -- the job ------------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
         """Run the job; ``{"result": success|failure|cancelled, "outputs": {...}}``."""
         store = self.twin.store
-        ctx = Context(values={**self.base.values, "needs": self.needs, "strategy": {}, "matrix": {}})
+        ctx = Context(
+            values={**self.base.values, "needs": self.needs, "strategy": {}, "matrix": {}}
+        )
         try:
             self.record.name = render_str(self.job.get("name", self.key), ctx) or self.key
         except ExpressionError:
             self.record.name = self.key
         with store.lock:
             self.run.jobs.append(self.record)
-        check = store.add_check_run(self.run.head_sha, self.record.name, "queued", None, "github-actions")
+        check = store.add_check_run(
+            self.run.head_sha, self.record.name, "queued", None, "github-actions"
+        )
         self.record.check_run_id = check["id"]
         store.notify()
-        group, holder = None, Holder(f"job {self.record.id}", self.cancel, on_cancel=self._annotate_error)
+        group, holder = (
+            None,
+            Holder(f"job {self.record.id}", self.cancel, on_cancel=self._annotate_error),
+        )
         outputs: dict[str, str] = {}
         try:
             self._prepare_records()
-            self.labels, kind = check_labels(self.job.get("runs-on"), ctx, self.twin.config["runner"]["self_hosted"])
+            self.labels, kind = check_labels(
+                self.job.get("runs-on"), ctx, self.twin.config["runner"]["self_hosted"]
+            )
             self.record.labels, self.record.runner_name = self.labels, f"twin-{kind}-runner"
-            self.image = {**image_env(self.home, self.twin.config["runner"]["env"]), "RUNNER_ENVIRONMENT_KIND": kind}
+            self.image = {
+                **image_env(self.home, self.twin.config["runner"]["env"]),
+                "RUNNER_ENVIRONMENT_KIND": kind,
+            }
             self.image["GIT_CEILING_DIRECTORIES"] = str(self.twin.runs_dir)
             self.environment = environment_gate(self, ctx)
             group, holder = self._job_concurrency(ctx, holder)
             if group is not None:
-                self._start()
+                start_job(self)
                 run_steps(self)
-                outputs = self._outputs()
+                outputs = job_outputs(self)
         except JobFailed as exc:
             self._annotate_error(str(exc))
             self.status = "failure"
@@ -185,22 +231,30 @@ class JobRun:
         if self.timed_out:
             result = "cancelled"
         with store.lock:
-            self.record.status, self.record.conclusion, self.record.completed_at = "completed", result, now()
+            self.record.status, self.record.conclusion, self.record.completed_at = (
+                "completed",
+                result,
+                now(),
+            )
             self.record.outputs = outputs
-        store.update_check_run(check["id"], status="completed", conclusion="timed_out" if self.timed_out else result)
+        store.update_check_run(
+            check["id"], status="completed", conclusion="timed_out" if self.timed_out else result
+        )
         store.notify()
         return {"result": result, "outputs": outputs}
 
     def _prepare_records(self) -> None:
         for number, step in enumerate(self.job["steps"], 1):
-            name = step.get("name") or (f"Run {step['uses']}" if "uses" in step else f"Run {str(step['run']).strip().splitlines()[0] if str(step['run']).strip() else ''}")
+            name = step.get("name") or (
+                f"Run {step['uses']}"
+                if "uses" in step
+                else f"Run {(str(step['run']).strip().splitlines() or [''])[0]}"
+            )
             self.record.steps.append(StepRecord(number=number, name=str(name)))
 
     def _job_concurrency(self, ctx: Context, holder: Holder) -> tuple[str | None, Holder]:
-        from twin.github.runner import _concurrency
-
         try:
-            group, cancel, queue = _concurrency(self.job.get("concurrency"), ctx)
+            group, cancel, queue = concurrency_spec(self.job.get("concurrency"), ctx)
         except ExpressionError as exc:
             raise JobFailed(f"jobs.{self.key}.concurrency: {exc}") from None
         if group is None:
@@ -209,58 +263,6 @@ class JobRun:
         if not self.runner.groups.acquire(group, holder, cancel_in_progress=cancel, queue=queue):
             return None, holder
         return group, holder
-
-    def _start(self) -> None:
-        config = self.twin.config
-        try:
-            permissions = job_permissions(
-                self.workflow.doc.get("permissions"), self.job.get("permissions"), config["actions"]["default_workflow_permissions"]
-            )
-        except ValueError as exc:
-            raise JobFailed(f"Invalid workflow file: jobs.{self.key}: {exc}") from None
-        token = self.twin.tokens.mint("workflow", BOT, permissions, run_id=self.run.id)
-        self.token_value = token.value
-        self.revoke_at_end(token.value)
-        env_settings = self.twin.environment(self.environment) if self.environment else {}
-        self.secrets = {**config["secrets"], **(env_settings.get("secrets") or {}), "GITHUB_TOKEN": token.value}
-        self.variables = {**config["variables"], **(env_settings.get("variables") or {})}
-        self.masks.extend(str(v) for v in self.secrets.values() if str(v).strip())
-        for folder in (self.workspace, self.temp, self.tool_dir, self.logs):
-            folder.mkdir(parents=True, exist_ok=True)
-        event_path = self.folder / "event.json"
-        event_path.write_text(json.dumps(self.event.payload, indent=2), encoding="utf-8")
-        self.github.update(job=self.key, token=token.value, workspace=str(self.workspace), event_path=str(event_path))
-        ctx = self.context()
-        minutes = render(self.job.get("timeout-minutes", DEFAULT_TIMEOUT_MINUTES), ctx)
-        try:
-            self.timeout_minutes = float(minutes)
-        except (TypeError, ValueError):
-            raise JobFailed(f"jobs.{self.key}.timeout-minutes: not a number: {minutes!r}") from None
-        self.deadline = time.monotonic() + self.timeout_minutes * 60
-        for level in (self.workflow.doc.get("env") or {}, self.job.get("env") or {}):
-            for name, value in level.items():
-                try:
-                    self.env[str(name)] = to_str(render(value, self.context()))
-                except ExpressionError as exc:
-                    raise JobFailed(f"env.{name}: {exc}") from None
-        with self.twin.store.lock:
-            self.record.status, self.record.started_at = "in_progress", now()
-        self.twin.store.update_check_run(self.record.check_run_id or 0, status="in_progress")
-        self.twin.store.notify()
-
-    def _outputs(self) -> dict[str, str]:
-        out = {}
-        for name, value in (self.job.get("outputs") or {}).items():
-            try:
-                text = to_str(render(value, self.context()))
-            except ExpressionError as exc:
-                self._annotate_error(f"jobs.{self.key}.outputs.{name}: {exc}")
-                continue
-            if any(secret and secret in text for secret in self.masks):
-                self.record.annotations.append({"level": "warning", "message": f"Skip output '{name}' since it may contain secret."})
-                continue
-            out[str(name)] = text
-        return out
 
     def _finish(self, group: str | None, holder: Holder) -> None:
         for token in self.tokens:
@@ -275,6 +277,4 @@ class JobRun:
             (self.folder / "summary.md").write_text(summary, encoding="utf-8")
 
     def _annotate_error(self, message: str) -> None:
-        with self.twin.store.lock:
-            self.record.annotations.append({"level": "error", "message": message})
-        self.twin.store.notify()
+        annotate_error(self, message)

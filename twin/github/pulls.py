@@ -17,7 +17,9 @@ from twin.github.tokens import Token
 class ApiError(Exception):
     """An API refusal: HTTP status and GitHub's message."""
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors or []
 
@@ -53,12 +55,22 @@ def create(twin: GitHubTwin, token: Token, body: dict[str, Any]) -> dict[str, An
     head = str(body.get("head") or "").removeprefix(f"{OWNER}:")
     base = str(body.get("base") or "")
     if not body.get("title") or not head or not base:
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "missing_field"}])
+        raise ApiError(
+            422, "Validation Failed", [{"resource": "PullRequest", "code": "missing_field"}]
+        )
     head_sha, base_sha = twin.repo.rev(f"refs/heads/{head}"), twin.repo.rev(f"refs/heads/{base}")
     if head_sha is None:
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+        )
     if base_sha is None:
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "field": "base", "code": "invalid"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": "PullRequest", "field": "base", "code": "invalid"}],
+        )
     with twin.store.lock:
         for pr in twin.store.pulls.values():
             if pr["state"] == "open" and pr["head"]["ref"] == head and pr["base"]["ref"] == base:
@@ -125,7 +137,9 @@ def get(twin: GitHubTwin, number: int) -> dict[str, Any]:
     return pr
 
 
-def protection_failures(twin: GitHubTwin, branch: str, sha: str, *, base_sha: str | None = None) -> list[str]:
+def protection_failures(
+    twin: GitHubTwin, branch: str, sha: str, *, base_sha: str | None = None
+) -> list[str]:
     """Why ``sha`` may not land on ``branch`` under its required status checks."""
     rules = twin.config["branch_protection"].get(branch) or {}
     checks = rules.get("required_status_checks") or {}
@@ -133,7 +147,10 @@ def protection_failures(twin: GitHubTwin, branch: str, sha: str, *, base_sha: st
     for context in checks.get("contexts") or []:
         state = twin.store.check_state(sha, str(context))
         if state != "success":
-            out.append(f'Required status check "{context}" is {state if state != "failure" else "failing"}.')
+            out.append(
+                f'Required status check "{context}" is '
+                + ("failing." if state == "failure" else f"{state}.")
+            )
     if checks.get("strict") and base_sha and not twin.repo.is_ancestor(base_sha, sha):
         out.append("Head branch is out of date with the base branch.")
     return out
@@ -159,7 +176,9 @@ def merge(twin: GitHubTwin, token: Token, number: int, body: dict[str, Any]) -> 
         if failures:
             raise ApiError(405, " ".join(failures))
         title = body.get("commit_title") or (
-            f"Merge pull request #{number} from {OWNER}/{pr['head']['ref']}" if method == "merge" else f"{pr['title']} (#{number})"
+            f"Merge pull request #{number} from {OWNER}/{pr['head']['ref']}"
+            if method == "merge"
+            else f"{pr['title']} (#{number})"
         )
         message = f"{title}\n\n{body.get('commit_message') or pr['title']}\n"
         tree = twin.repo.merge_tree(base, head)
@@ -169,7 +188,9 @@ def merge(twin: GitHubTwin, token: Token, number: int, body: dict[str, Any]) -> 
         sha = twin.repo.commit_tree(tree, parents, message, author)
         twin.repo.set_ref(f"refs/heads/{base_ref}", sha, base)
     with twin.store.lock:
-        pr.update(state="closed", merged=True, merged_at=now(), closed_at=now(), merge_commit_sha=sha)
+        pr.update(
+            state="closed", merged=True, merged_at=now(), closed_at=now(), merge_commit_sha=sha
+        )
         pr["merged_by"] = twin.user_json(token.login)
     events.push(twin, f"refs/heads/{base_ref}", base, sha, token)
     events.pull_request(twin, pr, "closed", token)
@@ -185,7 +206,11 @@ def _review_failures(twin: GitHubTwin, token: Token, pr: dict[str, Any]) -> list
         return []
     wanted = int(reviews.get("required_approving_review_count", 1))
     with twin.store.lock:
-        approvals = {r["user"]["login"] for r in twin.store.reviews.get(pr["number"], []) if r["state"] == "APPROVED"}
+        approvals = {
+            r["user"]["login"]
+            for r in twin.store.reviews.get(pr["number"], [])
+            if r["state"] == "APPROVED"
+        }
     if len(approvals) < wanted:
         return [f"At least {wanted} approving review is required by reviewers with write access."]
     return []
@@ -196,8 +221,13 @@ def review(twin: GitHubTwin, token: Token, number: int, body: dict[str, Any]) ->
     pr = get(twin, number)
     event = str(body.get("event") or "COMMENT")
     if event == "APPROVE":
-        if token.kind == "workflow" and not twin.config["actions"]["can_approve_pull_request_reviews"]:
-            raise ApiError(403, "GitHub Actions is not permitted to create or approve pull requests.")
+        if (
+            token.kind == "workflow"
+            and not twin.config["actions"]["can_approve_pull_request_reviews"]
+        ):
+            raise ApiError(
+                403, "GitHub Actions is not permitted to create or approve pull requests."
+            )
         if token.login == pr["user"]["login"]:
             raise ApiError(422, "Unprocessable Entity: Can not approve your own pull request")
     states = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}

@@ -1,4 +1,4 @@
-"""What the fake GitHub remembers: workflow runs, jobs and steps, events and why they started nothing.
+"""What the fake GitHub remembers: runs, jobs, steps, events and why they started nothing.
 
 Records are plain dataclasses guarded by the store's lock; ``*_json`` give GitHub's REST shapes.
 """

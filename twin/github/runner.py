@@ -1,9 +1,8 @@
-"""Workflow runs: queue, workflow-level concurrency, jobs in ``needs`` order, the run's conclusion.
+"""Workflow runs: queue, workflow-level concurrency, the jobs (``jobgraph``), the conclusion.
 
-A job starts when every job it needs has finished; its ``if:`` (default ``success()``) sees the
-``needs`` context, and ``success()`` means every job it depends on, directly or not, succeeded.
-A skipped or failed dependency therefore skips it unless its condition says otherwise
-(``always()``, ``failure()``). Jobs without dependencies between them run in parallel.
+A run's conclusion: ``cancelled`` when the run was cancelled, else ``failure`` when a job
+failed, else ``cancelled`` when a job was cancelled (a timed-out job is), else ``success``
+(skipped jobs do not fail a run).
 """
 
 from __future__ import annotations
@@ -13,15 +12,15 @@ import threading
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from twin.github.concurrency import ConcurrencyGroups, Holder
+from twin.github.concurrency import ConcurrencyGroups, Holder, concurrency_spec
 from twin.github.contexts import github_context
-from twin.github.expr_values import ExpressionError, to_str, truthy
-from twin.github.expressions import Context, condition, render, render_str
-from twin.github.jobrun import JobRun
-from twin.github.records import EventRecord, JobRecord, RunRecord, now
+from twin.github.expr_values import ExpressionError
+from twin.github.expressions import Context, render_str
+from twin.github.jobgraph import run_jobs
+from twin.github.records import EventRecord, RunRecord, now
 from twin.github.tokens import Token
 from twin.github.triggers import Event
-from twin.github.workflow import Workflow, needs_of
+from twin.github.workflow import Workflow
 
 if TYPE_CHECKING:
     from twin.github.service import GitHubTwin
@@ -42,7 +41,9 @@ class Runner:
         self.groups = ConcurrencyGroups()
         self.threads: list[threading.Thread] = []
 
-    def _record(self, path: str, name: str, event: Event, token: Token, record: EventRecord) -> RunRecord:
+    def _record(
+        self, path: str, name: str, event: Event, token: Token, record: EventRecord
+    ) -> RunRecord:
         store = self.twin.store
         run = RunRecord(
             id=store.next_id(),
@@ -60,13 +61,21 @@ class Runner:
             event_id=record.id,
         )
         if event.pr_number:
-            run.pull_requests = [{"number": event.pr_number, "head": {"ref": event.head_ref}, "base": {"ref": event.base_ref}}]
+            run.pull_requests = [
+                {
+                    "number": event.pr_number,
+                    "head": {"ref": event.head_ref},
+                    "base": {"ref": event.base_ref},
+                }
+            ]
         with store.lock:
             store.runs[run.id] = run
         store.notify()
         return run
 
-    def invalid(self, path: str, error: str, event: Event, token: Token, record: EventRecord) -> RunRecord:
+    def invalid(
+        self, path: str, error: str, event: Event, token: Token, record: EventRecord
+    ) -> RunRecord:
         """A failed run for a workflow file GitHub would refuse (GitHub shows one too)."""
         run = self._record(path, path, event, token, record)
         with self.twin.store.lock:
@@ -75,17 +84,23 @@ class Runner:
         self.twin.store.notify()
         return run
 
-    def start(self, workflow: Workflow, event: Event, token: Token, record: EventRecord) -> RunRecord:
+    def start(
+        self, workflow: Workflow, event: Event, token: Token, record: EventRecord
+    ) -> RunRecord:
         """Queue a run of ``workflow`` for ``event`` and start its thread."""
         run = self._record(workflow.path, workflow.name, event, token, record)
         base = self.run_context(run, workflow, event)
         try:
             title = workflow.doc.get("run-name")
-            run.display_title = render_str(title, base) if title else _default_title(workflow, event)
+            run.display_title = (
+                render_str(title, base) if title else _default_title(workflow, event)
+            )
         except ExpressionError as exc:
             run.display_title = workflow.name
             run.annotations.append({"level": "error", "message": f"run-name: {exc}"})
-        thread = threading.Thread(target=self._run, args=(run, workflow, event, base), name=f"run-{run.id}", daemon=True)
+        thread = threading.Thread(
+            target=self._run, args=(run, workflow, event, base), name=f"run-{run.id}", daemon=True
+        )
         self.threads.append(thread)
         thread.start()
         return run
@@ -101,7 +116,11 @@ class Runner:
             api_url=self.twin.api_url,
             protected=branch in self.twin.config["branch_protection"],
         )
-        values = {"github": github, "inputs": dict(event.inputs), "vars": dict(self.twin.config["variables"])}
+        values = {
+            "github": github,
+            "inputs": dict(event.inputs),
+            "vars": dict(self.twin.config["variables"]),
+        }
         return Context(values=values)
 
     def cancel(self, run_id: int, message: str = "The run was canceled by a user.") -> bool:
@@ -126,19 +145,28 @@ class Runner:
             thread.join(timeout=timeout / max(1, len(self.threads)))
 
     def _run(self, run: RunRecord, workflow: Workflow, event: Event, base: Context) -> None:
-        holder = Holder(f"run {run.id}", run.cancel, on_cancel=lambda m: _annotate(run, m), on_pending=lambda: _status(run, "pending"))
+        holder = Holder(
+            f"run {run.id}",
+            run.cancel,
+            on_cancel=lambda m: _annotate(run, m),
+            on_pending=lambda: _status(run, "pending"),
+        )
         group = None
         try:
-            group, cancel_in_progress, queue = _concurrency(workflow.doc.get("concurrency"), base)
+            group, cancel_in_progress, queue = concurrency_spec(
+                workflow.doc.get("concurrency"), base
+            )
             if group:
                 run.concurrency_group = group
-                if not self.groups.acquire(group, holder, cancel_in_progress=cancel_in_progress, queue=queue):
+                if not self.groups.acquire(
+                    group, holder, cancel_in_progress=cancel_in_progress, queue=queue
+                ):
                     self._finish(run, "cancelled")
                     return
             with self.twin.store.lock:
                 run.status, run.run_started_at = "in_progress", now()
             self.twin.store.notify()
-            results = self._jobs(run, workflow, event, base)
+            results = run_jobs(self, run, workflow, event, base)
             self._finish(run, _conclusion(run, results))
         except Exception as exc:  # noqa: BLE001 - a broken run must end as a failed run, not a dead thread
             log.exception("run %s failed inside the twin", run.id)
@@ -147,69 +175,6 @@ class Runner:
         finally:
             if group:
                 self.groups.release(group, holder)
-
-    def _jobs(self, run: RunRecord, workflow: Workflow, event: Event, base: Context) -> dict[str, dict[str, Any]]:
-        jobs = workflow.jobs
-        results: dict[str, dict[str, Any]] = {}
-        started: dict[str, threading.Thread] = {}
-        done = threading.Condition(self.twin.store.lock)
-
-        def ancestors(key: str) -> set[str]:
-            out: set[str] = set()
-            for need in needs_of(jobs[key]):
-                out |= {need} | ancestors(need)
-            return out
-
-        def body(key: str, needs: dict[str, Any]) -> None:
-            job_run = JobRun(self, run, workflow, event, key, jobs[key], needs)
-            outcome = job_run.execute()
-            with done:
-                results[key] = outcome
-                done.notify_all()
-
-        with done:
-            while len(results) < len(jobs):
-                for key, job in jobs.items():
-                    if key in started or key in results or any(n not in results for n in needs_of(job)):
-                        continue
-                    needs = {n: results[n] for n in needs_of(job)}
-                    upstream = [results[a]["result"] for a in ancestors(key)]
-                    ctx = Context(values={**base.values, "needs": needs, "strategy": {}, "matrix": {}})
-                    ctx.status = {
-                        "success": lambda u=upstream: all(r == "success" for r in u) and not run.cancel.is_set(),
-                        "failure": lambda u=upstream: any(r == "failure" for r in u),
-                        "cancelled": run.cancel.is_set,
-                        "always": lambda: True,
-                    }
-                    try:
-                        go = condition(job.get("if"), ctx)
-                    except ExpressionError as exc:
-                        self._skipped(run, key, job, f"jobs.{key}.if: {exc}", "failure")
-                        results[key] = {"result": "failure", "outputs": {}}
-                        continue
-                    if not go:
-                        self._skipped(run, key, job, "", "skipped")
-                        results[key] = {"result": "skipped", "outputs": {}}
-                        continue
-                    thread = threading.Thread(target=body, args=(key, needs), name=f"job-{run.id}-{key}", daemon=True)
-                    started[key] = thread
-                    thread.start()
-                if len(results) < len(jobs):
-                    done.wait(timeout=1.0)
-        return results
-
-    def _skipped(self, run: RunRecord, key: str, job: dict[str, Any], message: str, conclusion: str) -> None:
-        name = job.get("name") if isinstance(job.get("name"), str) and "${{" not in job["name"] else key
-        record = JobRecord(
-            id=self.twin.store.next_id(), run_id=run.id, key=key, name=str(name), head_sha=run.head_sha, head_branch=run.head_branch
-        )
-        record.status, record.conclusion, record.completed_at = "completed", conclusion, now()
-        if message:
-            record.annotations.append({"level": "error", "message": message})
-        with self.twin.store.lock:
-            run.jobs.append(record)
-        self.twin.store.add_check_run(run.head_sha, record.name, "completed", conclusion, "github-actions")
-        self.twin.store.notify()
 
     def _finish(self, run: RunRecord, conclusion: str) -> None:
         with self.twin.store.lock:
@@ -224,20 +189,6 @@ def _annotate(run: RunRecord, message: str) -> None:
 
 def _status(run: RunRecord, status: str) -> None:
     run.status = status
-
-
-def _concurrency(spec: Any, ctx: Context) -> tuple[str | None, bool, str]:
-    """``(group, cancel-in-progress, queue)`` of a ``concurrency`` value."""
-    if spec is None:
-        return None, False, "single"
-    if isinstance(spec, str):
-        return render_str(spec, ctx) or None, False, "single"
-    group = render_str(spec.get("group"), ctx)
-    cancel = truthy(render(spec.get("cancel-in-progress", False), ctx))
-    queue = to_str(spec.get("queue", "single"))
-    if queue not in ("single", "max") or (queue == "max" and cancel):
-        raise ExpressionError(f"concurrency: queue '{queue}' is invalid here")
-    return group or None, cancel, queue
 
 
 def _conclusion(run: RunRecord, results: dict[str, dict[str, Any]]) -> str:

@@ -66,18 +66,37 @@ def seed(home: Path, source: Path, apply_profile: Callable[[Path], list[str]]) -
     """
     repo = BareRepo(home / "github" / "repos", REPOSITORY)
     repo.init()
-    head = _git(source, "rev-parse", "--short", "HEAD").strip() if (source / ".git").exists() else "none"
+    head = (
+        _git(source, "rev-parse", "--short", "HEAD").strip()
+        if (source / ".git").exists()
+        else "none"
+    )
     names = snapshot_files(source)
     with tempfile.TemporaryDirectory(prefix="twin-seed-") as tmp:
         work = Path(tmp)
         _copy(source, work, names)
         _git(work, "init", "--quiet", "--initial-branch=main")
         _git(work, "add", "--all")
-        _git(work, "commit", "--quiet", "--no-verify", "-m", f"Snapshot of the source tree (HEAD {head}, with uncommitted work)")
+        _git(
+            work,
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            f"Snapshot of the source tree (HEAD {head}, with uncommitted work)",
+        )
         changed = apply_profile(work)
         _git(work, "add", "--all")
         detail = "\n".join(f"- {path}" for path in changed) or "- (no change)"
-        _git(work, "commit", "--quiet", "--no-verify", "--allow-empty", "-m", f"twin profile\n\n{detail}\n")
+        _git(
+            work,
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            f"twin profile\n\n{detail}\n",
+        )
         _git(work, "push", "--quiet", "--force", str(repo.path), "HEAD:refs/heads/main")
         sha = _git(work, "rev-parse", "HEAD").strip()
     if repo.rev("refs/heads/main") != sha:

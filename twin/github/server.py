@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 SERVICE = "github"
 
 
-def make_app(twin: GitHubTwin, on_ready: contextlib.AbstractContextManager[None] | None = None) -> Starlette:
+def make_app(
+    twin: GitHubTwin, on_ready: contextlib.AbstractContextManager[None] | None = None
+) -> Starlette:
     """The Starlette application of the fake GitHub."""
 
     @contextlib.asynccontextmanager
@@ -50,7 +52,7 @@ def make_app(twin: GitHubTwin, on_ready: contextlib.AbstractContextManager[None]
 
 
 @contextlib.contextmanager
-def _registered(home: Path, twin: GitHubTwin) -> contextlib.AbstractContextManager[None]:  # type: ignore[misc]
+def _registered(home: Path, twin: GitHubTwin) -> Iterator[None]:
     state.register(
         home,
         SERVICE,
@@ -76,7 +78,9 @@ def serve(home: Path, port: int) -> int:
     url = f"http://127.0.0.1:{port}"
     twin = GitHubTwin(home / "github", url, twin_home=home)
     app = make_app(twin, _registered(home, twin))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+    )
     uvicorn.Server(config).run()
     return 0
 
@@ -88,7 +92,11 @@ def _command(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``github-serve`` to the twin's command line."""
-    parser = subparsers.add_parser("github-serve", help="run the fake GitHub (REST API, git over HTTP, workflow runner)")
+    parser = subparsers.add_parser(
+        "github-serve", help="run the fake GitHub (REST API, git over HTTP, workflow runner)"
+    )
     parser.add_argument("--home", help="twin home (default: $TWIN_HOME or ./.twin)")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)"
+    )
     parser.set_defaults(handler=_command)

@@ -57,7 +57,9 @@ class GitHubTwin:
             self.config = merged(self.config, update)
             if self.config["person"]["login"] != before:
                 self.tokens.revoke(self.person.value)
-                self.person = self.tokens.mint("user", self.config["person"]["login"], {}, admin=True)
+                self.person = self.tokens.mint(
+                    "user", self.config["person"]["login"], {}, admin=True
+                )
             return self.config
 
     def repository_json(self) -> dict[str, Any]:
@@ -83,8 +85,11 @@ class GitHubTwin:
         }
 
     def environment(self, name: str) -> dict[str, Any]:
-        """An environment's settings; a name a workflow uses but nobody configured is created
-        empty (no protection), as GitHub does on first use."""
+        """An environment's settings.
+
+        A name a workflow uses but nobody configured is created empty (no protection rules),
+        as GitHub does on first use.
+        """
         envs = self.config["environments"]
         if name not in envs:
             self.auto_environments.add(name)

@@ -11,6 +11,7 @@ killed on timeout or cancellation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -127,7 +128,9 @@ class LineSink:
                 self.masks.append(message.strip())
                 return
             if name in ("error", "warning", "notice"):
-                self.annotations.append({"level": name, "message": self.mask(message), "properties": props})
+                self.annotations.append(
+                    {"level": name, "message": self.mask(message), "properties": props}
+                )
             if name == "stop-commands":
                 self.stopped_token = message
         elif command and command.group(1) == self.stopped_token:
@@ -194,10 +197,8 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        pass
     kill_orphans(proc.pid)
 
 

@@ -16,9 +16,15 @@ from twin.errors import TwinError
 from twin.github.actions_table import ActionCall, ActionFailed, resolve
 from twin.github.expr_values import ExpressionError, to_str, truthy
 from twin.github.expressions import condition, render, render_str
-from twin.github.jobsetup import JobFailed
 from twin.github.records import StepRecord, now
-from twin.github.stepexec import CommandFileError, LineSink, parse_command_file, run_process, script_suffix, shell_command
+from twin.github.stepexec import (
+    CommandFileError,
+    LineSink,
+    parse_command_file,
+    run_process,
+    script_suffix,
+    shell_command,
+)
 
 if TYPE_CHECKING:
     from twin.github.jobrun import JobRun
@@ -40,7 +46,9 @@ def _job_status(job: JobRun) -> str:
     return "cancelled" if job.cancelled() else job.status
 
 
-def _step(job: JobRun, record: StepRecord, step: dict[str, Any], implementations: dict[str, Any]) -> None:
+def _step(
+    job: JobRun, record: StepRecord, step: dict[str, Any], implementations: dict[str, Any]
+) -> None:
     ctx = job.context()
     ctx.values["job"]["status"] = _job_status(job)
     ctx.status = {
@@ -53,7 +61,9 @@ def _step(job: JobRun, record: StepRecord, step: dict[str, Any], implementations
     try:
         go = condition(step.get("if"), ctx)
     except ExpressionError as exc:
-        _close(job, record, step_id, "failure", False, {}, message=f"steps[{record.number}].if: {exc}")
+        _close(
+            job, record, step_id, "failure", False, {}, message=f"steps[{record.number}].if: {exc}"
+        )
         return
     if not go:
         _close(job, record, step_id, "skipped", False, {})
@@ -84,9 +94,13 @@ def _step(job: JobRun, record: StepRecord, step: dict[str, Any], implementations
         if "run" in step:
             outcome = _run(job, step, ctx, step_env, sink, deadline, was_cancelled, outputs)
         else:
-            call = ActionCall(job=job, uses=str(step["uses"]), inputs={}, env=step_env, sink=sink, outputs=outputs)
+            call = ActionCall(
+                job=job, uses=str(step["uses"]), inputs={}, env=step_env, sink=sink, outputs=outputs
+            )
             call.deadline, call.was_cancelled = deadline, was_cancelled
-            call.inputs = {str(k): to_str(render(v, ctx)) for k, v in (step.get("with") or {}).items()}
+            call.inputs = {
+                str(k): to_str(render(v, ctx)) for k, v in (step.get("with") or {}).items()
+            }
             implementations[str(step["uses"])](call)
             outcome = "success"
     except (ActionFailed, CommandFileError, TwinError, ExpressionError) as exc:
@@ -107,11 +121,20 @@ class _Timeout(Exception):
 def _defaults(job: JobRun) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for level in (job.workflow.doc.get("defaults"), job.job.get("defaults")):
-        merged.update(((level or {}).get("run") or {}))
+        merged.update((level or {}).get("run") or {})
     return merged
 
 
-def _run(job: JobRun, step: dict[str, Any], ctx: Any, step_env: dict[str, str], sink: LineSink, deadline: float, was_cancelled: bool, outputs: dict[str, str]) -> str:
+def _run(
+    job: JobRun,
+    step: dict[str, Any],
+    ctx: Any,
+    step_env: dict[str, str],
+    sink: LineSink,
+    deadline: float,
+    was_cancelled: bool,
+    outputs: dict[str, str],
+) -> str:
     defaults = _defaults(job)
     script = render_str(step["run"], ctx)
     shell = step.get("shell", defaults.get("shell"))
@@ -143,7 +166,8 @@ def _run(job: JobRun, step: dict[str, Any], ctx: Any, step_env: dict[str, str], 
         if deadline >= job.deadline and not was_cancelled:
             job.timed_out = True
             job.cancel.set()
-            message = f"The job has exceeded the maximum execution time of {_minutes(job.timeout_minutes)}"
+            limit = _minutes(job.timeout_minutes)
+            message = f"The job has exceeded the maximum execution time of {limit}"
             job.record.annotations.append({"level": "error", "message": message})
             sink.line(f"##[error]{message}")
             raise _Timeout("cancelled")
@@ -195,7 +219,15 @@ def _apply_files(job: JobRun, files: dict[str, str], outputs: dict[str, str]) ->
         job.summaries.append(summary if summary.endswith("\n") else summary + "\n")
 
 
-def _close(job: JobRun, record: StepRecord, step_id: str, outcome: str, keep_going: bool, outputs: dict[str, str], message: str = "") -> None:
+def _close(
+    job: JobRun,
+    record: StepRecord,
+    step_id: str,
+    outcome: str,
+    keep_going: bool,
+    outputs: dict[str, str],
+    message: str = "",
+) -> None:
     conclusion = "success" if outcome == "failure" and keep_going else outcome
     if message:
         job.record.annotations.append({"level": "error", "message": message})
@@ -206,5 +238,9 @@ def _close(job: JobRun, record: StepRecord, step_id: str, outcome: str, keep_goi
         record.completed_at = now()
         if record.started_at is None and outcome != "skipped":
             record.started_at = record.completed_at
-    job.steps_ctx[step_id] = {"outputs": dict(outputs), "outcome": outcome, "conclusion": conclusion}
+    job.steps_ctx[step_id] = {
+        "outputs": dict(outputs),
+        "outcome": outcome,
+        "conclusion": conclusion,
+    }
     job.twin.store.notify()

@@ -61,7 +61,9 @@ class Store:
             self.notify()
             return record
 
-    def add_status(self, sha: str, state: str, context: str, description: str, target_url: str, creator: str) -> dict[str, Any]:
+    def add_status(
+        self, sha: str, state: str, context: str, description: str, target_url: str, creator: str
+    ) -> dict[str, Any]:
         """A commit status (``POST /statuses/{sha}``)."""
         with self.lock:
             status = {
@@ -77,10 +79,12 @@ class Store:
             self.statuses.setdefault(sha, []).append(status)
             return status
 
-    def add_check_run(self, sha: str, name: str, status: str, conclusion: str | None, app: str) -> dict[str, Any]:
+    def add_check_run(
+        self, sha: str, name: str, status: str, conclusion: str | None, app: str
+    ) -> dict[str, Any]:
         """A check run (a workflow job reports one on its head commit)."""
         with self.lock:
-            check = {
+            check: dict[str, Any] = {
                 "id": self.next_id(),
                 "head_sha": sha,
                 "name": name,
@@ -109,16 +113,26 @@ class Store:
         counts the same. Skipped and neutral check runs pass, as on GitHub.
         """
         with self.lock:
-            checks = [c for c in self.check_runs.values() if c["head_sha"] == sha and c["name"] == context]
+            checks = [
+                c for c in self.check_runs.values() if c["head_sha"] == sha and c["name"] == context
+            ]
             statuses = [s for s in self.statuses.get(sha, []) if s["context"] == context]
         if checks:
             newest = max(checks, key=lambda c: c["id"])
             if newest["status"] != "completed":
                 return "pending"
-            return "success" if newest["conclusion"] in ("success", "neutral", "skipped") else "failure"
+            return (
+                "success"
+                if newest["conclusion"] in ("success", "neutral", "skipped")
+                else "failure"
+            )
         if statuses:
             state = statuses[-1]["state"]
-            return "pending" if state == "pending" else ("success" if state == "success" else "failure")
+            return (
+                "pending"
+                if state == "pending"
+                else ("success" if state == "success" else "failure")
+            )
         return "expected"
 
     def wait(self, predicate: Any, timeout: float) -> bool:

@@ -33,7 +33,9 @@ SCOPES = (
 )
 LEVEL = {"none": 0, "read": 1, "write": 2}
 # GitHub's "permissive" and "restricted" defaults for GITHUB_TOKEN (id-token is never default).
-PERMISSIVE = {scope: "write" for scope in SCOPES if scope not in ("id-token", "attestations", "models")}
+PERMISSIVE = {
+    scope: "write" for scope in SCOPES if scope not in ("id-token", "attestations", "models")
+}
 RESTRICTED = {"contents": "read", "packages": "read"}
 
 
@@ -58,7 +60,11 @@ class Token:
     @property
     def described(self) -> str:
         """For messages: ``GITHUB_TOKEN (github-actions[bot])`` etc."""
-        kinds = {"workflow": "GITHUB_TOKEN", "app": "a GitHub App token", "user": "a personal token"}
+        kinds = {
+            "workflow": "GITHUB_TOKEN",
+            "app": "a GitHub App token",
+            "user": "a personal token",
+        }
         return f"{kinds[self.kind]} ({self.login})"
 
     def can(self, scope: str, level: str) -> bool:

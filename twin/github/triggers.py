@@ -155,10 +155,14 @@ def _typed_input(name: str, kind: str, spec: dict[str, Any], value: Any) -> Any:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"Provided value '{value}' for input '{name}' is not a number") from None
+            raise ValueError(
+                f"Provided value '{value}' for input '{name}' is not a number"
+            ) from None
         return int(number) if number == int(number) else number
     if kind == "choice":
         options = [str(o) for o in spec.get("options") or []]
         if str(value) not in options and not (value == "" and not spec.get("required")):
-            raise ValueError(f"Provided value '{value}' for input '{name}' not in the list of allowed values")
+            raise ValueError(
+                f"Provided value '{value}' for input '{name}' not in the list of allowed values"
+            )
     return "" if value is None else str(value)

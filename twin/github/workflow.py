@@ -123,7 +123,11 @@ def _triggers(on: Any, path: str) -> dict[str, dict[str, Any]]:
         if spec is not None and not isinstance(spec, dict):
             raise WorkflowError(f"{path}: on.{event} must be a mapping")
         out[event] = dict(spec or {})
-        for a, b in (("branches", "branches-ignore"), ("paths", "paths-ignore"), ("tags", "tags-ignore")):
+        for a, b in (
+            ("branches", "branches-ignore"),
+            ("paths", "paths-ignore"),
+            ("tags", "tags-ignore"),
+        ):
             if a in out[event] and b in out[event]:
                 raise WorkflowError(f"{path}: on.{event} cannot use both '{a}' and '{b}'")
     return out
