@@ -89,7 +89,7 @@ def routes(twin: GitHubTwin) -> list[Route]:
             kind,
             login,
             dict(doc.get("permissions") or {}),
-            admin=bool(doc.get("admin", kind == "user")),
+            admin=bool(doc.get("admin", False)),
         )
         return JSONResponse({"token": token.value, "login": token.login, "kind": token.kind})
 

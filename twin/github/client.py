@@ -67,9 +67,11 @@ class GitHubTwinClient:
         kind: str = "user",
         login: str | None = None,
         permissions: dict[str, str] | None = None,
+        *,
+        admin: bool = False,
     ) -> str:
-        """A new user or App token."""
-        body = {"kind": kind, "login": login, "permissions": permissions or {}}
+        """A new user or App token (``admin``: a repository admin, beyond ``permissions``)."""
+        body = {"kind": kind, "login": login, "permissions": permissions or {}, "admin": admin}
         return str(self._admin("POST", "/_twin/tokens", body)["token"])
 
     # -- triggers -------------------------------------------------------------------------

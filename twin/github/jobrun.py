@@ -237,6 +237,9 @@ class JobRun:
                 now(),
             )
             self.record.outputs = outputs
+            for step in self.record.steps:
+                if step.status != "completed":  # never reached: set-up failed or cancelled
+                    step.status, step.conclusion, step.outcome = "completed", "skipped", "skipped"
         store.update_check_run(
             check["id"], status="completed", conclusion="timed_out" if self.timed_out else result
         )

@@ -12,8 +12,10 @@ import argparse
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,7 +24,7 @@ from twin import state
 from twin.github import admin, api_actions, api_pulls, api_repo, githttp
 from twin.github.config import REPOSITORY
 from twin.github.service import GitHubTwin
-from twin.procs import free_port
+from twin.procs import free_port, http_ok, log_tail, spawn, wait_until
 
 log = logging.getLogger(__name__)
 SERVICE = "github"
@@ -83,6 +85,28 @@ def serve(home: Path, port: int) -> int:
     )
     uvicorn.Server(config).run()
     return 0
+
+
+def start(home: Path, *, port: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    """Spawn ``python -m twin github-serve`` for ``home``; its state record once it answers.
+
+    The process runs in its own session (stop it with ``twin.procs.stop(record["pid"])``);
+    its log is ``<home>/logs/github.log``.
+    """
+    home = home.resolve()
+    port = port or free_port()
+    argv = [sys.executable, "-m", "twin", "github-serve", "--home", str(home), "--port", str(port)]
+    logs = home / "logs"
+    proc = spawn(SERVICE, argv, log_dir=logs, cwd=Path(__file__).resolve().parents[2])
+    url = f"http://127.0.0.1:{port}"
+    wait_until(
+        "github",
+        lambda: http_ok(f"{url}/healthz")() and state.service(home, SERVICE).get("url") == url,
+        timeout=timeout,
+        proc=proc,
+        on_fail=lambda: log_tail(logs, SERVICE),
+    )
+    return state.service(home, SERVICE)
 
 
 def _command(args: argparse.Namespace) -> int:
