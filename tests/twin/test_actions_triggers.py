@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,3 +161,16 @@ def test_dispatch_inputs_defaults_types_and_refusals() -> None:
 def test_invalid_workflows_are_named(text: str, message: str) -> None:
     with pytest.raises(WorkflowError, match=message):
         parse_workflow(".github/workflows/w.yml", text)
+
+
+def test_the_repositorys_workflows_parse_and_use_only_known_actions(repo_root: Path) -> None:
+    from twin.github.actions_table import resolve
+
+    paths = sorted((repo_root / ".github" / "workflows").glob("*.yml"))
+    assert paths
+    for path in paths:
+        parsed = parse_workflow(f".github/workflows/{path.name}", path.read_text(encoding="utf-8"))
+        for job in parsed.jobs.values():
+            for step in job["steps"]:
+                if "uses" in step:
+                    resolve(step["uses"])  # raises JobFailed naming an action not in the table

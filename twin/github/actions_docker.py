@@ -70,6 +70,25 @@ def _check_push(call: ActionCall, tags: list[str]) -> None:
             )
 
 
+def _outputs_spec(text: str) -> tuple[list[str], bool]:
+    """Image names and whether to push, from ``outputs: type=image,name=...,push=true``."""
+    names: list[str] = []
+    push = False
+    for line in text.splitlines():
+        fields = dict(part.strip().split("=", 1) for part in line.split(",") if "=" in part)
+        kind = fields.get("type")
+        if kind is None:
+            continue
+        if kind not in ("image", "registry"):
+            raise ActionFailed(
+                f"docker/build-push-action: outputs type={kind} is not supported by the twin"
+            )
+        if fields.get("name"):
+            names.append(fields["name"])
+        push = push or kind == "registry" or fields.get("push", "false").lower() == "true"
+    return names, push
+
+
 def build_push(call: ActionCall) -> None:
     """Build the context with ``twin.registry.build`` and report the digest."""
     workspace = call.job.workspace
@@ -77,7 +96,9 @@ def build_push(call: ActionCall) -> None:
     dockerfile = (workspace / call.input("file")) if call.input("file") else context / "Dockerfile"
     target = call.input("target") or None
     tags = [t.strip() for t in call.input("tags").replace(",", "\n").splitlines() if t.strip()]
-    push = call.flag("push", False)
+    names, pushed_by_outputs = _outputs_spec(call.input("outputs"))
+    tags += names
+    push = call.flag("push", False) or pushed_by_outputs
     if push:
         _check_push(call, tags)
     try:

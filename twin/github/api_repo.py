@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from twin.github.http import REPO, Call, need, route
+from twin.github.http import REPO, Call, need, page, route
 from twin.github.pulls import ApiError
 from twin.github.service import GitHubTwin
 
@@ -203,6 +203,15 @@ def create_status(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]:
     return 201, status
 
 
+def list_statuses(twin: GitHubTwin, call: Call) -> list[dict[str, Any]]:
+    """``GET /commits/{ref}/statuses``: every status of the commit, newest first."""
+    need(call.token, "statuses", "read")
+    sha = twin.repo.rev(call.params["ref"]) or call.params["ref"]
+    with twin.store.lock:
+        statuses = [dict(s) for s in reversed(twin.store.statuses.get(sha, []))]
+    return page(statuses, call.query)
+
+
 def combined_status(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /commits/{ref}/status``: the newest status per context and the combined state."""
     need(call.token, "statuses", "read")
@@ -263,6 +272,7 @@ def routes(twin: GitHubTwin) -> list[Route]:
         route(twin, f"{REPO}/branches/{{branch:path}}/protection", ["GET"], get_protection),
         route(twin, f"{REPO}/branches/{{branch:path}}", ["GET"], get_branch),
         route(twin, f"{REPO}/commits/{{ref:path}}/status", ["GET"], combined_status),
+        route(twin, f"{REPO}/commits/{{ref:path}}/statuses", ["GET"], list_statuses),
         route(twin, f"{REPO}/commits/{{ref:path}}/check-runs", ["GET"], check_runs),
         route(twin, f"{REPO}/commits/{{ref:path}}", ["GET"], get_commit),
         route(twin, f"{REPO}/statuses/{{sha}}", ["POST"], create_status),

@@ -131,11 +131,23 @@ class GitHubTwinClient:
         return result
 
     def runs(self, workflow: str | None = None, **filters: str) -> list[dict[str, Any]]:
-        """``GET /actions/runs`` (newest first), optionally of one workflow file."""
+        """``GET /actions/runs`` (newest first), of one workflow file or all.
+
+        ``filters`` are GitHub's query parameters: ``event``, ``status`` (a status or a
+        conclusion), ``branch``, ``head_sha``, ``actor``.
+        """
         path = f"/actions/workflows/{workflow}/runs" if workflow else "/actions/runs"
-        response = self.api("GET", path + "?per_page=100", None)
+        response = self.http.get(
+            self.api_url + path,
+            params={"per_page": "100", **filters},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        if response.status_code != 200:
+            raise TwinError(
+                f"github: GET {path}: HTTP {response.status_code} {response.text[:200]}"
+            )
         runs: list[dict[str, Any]] = response.json()["workflow_runs"]
-        return [r for r in runs if all(str(r.get(k)) == v for k, v in filters.items())]
+        return runs
 
     def step_log(self, run_id: int, job: str | None = None, step: str | int | None = None) -> str:
         """Step logs of a run (one job, one step by number or name)."""

@@ -21,9 +21,10 @@ the stored one. Keys (defaults below):
 - ``aws``: ``{region, endpoint_url, roles: {role_arn: [OIDC subject pattern]}}``: the roles
   ``aws-actions/configure-aws-credentials`` may assume and from which job subjects
   (``repo:<owner>/<repo>:environment:<env>`` etc.; ``*`` wildcards as in IAM StringLike).
-- ``runner``: ``{env: {NAME: value}, self_hosted: [[label, ...]], tools: {uv: path}}``: the
-  runner image's extra environment (e.g. a warm ``UV_CACHE_DIR``), the registered self-hosted
-  runners' label sets, and tool locations.
+- ``runner``: ``{env: {NAME: value}, self_hosted: [[label, ...]], scale_sets: [name],
+  tools: {uv: path}}``: the runner image's extra environment (e.g. a warm ``UV_CACHE_DIR``),
+  the registered self-hosted runners' label sets, the actions-runner-controller scale sets
+  (``runs-on: <name>``), and tool locations.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "runner": {
         "env": {},
         "self_hosted": [["self-hosted", "linux", "x64", "trading-platform"]],
+        "scale_sets": ["trading-platform"],
         "tools": {},
     },
 }

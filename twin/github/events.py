@@ -7,6 +7,7 @@ reason (``GET /_twin/events``). GitHub's rule: a push or pull request made with 
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +150,7 @@ def pull_request(twin: GitHubTwin, pr: dict[str, Any], action: str, token: Token
     payload = {
         "action": action,
         "number": number,
-        "pull_request": pr,
+        "pull_request": copy.deepcopy(pr),
         "repository": twin.repository_json(),
         "sender": twin.user_json(token.login),
     }

@@ -51,6 +51,10 @@ def run_jobs(
             for key, job in jobs.items():
                 if key in started or key in results or any(n not in results for n in needs_of(job)):
                     continue
+                if runner.stopping.is_set():
+                    _skipped(runner.twin, run, key, job, "The twin is shutting down.", "cancelled")
+                    results[key] = {"result": "cancelled", "outputs": {}}
+                    continue
                 needs = {n: results[n] for n in needs_of(job)}
                 upstream = [results[a]["result"] for a in ancestors(key)]
                 ctx = Context(values={**base.values, "needs": needs, "strategy": {}, "matrix": {}})

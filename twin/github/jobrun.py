@@ -208,7 +208,7 @@ class JobRun:
         try:
             self._prepare_records()
             self.labels, kind = check_labels(
-                self.job.get("runs-on"), ctx, self.twin.config["runner"]["self_hosted"]
+                self.job.get("runs-on"), ctx, self.twin.config["runner"]
             )
             self.record.labels, self.record.runner_name = self.labels, f"twin-{kind}-runner"
             self.image = {

@@ -1,10 +1,10 @@
 """Before a job's first step: which runner takes it, and its environment's protection rules.
 
-Runners: GitHub-hosted ``ubuntu-*`` labels and the self-hosted label sets registered in the twin
-config (``runner.self_hosted``) both run on this machine; a job whose labels no runner has fails
-at once (on github.com it would wait for a runner for 24 hours). Environments: a branch outside
-``deployment_branches`` is refused as GitHub refuses it; required reviewers are approved by the
-twin's person, and the approval is recorded on the job.
+Runners: GitHub-hosted ``ubuntu-*`` labels, the self-hosted label sets and the runner scale sets
+registered in the twin config (``runner.self_hosted``, ``runner.scale_sets``) all run on this
+machine; a job whose labels no runner has fails at once (github.com would queue it for 24 h).
+Environments: a branch outside ``deployment_branches`` is refused as GitHub refuses it; required
+reviewers are approved by the twin's person, and the approval is recorded on the job.
 """
 
 from __future__ import annotations
@@ -44,25 +44,28 @@ def runs_on_labels(value: Any, ctx: Context) -> list[str]:
     return [to_str(label) for label in labels if to_str(label)]
 
 
-def check_labels(value: Any, ctx: Context, self_hosted: list[list[str]]) -> tuple[list[str], str]:
-    """``(labels, "github-hosted"|"self-hosted")`` of a job, or why no runner takes it."""
+def check_labels(value: Any, ctx: Context, runners: dict[str, Any]) -> tuple[list[str], str]:
+    """``(labels, "github-hosted"|"self-hosted")`` of a job, or why no runner takes it.
+
+    ``runners`` is the twin config's ``runner``: ``self_hosted`` label sets (a job's labels
+    must all be in one set) and ``scale_sets`` (actions-runner-controller: ``runs-on`` is
+    exactly the scale set's name).
+    """
     labels = runs_on_labels(value, ctx)
     if not labels:
         raise JobFailed("runs-on: no labels")
     wanted = {label.casefold() for label in labels}
-    if "self-hosted" in wanted:
-        for runner in self_hosted:
-            if wanted <= {str(label).casefold() for label in runner}:
-                return labels, "self-hosted"
-        raise JobFailed(
-            f"No runner matches labels {labels}: the twin's self-hosted runners have "
-            f"{self_hosted} (twin config runner.self_hosted)"
-        )
+    if len(labels) == 1 and labels[0] in [str(name) for name in runners.get("scale_sets") or []]:
+        return labels, "self-hosted"
+    for runner in runners.get("self_hosted") or []:
+        if "self-hosted" in wanted and wanted <= {str(label).casefold() for label in runner}:
+            return labels, "self-hosted"
     if len(labels) == 1 and GITHUB_HOSTED.match(labels[0]):
         return labels, "github-hosted"
     raise JobFailed(
-        f"No runner matches labels {labels}: the twin runs GitHub-hosted ubuntu-* "
-        "and the registered self-hosted label sets"
+        f"No runner matches labels {labels}: the twin has GitHub-hosted ubuntu-* runners, "
+        f"self-hosted label sets {runners.get('self_hosted')} and runner scale sets "
+        f"{runners.get('scale_sets')} (twin config 'runner')"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ class Runner:
         self.twin = twin
         self.groups = ConcurrencyGroups()
         self.threads: list[threading.Thread] = []
+        self.stopping = threading.Event()  # the server is shutting down: start nothing more
 
     def _record(
         self, path: str, name: str, event: Event, token: Token, record: EventRecord
@@ -135,14 +137,16 @@ class Runner:
         self.twin.store.notify()
         return True
 
-    def shutdown(self, timeout: float = 20.0) -> None:
-        """Cancel every unfinished run and wait (bounded) for their threads."""
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every unfinished run (no further step starts) and wait, bounded, for them."""
+        self.stopping.set()
         with self.twin.store.lock:
             ids = [r.id for r in self.twin.store.runs.values() if r.status != "completed"]
         for run_id in ids:
             self.cancel(run_id, "The twin is shutting down.")
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout=timeout / max(1, len(self.threads)))
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _run(self, run: RunRecord, workflow: Workflow, event: Event, base: Context) -> None:
         holder = Holder(

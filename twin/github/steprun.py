@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from twin.errors import TwinError
 from twin.github.actions_table import ActionCall, ActionFailed, resolve
 from twin.github.expr_values import ExpressionError, to_str, truthy
-from twin.github.expressions import condition, render, render_str
+from twin.github.expressions import Context, condition, render, render_str
 from twin.github.records import StepRecord, now
 from twin.github.stepexec import (
     CommandFileError,
@@ -58,8 +58,15 @@ def _step(
         "always": lambda: True,
     }
     step_id = str(step.get("id") or f"__step_{record.number}")
+    if job.runner.stopping.is_set():
+        _close(job, record, step_id, "cancelled", False, {})
+        return
+    # GitHub refuses the secrets context in a step's if: ("Unrecognized named-value").
+    visible = {name: value for name, value in ctx.values.items() if name != "secrets"}
     try:
-        go = condition(step.get("if"), ctx)
+        go = condition(
+            step.get("if"), Context(values=visible, status=ctx.status, workspace=ctx.workspace)
+        )
     except ExpressionError as exc:
         _close(
             job, record, step_id, "failure", False, {}, message=f"steps[{record.number}].if: {exc}"
