@@ -152,6 +152,14 @@ def test_settings_api_for_doctor(twin: Twin) -> None:
         "KUBE"
     ]
     assert api("GET", "/environments/prod/variables").json()["variables"][0]["name"] == "X"
+    assert api("GET", "/environments/prod/variables/X").json()["value"] == "1"
+    assert api("GET", "/actions/variables/APP_ID").json() == {
+        **api("GET", "/actions/variables/APP_ID").json(),
+        "value": "4242",
+    }
+    assert api("GET", "/actions/variables/NOPE").status_code == 404
+    assert api("GET", "/actions/secrets/APP_PRIVATE_KEY").json()["name"] == "APP_PRIVATE_KEY"
+    assert api("GET", "/actions/organization-secrets").json() == {"total_count": 0, "secrets": []}
     protection = api("GET", "/branches/main/protection").json()
     assert protection["required_status_checks"]["contexts"] == ["Lint and test"]
     assert api("GET", "/branches/side-nope/protection").status_code == 404
@@ -190,3 +198,17 @@ def test_the_projects_github_client_against_the_server(twin: Twin, tmp_path: Pat
     dispatched = twin.client.events(event="repository_dispatch")[-1]
     assert dispatched["actor"] == "trading-bot[bot]"
     assert dispatched["reason"] == "no workflow has a matching 'on.repository_dispatch' trigger"
+
+
+def test_commit_statuses_as_image_yml_publishes_them(twin: Twin) -> None:
+    sha = twin.client.api("GET", "/branches/main").json()["commit"]["sha"]
+    writer = twin.client.mint_token("app", "ci[bot]", {"statuses": "write"})
+    for digest in ("sha256:" + "a" * 64, "sha256:" + "b" * 64):
+        body = {"state": "success", "context": "image/strategy-service", "description": digest}
+        assert twin.client.api("POST", f"/statuses/{sha}", body, token=writer).status_code == 201
+    newest_first = twin.client.api("GET", f"/commits/{sha}/statuses?per_page=100").json()
+    assert [s["description"][-1] for s in newest_first] == ["b", "a"]
+    assert twin.client.api("GET", f"/commits/{sha}/status").json()["state"] == "success"
+    reader = twin.client.mint_token("app", "reader[bot]", {"contents": "read"})
+    denied = twin.client.api("POST", f"/statuses/{sha}", {"state": "success"}, token=reader)
+    assert denied.status_code == 403

@@ -1,6 +1,6 @@
-"""REST: repository settings, environments, secret and variable names, branches, checks.
+"""REST: repository settings, Actions permissions, environments, secrets and variables, branches.
 
-Also the Actions workflow permissions, branch protection, commit statuses and check runs.
+Secrets are served by name only, as GitHub does; variables with their values.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from twin.github.http import REPO, Call, need, page, route
+from twin.github.http import REPO, Call, need, route
 from twin.github.pulls import ApiError
 from twin.github.service import GitHubTwin
 
@@ -126,6 +126,31 @@ def list_variables(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     return {"total_count": len(items), "variables": items}
 
 
+def get_variable(twin: GitHubTwin, call: Call) -> dict[str, Any]:
+    """``GET /actions/variables/{var}`` and ``/environments/{name}/variables/{var}``."""
+    need(call.token, "admin", "read")
+    values = _scoped(twin, call, "variables")
+    if call.params["var"] not in values:
+        raise ApiError(404, "Not Found")
+    name = call.params["var"]
+    return {"name": name, "value": str(values[name]), "created_at": STAMP, "updated_at": STAMP}
+
+
+def get_secret(twin: GitHubTwin, call: Call) -> dict[str, Any]:
+    """``GET /actions/secrets/{secret}`` and the environment form: the name, never the value."""
+    need(call.token, "admin", "read")
+    if call.params["secret"] not in _scoped(twin, call, "secrets"):
+        raise ApiError(404, "Not Found")
+    return {"name": call.params["secret"], "created_at": STAMP, "updated_at": STAMP}
+
+
+def organization_lists(twin: GitHubTwin, call: Call) -> dict[str, Any]:
+    """``GET /actions/organization-secrets|variables``: the twin has no organization-level ones."""
+    need(call.token, "admin", "read")
+    key = "secrets" if call.params["kind"] == "secrets" else "variables"
+    return {"total_count": 0, key: []}
+
+
 def get_protection(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     """``GET /branches/{branch}/protection``."""
     need(call.token, "admin", "read")
@@ -169,94 +194,6 @@ def get_branch(twin: GitHubTwin, call: Call) -> dict[str, Any]:
     }
 
 
-def get_commit(twin: GitHubTwin, call: Call) -> dict[str, Any]:
-    """``GET /commits/{ref}``: the SHA (and parents) of a ref or SHA."""
-    need(call.token, "contents", "read")
-    ref = call.params["ref"]
-    sha = (
-        twin.repo.rev(ref)
-        or twin.repo.rev(f"refs/heads/{ref}")
-        or twin.repo.rev(f"refs/tags/{ref}")
-    )
-    if sha is None:
-        raise ApiError(422, f"No commit found for SHA: {ref}")
-    parents = twin.repo.git("rev-list", "--parents", "-n", "1", sha).split()[1:]
-    return {"sha": sha, "parents": [{"sha": p} for p in parents]}
-
-
-def create_status(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]:
-    """``POST /statuses/{sha}``."""
-    need(call.token, "statuses", "write")
-    body = call.body
-    if body.get("state") not in ("error", "failure", "pending", "success"):
-        raise ApiError(
-            422, "Validation Failed", [{"resource": "Status", "field": "state", "code": "invalid"}]
-        )
-    status = twin.store.add_status(
-        call.params["sha"],
-        body["state"],
-        str(body.get("context") or "default"),
-        str(body.get("description") or ""),
-        str(body.get("target_url") or ""),
-        call.token.login,
-    )
-    return 201, status
-
-
-def list_statuses(twin: GitHubTwin, call: Call) -> list[dict[str, Any]]:
-    """``GET /commits/{ref}/statuses``: every status of the commit, newest first."""
-    need(call.token, "statuses", "read")
-    sha = twin.repo.rev(call.params["ref"]) or call.params["ref"]
-    with twin.store.lock:
-        statuses = [dict(s) for s in reversed(twin.store.statuses.get(sha, []))]
-    return page(statuses, call.query)
-
-
-def combined_status(twin: GitHubTwin, call: Call) -> dict[str, Any]:
-    """``GET /commits/{ref}/status``: the newest status per context and the combined state."""
-    need(call.token, "statuses", "read")
-    sha = twin.repo.rev(call.params["ref"]) or call.params["ref"]
-    with twin.store.lock:
-        latest: dict[str, dict[str, Any]] = {}
-        for status in twin.store.statuses.get(sha, []):
-            latest[status["context"]] = status
-    states = [s["state"] for s in latest.values()]
-    state = (
-        "failure"
-        if {"failure", "error"} & set(states)
-        else ("pending" if "pending" in states or not states else "success")
-    )
-    return {
-        "state": state,
-        "sha": sha,
-        "total_count": len(latest),
-        "statuses": list(latest.values()),
-    }
-
-
-def check_runs(twin: GitHubTwin, call: Call) -> dict[str, Any]:
-    """``GET /commits/{ref}/check-runs``."""
-    need(call.token, "checks", "read")
-    sha = twin.repo.rev(call.params["ref"]) or call.params["ref"]
-    with twin.store.lock:
-        runs = [dict(c) for c in twin.store.check_runs.values() if c["head_sha"] == sha]
-    name = call.query.get("check_name")
-    runs = [r for r in runs if not name or r["name"] == name]
-    return {"total_count": len(runs), "check_runs": runs}
-
-
-def create_check_run(twin: GitHubTwin, call: Call) -> tuple[int, dict[str, Any]]:
-    """``POST /check-runs``."""
-    need(call.token, "checks", "write")
-    body = call.body
-    if not body.get("name") or not body.get("head_sha"):
-        raise ApiError(422, "Validation Failed")
-    status = str(body.get("status") or ("completed" if body.get("conclusion") else "queued"))
-    return 201, twin.store.add_check_run(
-        body["head_sha"], body["name"], status, body.get("conclusion"), call.token.login
-    )
-
-
 def routes(twin: GitHubTwin) -> list[Route]:
     """The routes of this module."""
     env = f"{REPO}/environments/{{name}}"
@@ -269,12 +206,11 @@ def routes(twin: GitHubTwin) -> list[Route]:
         route(twin, f"{REPO}/actions/variables", ["GET"], list_variables),
         route(twin, f"{env}/secrets", ["GET"], list_secrets),
         route(twin, f"{env}/variables", ["GET"], list_variables),
+        route(twin, f"{REPO}/actions/variables/{{var}}", ["GET"], get_variable),
+        route(twin, f"{env}/variables/{{var}}", ["GET"], get_variable),
+        route(twin, f"{REPO}/actions/secrets/{{secret}}", ["GET"], get_secret),
+        route(twin, f"{env}/secrets/{{secret}}", ["GET"], get_secret),
+        route(twin, f"{REPO}/actions/organization-{{kind}}", ["GET"], organization_lists),
         route(twin, f"{REPO}/branches/{{branch:path}}/protection", ["GET"], get_protection),
         route(twin, f"{REPO}/branches/{{branch:path}}", ["GET"], get_branch),
-        route(twin, f"{REPO}/commits/{{ref:path}}/status", ["GET"], combined_status),
-        route(twin, f"{REPO}/commits/{{ref:path}}/statuses", ["GET"], list_statuses),
-        route(twin, f"{REPO}/commits/{{ref:path}}/check-runs", ["GET"], check_runs),
-        route(twin, f"{REPO}/commits/{{ref:path}}", ["GET"], get_commit),
-        route(twin, f"{REPO}/statuses/{{sha}}", ["POST"], create_status),
-        route(twin, f"{REPO}/check-runs", ["POST"], create_check_run),
     ]

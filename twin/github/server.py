@@ -21,7 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from twin import state
-from twin.github import admin, api_actions, api_pulls, api_repo, githttp
+from twin.github import admin, api_actions, api_checks, api_pulls, api_repo, githttp
 from twin.github.config import REPOSITORY
 from twin.github.service import GitHubTwin
 from twin.procs import free_port, http_ok, log_tail, spawn, wait_until
@@ -46,6 +46,7 @@ def make_app(
     routes = [
         *admin.routes(twin),
         *api_repo.routes(twin),
+        *api_checks.routes(twin),
         *api_pulls.routes(twin),
         *api_actions.routes(twin),
         *githttp.routes(twin),
