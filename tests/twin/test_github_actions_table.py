@@ -91,3 +91,38 @@ def test_cancel_a_run_through_the_api(twin: Twin, tmp_path: Path) -> None:
     assert twin.client.api("POST", f"/actions/runs/{run_id}/cancel").status_code == 409
     listed = twin.client.runs("serial.yml", status="cancelled")
     assert run_id in [r["id"] for r in listed]
+
+
+def test_job_level_concurrency_replaces_the_pending_job(twin: Twin, tmp_path: Path) -> None:
+    flag = tmp_path / "release"
+    client = twin.client
+
+    def dispatch() -> int:
+        return int(
+            client.dispatch_workflow("serial-job.yml", inputs={"flag": str(flag)})["runs"][0]
+        )
+
+    def deploy_status(run_id: int) -> str | None:
+        jobs = [j for j in client.run(run_id)["jobs"] if j["key"] == "deploy"]
+        return jobs[0]["status"] if jobs else None
+
+    first = dispatch()
+    client.wait_for(
+        "the first deploy job to run", lambda: deploy_status(first) == "in_progress", 15
+    )
+    second = dispatch()
+    client.wait_for("the second deploy job to wait", lambda: deploy_status(second) == "pending", 15)
+    third = dispatch()
+    replaced = client.wait_run(second, 15)
+    assert replaced["conclusion"] == "cancelled"
+    assert [(j["key"], j["conclusion"]) for j in replaced["jobs"]] == [
+        ("deploy", "cancelled"),
+        ("after", "skipped"),
+    ]
+    assert (
+        "higher priority waiting request for deploy-main"
+        in replaced["jobs"][0]["annotations"][0]["message"]
+    )
+    flag.touch()
+    assert client.wait_run(first, 15)["conclusion"] == "success"
+    assert client.wait_run(third, 15)["conclusion"] == "success"

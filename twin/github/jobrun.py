@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from twin.github.concurrency import Holder, concurrency_spec
 from twin.github.contexts import default_env, image_env
-from twin.github.expr_values import ExpressionError
-from twin.github.expressions import Context, render_str
+from twin.github.expr_values import ExpressionError, truthy
+from twin.github.expressions import Context, render, render_str
 from twin.github.jobsetup import (
     DEFAULT_TIMEOUT_MINUTES,
     JobFailed,
@@ -244,7 +244,11 @@ class JobRun:
             check["id"], status="completed", conclusion="timed_out" if self.timed_out else result
         )
         store.notify()
-        return {"result": result, "outputs": outputs}
+        try:
+            keep_going = truthy(render(self.job.get("continue-on-error", False), self.context()))
+        except ExpressionError:
+            keep_going = False
+        return {"result": result, "outputs": outputs, "continue_on_error": keep_going}
 
     def _prepare_records(self) -> None:
         for number, step in enumerate(self.job["steps"], 1):

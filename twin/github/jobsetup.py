@@ -133,7 +133,9 @@ def start_job(job: JobRun) -> None:
         "GITHUB_TOKEN": token.value,
     }
     job.variables = {**config["variables"], **(env_settings.get("variables") or {})}
-    job.masks.extend(str(v) for v in job.secrets.values() if str(v).strip())
+    for value in (str(v) for v in job.secrets.values()):
+        # A multi-line secret (a PEM key) is masked as a whole and line by line, as GitHub does.
+        job.masks.extend(part.strip() for part in [value, *value.splitlines()] if part.strip())
     for folder in (job.workspace, job.temp, job.tool_dir, job.logs):
         folder.mkdir(parents=True, exist_ok=True)
     event_path = job.folder / "event.json"

@@ -198,7 +198,12 @@ def _status(run: RunRecord, status: str) -> None:
 def _conclusion(run: RunRecord, results: dict[str, dict[str, Any]]) -> str:
     if run.cancel.is_set():
         return "cancelled"
-    values = [r["result"] for r in results.values()]
+    # A failed job with continue-on-error: true does not fail the run.
+    values = [
+        r["result"]
+        for r in results.values()
+        if not (r.get("continue_on_error") and r["result"] == "failure")
+    ]
     if "failure" in values:
         return "failure"
     if "cancelled" in values:
