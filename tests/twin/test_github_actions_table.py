@@ -15,8 +15,12 @@ ROLE = "arn:aws:iam::123456789012:role/gitops-data"
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    uv = tmp_path_factory.mktemp("tools") / "uv"
+    uv.write_text('#!/bin/sh\necho "uv 0.9.9 (twin stand-in)"\n')
+    uv.chmod(0o755)
     for running in start_twin(tmp_path_factory):
         running.client.configure(
+            runner={"tools": {"uv": str(uv)}},
             variables={"AWS_ROLE_ARN": ROLE, "AWS_REGION": "us-east-1"},
             aws={
                 "region": "us-east-1",
@@ -52,6 +56,7 @@ def test_configure_aws_credentials_checks_role_subject_and_permission(twin: Twin
 def test_setup_python_runners_and_the_docker_actions(twin: Twin) -> None:
     jobs = jobs_of(twin, "tools.yml")
     assert jobs["python"]["conclusion"] == "success", first_error(jobs["python"])
+    assert jobs["uv"]["conclusion"] == "success", twin.client.step_log(jobs["uv"]["run_id"], "uv")
     assert "the twin's runner image has Python 3.11" in first_error(jobs["wrong-python"])
     assert "unauthorized (no docker/login-action to ghcr.io in this job)" in first_error(
         jobs["push-without-login"]

@@ -41,6 +41,7 @@ def _cgi(
         {
             "GIT_PROJECT_ROOT": str(twin.repo.root),
             "GIT_HTTP_EXPORT_ALL": "1",
+            "GIT_HTTP_MAX_REQUEST_BUFFER": "200M",
             "PATH_INFO": path,
             "REQUEST_METHOD": request.method,
             "QUERY_STRING": request.url.query,

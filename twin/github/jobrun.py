@@ -266,7 +266,7 @@ class JobRun:
             raise JobFailed(f"jobs.{self.key}.concurrency: {exc}") from None
         if group is None:
             return "", holder
-        holder.on_pending = lambda: setattr(self.record, "status", "pending")
+        holder.on_pending = self._pending
         if not self.runner.groups.acquire(group, holder, cancel_in_progress=cancel, queue=queue):
             return None, holder
         return group, holder
@@ -282,6 +282,11 @@ class JobRun:
         if summary:
             self.record.summary = summary
             (self.folder / "summary.md").write_text(summary, encoding="utf-8")
+
+    def _pending(self) -> None:
+        with self.twin.store.lock:
+            self.record.status = "pending"
+        self.twin.store.notify()
 
     def _annotate_error(self, message: str) -> None:
         annotate_error(self, message)

@@ -153,7 +153,7 @@ class Runner:
             f"run {run.id}",
             run.cancel,
             on_cancel=lambda m: _annotate(run, m),
-            on_pending=lambda: _status(run, "pending"),
+            on_pending=lambda: self._set_status(run, "pending"),
         )
         group = None
         try:
@@ -180,6 +180,11 @@ class Runner:
             if group:
                 self.groups.release(group, holder)
 
+    def _set_status(self, run: RunRecord, status: str) -> None:
+        with self.twin.store.lock:
+            run.status = status
+        self.twin.store.notify()
+
     def _finish(self, run: RunRecord, conclusion: str) -> None:
         with self.twin.store.lock:
             run.status, run.conclusion, run.updated_at = "completed", conclusion, now()
@@ -189,10 +194,6 @@ class Runner:
 
 def _annotate(run: RunRecord, message: str) -> None:
     run.annotations.append({"level": "error", "message": message})
-
-
-def _status(run: RunRecord, status: str) -> None:
-    run.status = status
 
 
 def _conclusion(run: RunRecord, results: dict[str, dict[str, Any]]) -> str:
