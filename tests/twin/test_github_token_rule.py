@@ -212,3 +212,23 @@ def test_commit_statuses_as_image_yml_publishes_them(twin: Twin) -> None:
     reader = twin.client.mint_token("app", "reader[bot]", {"contents": "read"})
     denied = twin.client.api("POST", f"/statuses/{sha}", {"state": "success"}, token=reader)
     assert denied.status_code == 403
+
+
+def test_workflow_files_need_the_workflows_permission(twin: Twin, tmp_path: Path) -> None:
+    plain = twin.client.mint_token("app", "trading-bot[bot]", {"contents": "write"})
+    work = twin.clone(tmp_path / "work", plain)
+    git(work, "switch", "-q", "-c", "edit-ci")
+    ci = work / ".github" / "workflows" / "ci.yml"
+    ci.write_text(ci.read_text() + "# edited\n")
+    git(work, "commit", "-qam", "edit a workflow")
+    with pytest.raises(
+        AssertionError,
+        match="refusing to allow a GitHub App to create or update workflow "
+        "`.github/workflows/ci.yml` without `workflows` permission",
+    ):
+        git(work, "push", "origin", "edit-ci")
+    allowed = twin.client.mint_token(
+        "app", "trading-bot[bot]", {"contents": "write", "workflows": "write"}
+    )
+    url = twin.record["git_url"].replace("http://", f"http://x-access-token:{allowed}@")
+    git(work, "push", "-q", url, "edit-ci")

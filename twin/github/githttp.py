@@ -4,7 +4,9 @@ Clones and fetches need a token with ``contents: read`` when the repository is p
 need ``contents: write``. A token may come as HTTP basic (``x-access-token:<token>``, the form
 ``actions/checkout`` persists) or as a bearer header. During a push the repository's
 pre-receive hook asks ``POST /_twin/pre-receive`` whether branch protection lets each update
-land; afterwards every moved ref becomes a ``push`` event attributed to the token's identity.
+land (and refuses workflow-file changes from a ``GITHUB_TOKEN`` or an App without
+``workflows: write``, as GitHub does); afterwards every moved ref becomes a ``push`` event
+attributed to the token's identity.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def _cgi(
             "REMOTE_ADDR": request.client.host if request.client else "127.0.0.1",
             "TWIN_GITHUB_PUSH_ID": push_id,
             "TWIN_GITHUB_URL": twin.url,
+            "TWIN_GITHUB_DEFAULT_REF": f"refs/heads/{twin.default_branch}",
         }
     )
     for header, name in (
@@ -141,6 +144,13 @@ def pre_receive(twin: GitHubTwin, doc: dict[str, Any]) -> dict[str, Any]:
         if ref.startswith("refs/pull/"):
             messages.append(f"error: {ref} is read-only")
             continue
+        workflow_files = update[4] if len(update) > 4 else []
+        if workflow_files and not _may_change_workflows(token):
+            messages.append(
+                f"error: refusing to allow a GitHub App to create or update workflow "
+                f"`{workflow_files[0]}` without `workflows` permission ({ref})"
+            )
+            continue
         branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
         rules = twin.config["branch_protection"].get(branch) if branch else None
         if not rules:
@@ -162,6 +172,13 @@ def pre_receive(twin: GitHubTwin, doc: dict[str, Any]) -> dict[str, Any]:
             messages.append(f"error: GH006: Protected branch update failed for {ref}.")
             messages += [f"error: {reason}" for reason in why]
     return {"ok": not messages, "messages": messages}
+
+
+def _may_change_workflows(token: Token) -> bool:
+    """GitHub's rule: GITHUB_TOKEN never, an App only with ``workflows: write``, people may."""
+    if token.kind == "workflow":
+        return False
+    return token.kind == "user" or token.permissions.get("workflows") == "write"
 
 
 def pre_receive_route(twin: GitHubTwin) -> Route:

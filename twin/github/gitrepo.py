@@ -25,11 +25,20 @@ for line in sys.stdin.read().splitlines():
     if not line.strip():
         continue
     old, new, ref = line.split()
-    ff = "ff"
+    ff, workflows = "ff", []
     if zero not in (old, new):
         check = subprocess.run(["git", "merge-base", "--is-ancestor", old, new], check=False)
         ff = "ff" if check.returncode == 0 else "nonff"
-    updates.append([old, new, ref, ff])
+    if new != zero:
+        base = old if old != zero else os.environ.get("TWIN_GITHUB_DEFAULT_REF", "")
+        known = base and subprocess.run(["git", "rev-parse", "-q", "--verify", base],
+                                        capture_output=True, check=False).returncode == 0
+        argv = ["git", "diff", "--name-only", base, new] if known else ["git", "ls-tree", "-r",
+                                                                         "--name-only", new]
+        out = subprocess.run([*argv, "--", ".github/workflows"], capture_output=True,
+                             text=True, check=False)
+        workflows = [name for name in out.stdout.splitlines() if name]
+    updates.append([old, new, ref, ff, workflows])
 body = json.dumps({{"push_id": push, "updates": updates}}).encode()
 req = urllib.request.Request(url + "/_twin/pre-receive", data=body, method="POST",
                              headers={{"Content-Type": "application/json"}})
