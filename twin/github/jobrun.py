@@ -212,7 +212,7 @@ class JobRun:
             )
             self.record.labels, self.record.runner_name = self.labels, f"twin-{kind}-runner"
             self.image = {
-                **image_env(self.home, self.twin.config["runner"]["env"]),
+                **image_env(self.home, self.twin.home / "cache", self.twin.config["runner"]["env"]),
                 "RUNNER_ENVIRONMENT_KIND": kind,
             }
             self.image["GIT_CEILING_DIRECTORIES"] = str(self.twin.runs_dir)
