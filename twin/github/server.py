@@ -56,17 +56,23 @@ def make_app(
 
 @contextlib.contextmanager
 def _registered(home: Path, twin: GitHubTwin) -> Iterator[None]:
+    # Whoever spawned this process may have registered it already (pid, log): keep those keys.
+    previous = state.load(home)["services"].get(SERVICE) or {}
+    kept = previous if previous.get("pid") == os.getpid() else {}
     state.register(
         home,
         SERVICE,
-        pid=os.getpid(),
-        url=twin.url,
-        api_url=twin.api_url,
-        git_url=twin.git_url,
-        repository=REPOSITORY,
-        person=twin.person.login,
-        person_token=twin.person.value,
-        folder=str(twin.home),
+        **{
+            **kept,
+            "pid": os.getpid(),
+            "url": twin.url,
+            "api_url": twin.api_url,
+            "git_url": twin.git_url,
+            "repository": REPOSITORY,
+            "person": twin.person.login,
+            "person_token": twin.person.value,
+            "folder": str(twin.home),
+        },
     )
     try:
         yield
