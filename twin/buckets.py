@@ -85,7 +85,8 @@ def _settings(source: Path) -> dict[str, str]:
     }
 
 
-def _name_prefix(source: Path) -> str:
+def name_prefix(source: Path) -> str:
+    """The ``name_prefix`` the platform module gives the twin's Terraform environment."""
     path = source / "terraform" / "modules" / "platform" / "main.tf"
     for block in _load(path).get("locals", []):
         if "name_prefix" in block:
@@ -99,7 +100,7 @@ def bucket_names(source: Path) -> Buckets:
     Raises:
         TwinError: When a file is missing, a module is renamed, or a name cannot be resolved.
     """
-    prefix = _name_prefix(source)
+    prefix = name_prefix(source)
     path = source / "terraform" / "modules" / "storage" / "main.tf"
     modules: dict[str, Any] = {}
     for block in _load(path).get("module", []):

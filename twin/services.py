@@ -155,8 +155,8 @@ def start_areas(home: Path, source: Path) -> None:
     checkout: Path | None = None
     if importlib.util.find_spec("twin.github.seed") is not None:
         seed = importlib.import_module("twin.github.seed")
-        result = seed.seed(home, source, apply_profile)
-        checkout = result if isinstance(result, Path) else None
+        seed.seed(home, source, apply_profile)
+        checkout = _origin_checkout(home)
     else:
         sys.stdout.write("twin: github seed: not built yet (twin.github.seed missing), skipped\n")
     if importlib.util.find_spec("twin.cluster.bootstrap") is not None:
@@ -166,6 +166,26 @@ def start_areas(home: Path, source: Path) -> None:
         sys.stdout.write(
             "twin: cluster bootstrap: not built yet (twin.cluster.bootstrap), skipped\n"
         )
+    if checkout is not None and "cluster" not in state.load(home)["services"]:
+        sys.stdout.write("twin: github settings: need the cluster's Argo address, skipped\n")
+    elif checkout is not None:
+        from twin.github.client import GitHubTwinClient
+        from twin.repo_settings import settings
+
+        GitHubTwinClient.from_home(home).configure(**settings(home, checkout))
+
+
+def _origin_checkout(home: Path) -> Path:
+    """A clone of the twin origin's ``main`` (what the cluster bootstraps from)."""
+    target = home / "checkout"
+    if target.exists():
+        shutil.rmtree(target)
+    origin = Path(state.service(home, "github")["folder"]) / "repos" / "trading-pipelines"
+    subprocess.run(  # noqa: S603
+        ["git", "clone", "--quiet", str(origin / "gitops.git"), str(target)],  # noqa: S607
+        check=True,
+    )
+    return target
 
 
 def _profiled_checkout(home: Path, source: Path) -> Path:
@@ -178,6 +198,12 @@ def _profiled_checkout(home: Path, source: Path) -> Path:
     return target
 
 
+def _wipe(home: Path) -> None:
+    """Every up starts from nothing: run folders, objects and logs of a previous twin go."""
+    if home.is_dir() and (home.name == ".twin" or (home / "state.lock").exists()):
+        shutil.rmtree(home)
+
+
 def up(source: Path, home: Path) -> dict[str, float]:
     """Start the whole twin; on any failure stop what was started and raise."""
     alive = running(home)
@@ -187,6 +213,7 @@ def up(source: Path, home: Path) -> dict[str, float]:
             "run `python -m twin down` first"
         )
     down(home, quiet=True)  # forget stale records of a twin that died
+    _wipe(home)
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
     try:

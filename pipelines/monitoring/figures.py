@@ -39,6 +39,8 @@ def _number(doc: dict[str, Any], path: Path, *keys: str) -> float | None:
         if not isinstance(value, dict) or key not in value:
             return None
         value = value[key]
+    if value is None:  # not computed (e.g. PSI on the first run, with no previous snapshot)
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PipelineError(f"{path}: {'.'.join(keys)}: expected a number, got {value!r}")
     return float(value)

@@ -20,13 +20,26 @@ MACHINE_PYTHON = (
 )
 MACHINE_VERSION = ".".join(str(part) for part in sys.version_info[:3])
 _PIP = """#!/bin/sh
-# pip of the job's setup-python folder: bootstrapped on first use (ensurepip), then pip itself.
+# pip of the job's setup-python folder (the machine's pip, linked in: no per-job install).
 here="$(cd "$(dirname "$0")" && pwd)"
-if [ ! -e "$here/.pip-ready" ]; then
-  "$here/python" -m ensurepip --default-pip >/dev/null && touch "$here/.pip-ready"
-fi
 exec "$here/python" -m pip "$@"
 """
+
+
+def _link_pip(folder: Path) -> None:
+    """Make the machine's pip importable in the venv (``python -m pip``), as setup-python has it."""
+    found = subprocess.run(  # noqa: S603 - the machine's interpreter, fixed arguments
+        [str(MACHINE_PYTHON), "-c", "import pip; print(pip.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    source = Path(found.stdout.strip()).parent
+    site = folder / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    target = site / "site-packages"
+    (target / "pip").symlink_to(source, target_is_directory=True)
+    for info in source.parent.glob("pip-*.dist-info"):
+        (target / info.name).symlink_to(info, target_is_directory=True)
 
 
 def _version_ok(wanted: str) -> bool:
@@ -55,6 +68,7 @@ def setup_python(call: ActionCall) -> None:
             check=True,
             capture_output=True,
         )
+        _link_pip(folder)
         pip = folder / "bin" / "pip"
         pip.write_text(_PIP, encoding="utf-8")
         pip.chmod(0o755)
