@@ -1,0 +1,88 @@
+"""The pods' Python runtime: the twin's venv, reachable by a pod's non-root user.
+
+A project image's RUN lines install the locked dependencies into a venv; the twin does not
+rebuild them, it reuses its own venv (the same lock). That venv's interpreter may live where a
+non-root uid cannot reach it (pyenv under ``/root``), so the runtime is a small venv at
+``<home>/cluster/runtime`` made from a system interpreter of the same minor version that every
+user can execute, whose site-packages loads the twin venv's site-packages (``.pth``) and whose
+``bin/`` holds the twin venv's console scripts with their shebang pointed at it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from pipelines.io import atomic
+from twin.errors import TwinError
+
+_SKIP = ("python", "pip", "activate", "Activate")
+
+
+def world_reachable(path: Path) -> bool:
+    """Whether every user can reach ``path`` (each parent folder searchable by others)."""
+    resolved = path.resolve()
+    for parent in [resolved, *resolved.parents]:
+        mode = parent.stat().st_mode
+        if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+            return False
+    return bool(resolved.stat().st_mode & stat.S_IROTH)
+
+
+def _system_python() -> Path | None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    for candidate in (
+        base,
+        Path(f"/usr/bin/python{version}"),
+        Path(f"/usr/local/bin/python{version}"),
+    ):
+        if candidate.exists() and world_reachable(candidate):
+            return candidate
+    return None
+
+
+def ensure_runtime(home: Path) -> Path:
+    """Create (once) and return the runtime venv's ``bin`` folder.
+
+    Raises:
+        TwinError: No interpreter of this minor version that every user can run.
+    """
+    root = home / "cluster" / "runtime"
+    marker = root / ".ready"
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    if marker.exists() and marker.read_text().strip() == str(site_packages):
+        return root / "bin"
+    python = _system_python()
+    if python is None:
+        raise TwinError(
+            f"pod runtime: no python{sys.version_info.major}.{sys.version_info.minor} that every "
+            "user can execute (install the Debian python3 package; pods run as non-root uids)"
+        )
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(root)], check=True)  # noqa: S603
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
+    pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
+    _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
+    atomic.write_text(marker, f"{site_packages}\n")
+    return root / "bin"
+
+
+def _copy_scripts(source: Path, target: Path) -> None:
+    interpreter = f"#!{target / 'python'}\n"
+    for script in sorted(source.iterdir()):
+        if script.name.startswith(_SKIP) or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            first = handle.readline()
+        if not first.startswith(b"#!") or b"python" not in first:
+            continue
+        body = script.read_bytes()[len(first) :]
+        out = target / script.name
+        out.write_bytes(interpreter.encode() + body)
+        out.chmod(0o755)  # noqa: S103 - executables every pod user must run
