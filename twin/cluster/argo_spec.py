@@ -164,11 +164,9 @@ def item_scope(item: Any) -> dict[str, str]:
 
 
 def aggregate(values: list[str]) -> str:
-    """Argo's aggregated outputs of a loop: a JSON list, each value embedded as JSON if it is."""
-    parsed = []
-    for value in values:
-        try:
-            parsed.append(json.loads(value))
-        except ValueError:
-            parsed.append(value)
+    """Argo's aggregated outputs of a loop: a JSON list; values embedded as JSON if all are."""
+    try:
+        parsed: list[Any] = [json.loads(v) for v in values]
+    except ValueError:
+        parsed = list(values)
     return json.dumps(parsed, separators=(",", ":"))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from twin.cluster.images import PODNET, ImageRuntime
+from twin.cluster.images import ImageRuntime
 from twin.cluster.interfaces import Obj, ObjectStore
 from twin.cluster.volumes import MountError, object_data
 from twin.errors import TwinError
@@ -170,7 +170,7 @@ def _env(
     env = {**ctx.base_env, **image.env, "PATH": ":".join(image.path), "HOSTNAME": ctx.name}
     if image.project:
         env.update(ctx.project_env)
-        env["PYTHONPATH"] = ":".join([*image.python_paths, str(PODNET)])
+        env["PYTHONPATH"] = ":".join(image.python_paths)
     for source in container.get("envFrom") or []:
         kind = "ConfigMap" if "configMapRef" in source else "Secret"
         ref = source.get("configMapRef") or source.get("secretRef") or {}
@@ -188,9 +188,11 @@ def _env(
         else:
             source = item["valueFrom"]
             if "configMapKeyRef" in source:
-                value = _ref_value(store, ctx, "ConfigMap", source["configMapKeyRef"])
+                found = _ref_value(store, ctx, "ConfigMap", source["configMapKeyRef"])
+                value = None if found is None else mapper.rewrite(found)
             elif "secretKeyRef" in source:
-                value = _ref_value(store, ctx, "Secret", source["secretKeyRef"])
+                found = _ref_value(store, ctx, "Secret", source["secretKeyRef"])
+                value = None if found is None else mapper.rewrite(found)
             elif "fieldRef" in source:
                 value = _field(ctx, source["fieldRef"]["fieldPath"])
             else:
@@ -198,7 +200,7 @@ def _env(
                     f"env {item['name']}: {', '.join(source)} is not supported by the twin"
                 )
         if value is not None:
-            env[item["name"]] = mapper.rewrite(value)
+            env[item["name"]] = value
     return env
 
 

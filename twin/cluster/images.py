@@ -21,8 +21,6 @@ from pathlib import Path
 from twin import registry
 from twin.errors import TwinError
 
-SHIMS = Path(__file__).resolve().parent / "shims"
-PODNET = Path(__file__).resolve().parent / "podnet"
 SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 
 # repository (without registry host docker.io) -> (entrypoint, what it is)
@@ -67,9 +65,9 @@ def _repository(reference: str) -> str:
 class ImageTable:
     """Resolves image references for the pod runner."""
 
-    def __init__(self, home: Path, runtime_bin: Path) -> None:
+    def __init__(self, home: Path, runtime: Path) -> None:
         self.home = home
-        self.runtime_bin = runtime_bin
+        self.runtime = runtime  # runtime.ensure_runtime's folder: bin/, shims/, podnet/
 
     def resolve(self, reference: str) -> ImageRuntime:
         """The runtime for ``reference``.
@@ -80,7 +78,8 @@ class ImageTable:
         repository = _repository(reference)
         if repository in TOOL_IMAGES:
             entrypoint, _ = TOOL_IMAGES[repository]
-            return ImageRuntime(reference, False, entrypoint, [], path=[str(SHIMS), *SYSTEM_PATH])
+            shims = str(self.runtime / "shims")
+            return ImageRuntime(reference, False, entrypoint, [], path=[shims, *SYSTEM_PATH])
         digest = registry.resolve(reference, home=self.home)
         if digest is None:
             known = ", ".join(sorted(TOOL_IMAGES))
@@ -98,8 +97,11 @@ class ImageTable:
             entrypoint=list(config.get("entrypoint") or []),
             cmd=list(config.get("cmd") or []),
             env=env,
-            path=[str(self.runtime_bin), str(SHIMS), *SYSTEM_PATH],
-            python_paths=[str(rootfs / p.lstrip("/")) for p in config.get("python_paths") or []],
+            path=[str(self.runtime / "bin"), str(self.runtime / "shims"), *SYSTEM_PATH],
+            python_paths=[
+                *(str(rootfs / p.lstrip("/")) for p in config.get("python_paths") or []),
+                str(self.runtime / "podnet"),
+            ],
             rootfs=rootfs,
             workdir=str(config.get("workdir") or "/"),
             user=str(config.get("user") or ""),

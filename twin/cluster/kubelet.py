@@ -39,6 +39,7 @@ class Container:
     exit_code: int | None = None
     started: float = 0.0
     backoff_until: float = 0.0
+    waiting: str = ""  # why it is not running (kubelet's back-off reason)
     counters: list[ProbeCounter] = field(default_factory=list)
 
     @property
@@ -154,13 +155,15 @@ class Kubelet:
             if container.proc is None:
                 if now >= container.backoff_until:
                     container.start()
+                else:
+                    messages.append(container.waiting)
                 continue
             code = container.proc.poll()
             if code is not None:
                 container.exit_code = code
                 if self.policy == "Always" or (self.policy == "OnFailure" and code != 0):
                     self._restart_later(container, f"exited with code {code}", now)
-                    messages.append(f"container {container.name} exited with code {code}")
+                    messages.append(container.waiting)
                 continue
             messages.extend(self._probe(container, now))
         restarts = sum(c.restarts for c in self.containers)
@@ -196,7 +199,7 @@ class Kubelet:
                 if flipped is False and counter.kind in ("Liveness", "Startup"):
                     self._kill(container)
                     self._restart_later(container, counter.last_message, now, backoff=False)
-                    return [f"{counter.last_message}; container {container.name} will be restarted"]
+                    return [container.waiting]
             if not counter.passing and counter.last_message:
                 messages.append(counter.last_message)
             elif not counter.passing:
@@ -212,7 +215,7 @@ class Kubelet:
         delay = min(BACKOFF_FIRST * 2 ** (container.restarts - 1), BACKOFF_MAX) if backoff else 0.0
         container.backoff_until = now + delay
         container.proc = None
-        self.pod.message = f"back-off restarting container {container.name} ({why})"
+        container.waiting = f"back-off {delay:.0f}s restarting container {container.name} ({why})"
 
     def _kill(self, container: Container) -> None:
         grace = float(self.pod.spec.get("terminationGracePeriodSeconds", 30))

@@ -28,7 +28,7 @@ from twin.cluster.images import ImagePullError, ImageTable
 from twin.cluster.interfaces import Obj, ObjectStore, Pod
 from twin.cluster.ipam import AddressPool, pod_pool, private_loopback
 from twin.cluster.kubelet import Container, Kubelet
-from twin.cluster.runtime import ensure_runtime
+from twin.cluster.runtime import ensure_runtime, ensure_support, unreachable
 from twin.cluster.store import now_rfc3339
 from twin.errors import TwinError
 
@@ -51,7 +51,7 @@ class LocalPodRunner:
         self.kube_url = kube_url
         self.pool = pool or pod_pool()
         self.egress = egress or dict
-        self.images = ImageTable(home, home / "cluster" / "runtime" / "bin")
+        self.images = ImageTable(home, home / "cluster" / "runtime")
         self.dns = ClusterDns(home, store, self.service_endpoints)
         self._pods: dict[tuple[str, str], tuple[Pod, Kubelet | None]] = {}
         self._lock = threading.RLock()
@@ -189,16 +189,21 @@ class LocalPodRunner:
             (pod_dir / sub).chmod(0o1777)
         specs = [*(pod.spec.get("initContainers") or []), *(pod.spec.get("containers") or [])]
         images = {c["image"]: self.images.resolve(str(c["image"])) for c in specs}
-        if any(i.project for i in images.values()):
-            with self._runtime_lock:
+        with self._runtime_lock:
+            if any(i.project for i in images.values()):
                 ensure_runtime(self.home)
+            else:
+                ensure_support(self.home)
         for image in images.values():
             if image.rootfs is not None:  # a writable layer per pod: copy the image's tree
                 copy = pod_dir / "rootfs" / image.digest.partition(":")[2][:12]
                 if not copy.exists():
                     shutil.copytree(image.rootfs, copy, symlinks=True)
                 image.python_paths = [
-                    str(copy / Path(p).relative_to(image.rootfs)) for p in image.python_paths
+                    str(copy / Path(p).relative_to(image.rootfs))
+                    if Path(p).is_relative_to(image.rootfs)
+                    else p
+                    for p in image.python_paths
                 ]
                 image.rootfs = copy
         folders = volumes.prepare(self.home, self.store, pod.namespace, pod_dir, pod.spec)
@@ -240,6 +245,14 @@ class LocalPodRunner:
             Container(c, prepare(self.store, ctx, c, images[c["image"]]))
             for c in pod.spec.get("containers") or []
         ]
+        if any(c.launch.user is not None for c in [*init, *main]):
+            blocked = unreachable(self.home)
+            if blocked is not None:
+                raise ConfigError(
+                    "CreateContainerConfigError: the pod runs as a non-root user, who cannot "
+                    f"reach {blocked} (a parent folder is not searchable by others: put "
+                    "TWIN_HOME and the checkout under world-searchable folders)"
+                )
         pod.extra["mappers"] = {c.launch.name: c.launch.mapper for c in [*init, *main]}
         return Kubelet(pod, main, init, self._notify)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from pipelines.io import atomic
 from twin.errors import TwinError
 
+HERE = Path(__file__).resolve().parent
 _SKIP = ("python", "pip", "activate", "Activate")
 
 
@@ -46,8 +47,31 @@ def _system_python() -> Path | None:
     return None
 
 
+def ensure_support(home: Path) -> Path:
+    """Copy the shims and the pod network module under ``<home>/cluster/runtime``; return it.
+
+    Pods reach them there (a non-root pod user may not reach the checkout).
+    """
+    root = home / "cluster" / "runtime"
+    for name in ("shims", "podnet"):
+        target = root / name
+        target.mkdir(parents=True, exist_ok=True)
+        for source in sorted((HERE / name).iterdir()):
+            if source.name == "__pycache__":
+                continue
+            dest = target / source.name
+            if source.is_symlink():
+                if not dest.is_symlink():
+                    dest.unlink(missing_ok=True)
+                    dest.symlink_to(source.readlink())
+            elif not dest.exists() or dest.read_bytes() != source.read_bytes():
+                atomic.write_bytes(dest, source.read_bytes())
+                dest.chmod(source.stat().st_mode & 0o777)
+    return root
+
+
 def ensure_runtime(home: Path) -> Path:
-    """Create (once) and return the runtime venv's ``bin`` folder.
+    """Create (once) the runtime venv; return its folder (``bin/``, ``shims/``, ``podnet/``).
 
     Raises:
         TwinError: No interpreter of this minor version that every user can run.
@@ -55,22 +79,34 @@ def ensure_runtime(home: Path) -> Path:
     root = home / "cluster" / "runtime"
     marker = root / ".ready"
     site_packages = Path(sysconfig.get_paths()["purelib"])
-    if marker.exists() and marker.read_text().strip() == str(site_packages):
-        return root / "bin"
-    python = _system_python()
-    if python is None:
-        raise TwinError(
-            f"pod runtime: no python{sys.version_info.major}.{sys.version_info.minor} that every "
-            "user can execute (install the Debian python3 package; pods run as non-root uids)"
-        )
-    shutil.rmtree(root, ignore_errors=True)
-    subprocess.run([str(python), "-m", "venv", "--without-pip", str(root)], check=True)  # noqa: S603
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
-    pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
-    _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
-    atomic.write_text(marker, f"{site_packages}\n")
-    return root / "bin"
+    if not (marker.exists() and marker.read_text().strip() == str(site_packages)):
+        python = _system_python()
+        if python is None:
+            raise TwinError(
+                f"pod runtime: no python{sys.version_info.major}.{sys.version_info.minor} that "
+                "every user can execute (install the Debian python3 package)"
+            )
+        shutil.rmtree(root / "bin", ignore_errors=True)
+        shutil.rmtree(root / "lib", ignore_errors=True)
+        cmd = [str(python), "-m", "venv", "--without-pip", str(root)]
+        subprocess.run(cmd, check=True)  # noqa: S603
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
+        pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
+        _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
+        atomic.write_text(marker, f"{site_packages}\n")
+    ensure_support(home)
+    return root
+
+
+def unreachable(home: Path) -> str | None:
+    """The first folder a non-root pod user needs but cannot reach (None: all reachable)."""
+    root = home / "cluster" / "runtime"
+    needed = [root, root / "bin" / "python", Path(sysconfig.get_paths()["purelib"])]
+    for path in needed:
+        if path.exists() and not world_reachable(path):
+            return str(path)
+    return None
 
 
 def _copy_scripts(source: Path, target: Path) -> None:
