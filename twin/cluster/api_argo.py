@@ -100,7 +100,7 @@ class ArgoServerApi:
         ns = request.path_params["ns"]
         if request.method == "GET":
             selector = request.query_params.get("listOptions.labelSelector", "")
-            items = [w for w in self.store.list("Workflow", ns) if _selected(w, selector)]
+            items = [_shaped(w) for w in self.store.list("Workflow", ns) if _selected(w, selector)]
             return JSONResponse({"metadata": {"resourceVersion": "0"}, "items": items})
         body = await request.json()
         workflow = body.get("workflow")
@@ -128,8 +128,8 @@ class ArgoServerApi:
         if ref and self.store.get("WorkflowTemplate", ns, str(ref.get("name"))) is None:
             return _error(5, f'workflowtemplates.argoproj.io "{ref.get("name")}" not found')
         if dry_run:
-            return JSONResponse(workflow)
-        return JSONResponse(self.store.apply(workflow))
+            return JSONResponse(_shaped(workflow))
+        return JSONResponse(_shaped(self.store.apply(workflow)))
 
     async def submit(self, request: Request) -> JSONResponse:
         """Submit a Workflow from a WorkflowTemplate."""
@@ -172,7 +172,7 @@ class ArgoServerApi:
         if request.method == "DELETE":
             self.store.delete("Workflow", ns, name)
             return JSONResponse({})
-        return JSONResponse(found)
+        return JSONResponse(_shaped(found))
 
     async def shutdown(self, request: Request) -> JSONResponse:
         """``stop`` or ``terminate`` a workflow (``spec.shutdown``)."""
@@ -184,7 +184,7 @@ class ArgoServerApi:
         if found is None:
             return _error(5, f'workflows.argoproj.io "{name}" not found')
         found.setdefault("spec", {})["shutdown"] = strategy
-        return JSONResponse(self.store.apply(found))
+        return JSONResponse(_shaped(self.store.apply(found)))
 
     async def templates(self, request: Request) -> JSONResponse:
         """List (GET) or create (POST) WorkflowTemplates."""
@@ -208,6 +208,12 @@ class ArgoServerApi:
         if found is None:
             return _error(5, f'workflowtemplates.argoproj.io "{name}" not found')
         return JSONResponse(found)
+
+
+def _shaped(workflow: Obj) -> Obj:
+    """A Workflow as Argo's server writes it: ``status`` is always there (Go never omits it)."""
+    workflow.setdefault("status", {})
+    return workflow
 
 
 def _selected(obj: Obj, selector: str) -> bool:
