@@ -4,9 +4,8 @@ Argo's rules kept: ``spec.shutdown`` Stop runs the exit handler, Terminate does 
 fail the running steps with "Stopped with strategy '<S>'"; ``activeDeadlineSeconds`` fails
 what runs with "Step exceeded its deadline" and then runs the exit handler;
 ``{{workflow.status}}`` is the entrypoint's phase inside the exit handler; a failed exit
-handler fails a workflow that had succeeded; ``retryStrategy`` (limit, retryPolicy
-Always/OnFailure/OnError, backoff.duration) makes a Retry node with attempts ``name(N)``;
-``volumeClaimTemplates`` become claims ``<workflow>-<name>`` deleted when the workflow ends.
+handler fails a workflow that had succeeded; ``volumeClaimTemplates`` become claims
+``<workflow>-<name>`` deleted when the workflow ends. Templates run in ``argo_templates``.
 """
 
 from __future__ import annotations
@@ -19,16 +18,12 @@ import threading
 import time
 from typing import Any
 
-from twin.cluster import argo_graph
-from twin.cluster.argo_expr import ExprError, substitute, substitute_all
+from twin.cluster import argo_graph, argo_templates
+from twin.cluster.argo_expr import substitute_all
 from twin.cluster.argo_nodes import FAILED, NodeTree
-from twin.cluster.argo_pod import outputs_status, run_pod
 from twin.cluster.argo_spec import (
     SpecError,
-    as_text,
-    find_template,
     merged_spec,
-    template_type,
     workflow_parameters,
 )
 from twin.cluster.argo_sync import Mutexes, mutex_keys
@@ -39,15 +34,6 @@ from twin.cluster.volumes import pvc_dir
 from twin.errors import TwinError
 
 log = logging.getLogger(__name__)
-
-
-def _seconds(text: Any) -> float:
-    value = str(text).strip()
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in ("ms", "s", "m", "h"):
-        if value.endswith(unit) and value[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(value[: -len(unit)]) * units[unit]
-    return float(value)
 
 
 class WorkflowRun:
@@ -206,7 +192,6 @@ class WorkflowRun:
             if n["phase"] in FAILED and n["type"] == "Pod"
         ]
 
-    # -- templates -----------------------------------------------------------------------
     def execute(
         self,
         holder: Obj,
@@ -217,198 +202,7 @@ class WorkflowRun:
         args: dict[str, str],
     ) -> str:
         """Run the template ``holder`` names as node ``node_name``; returns the node id."""
-        try:
-            template = find_template(self.store, self.namespace, self.templates, holder)
-            kind = template_type(template)
-            inputs = self._inputs(template, args)
-        except (SpecError, ExprError) as exc:
-            nid = self.tree.add(
-                node_name, display, "Pod", str(holder.get("template", "")), parent, boundary
-            )
-            self.tree.update(nid, phase="Error", message=str(exc))
-            return nid
-        scope = {
-            **self.globals,
-            **{f"inputs.parameters.{k}": v for k, v in inputs.items()},
-            "inputs.parameters": json.dumps([{"name": k, "value": v} for k, v in inputs.items()]),
-        }
-        retry = template.get("retryStrategy") or self.spec.get("retryStrategy")
-        if retry and kind in ("container", "script"):
-            return self._retry(
-                template, kind, scope, retry, node_name, display, parent, boundary, inputs
-            )
-        return self._once(template, kind, scope, node_name, display, parent, boundary, inputs)
-
-    def _inputs(self, template: Obj, args: dict[str, str]) -> dict[str, str]:
-        inputs = template.get("inputs") or {}
-        if inputs.get("artifacts"):
-            raise SpecError(
-                f"template {template['name']}: input artifacts are not supported by the twin"
-            )
-        values: dict[str, str] = {}
-        for param in inputs.get("parameters") or []:
-            if param["name"] in args:
-                values[param["name"]] = args[param["name"]]
-            elif "value" in param:
-                values[param["name"]] = substitute(as_text(param["value"]), self.globals)
-            else:
-                raise SpecError(f"inputs.parameters.{param['name']} was not supplied")
-        return values
-
-    def _once(
-        self,
-        template: Obj,
-        kind: str,
-        scope: dict[str, str],
-        node_name: str,
-        display: str,
-        parent: str | None,
-        boundary: str | None,
-        inputs: dict[str, str],
-    ) -> str:
-        node_type = {"container": "Pod", "script": "Pod", "dag": "DAG", "steps": "Steps"}.get(
-            kind, "Suspend"
-        )
-        nid = self.tree.add(
-            node_name,
-            display,
-            node_type,
-            template["name"],
-            parent,
-            boundary,
-            phase="Pending" if node_type == "Pod" else "Running",
-            inputs={"parameters": [{"name": k, "value": v} for k, v in inputs.items()]},
-        )
-        keys: list[str] = []
-        try:
-            keys = mutex_keys(
-                substitute_all(template.get("synchronization"), scope), self.namespace
-            )
-            for key in keys:
-                if not self.mutexes.acquire(
-                    key,
-                    f"{self.holder}/{nid}",
-                    lambda m: self.tree.update(nid, message=m),
-                    self.cancelled,
-                ):
-                    self.tree.update(nid, phase="Failed", message=self.cancel_message())
-                    return nid
-            if kind == "dag":
-                argo_graph.run_dag(self, template, scope, nid, node_name)
-            elif kind == "steps":
-                argo_graph.run_steps(self, template, scope, nid, node_name)
-            elif kind == "suspend":
-                self._suspend(template, nid)
-            else:
-                self._pod(template, scope, nid, node_name, boundary)
-        except (SpecError, ExprError) as exc:
-            self.tree.update(nid, phase="Error", message=str(exc))
-        finally:
-            for key in keys:
-                self.mutexes.release(key, f"{self.holder}/{nid}")
-        return nid
-
-    def _pod(
-        self, template: Obj, scope: dict[str, str], nid: str, node_name: str, boundary: str | None
-    ) -> None:
-        from twin.cluster.argo_nodes import pod_name
-
-        resolved = substitute_all(
-            template, {**scope, "pod.name": pod_name(self.name, node_name, template["name"])}
-        )
-        self.tree.update(nid, phase="Running")
-        outcome = run_pod(self, resolved, nid, node_name, bool(resolved.get("daemon")))
-        if outcome.phase == "Running":
-            self.tree.update(nid, phase="Running", daemoned=True, podIP=outcome.ip)
-            self.daemons.setdefault(boundary or nid, []).append((nid, outcome.pod))
-            return
-        for param in outcome.parameters:
-            if param.get("globalName"):
-                self.globals[f"workflow.outputs.parameters.{param['globalName']}"] = param["value"]
-        self.tree.update(
-            nid,
-            phase=outcome.phase,
-            message=outcome.message,
-            outputs=outputs_status(outcome) or None,
-        )
-
-    def _suspend(self, template: Obj, nid: str) -> None:
-        duration = (template.get("suspend") or {}).get("duration")
-        if duration is None:
-            raise SpecError(
-                f"template {template['name']}: suspend without a duration needs `argo resume`, "
-                "which the twin does not serve"
-            )
-        end = time.monotonic() + _seconds(duration)
-        while time.monotonic() < end and not self.cancelled():
-            time.sleep(0.1)
-        self.tree.update(
-            nid,
-            phase="Failed" if self.cancelled() else "Succeeded",
-            message=self.cancel_message() if self.cancelled() else "",
-        )
-
-    def _retry(
-        self,
-        template: Obj,
-        kind: str,
-        scope: dict[str, str],
-        retry: Obj,
-        node_name: str,
-        display: str,
-        parent: str | None,
-        boundary: str | None,
-        inputs: dict[str, str],
-    ) -> str:
-        nid = self.tree.add(node_name, display, "Retry", template["name"], parent, boundary)
-        limit_text = substitute(as_text(retry["limit"]), scope) if "limit" in retry else ""
-        limit = int(limit_text) if limit_text else 10**6
-        policy = str(retry.get("retryPolicy", "OnFailure"))
-        backoff = retry.get("backoff") or {}
-        for attempt in range(limit + 1):
-            child = self._once(
-                template,
-                kind,
-                scope,
-                f"{node_name}({attempt})",
-                f"{display}({attempt})",
-                nid,
-                boundary,
-                inputs,
-            )
-            node = self.tree.get(child)
-            phase = node["phase"]
-            if phase == "Succeeded" or node.get("daemoned"):
-                self.tree.update(
-                    nid,
-                    phase=phase,
-                    daemoned=node.get("daemoned"),
-                    podIP=node.get("podIP"),
-                    outputs=node.get("outputs"),
-                )
-                return nid
-            retryable = (
-                policy == "Always"
-                or (policy == "OnFailure" and phase == "Failed")
-                or (policy in ("OnError", "OnTransientError") and phase == "Error")
-            )
-            if not retryable or attempt == limit or self.cancelled():
-                message = (
-                    "No more retries left"
-                    if retryable and attempt == limit
-                    else node.get("message", "")
-                )
-                self.tree.update(nid, phase=phase, message=message, outputs=node.get("outputs"))
-                return nid
-            wait = (
-                _seconds(backoff["duration"]) * float(backoff.get("factor", 1)) ** attempt
-                if backoff.get("duration")
-                else 0.0
-            )
-            end = time.monotonic() + wait
-            while time.monotonic() < end and not self.cancelled():
-                time.sleep(0.1)
-        return nid
+        return argo_templates.execute(self, holder, node_name, display, parent, boundary, args)
 
     # -- status ----------------------------------------------------------------------------
     def _current(self) -> Obj | None:

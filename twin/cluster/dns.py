@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pipelines.io import atomic
 from twin import state
-from twin.cluster.interfaces import Obj, ObjectStore
+from twin.cluster.interfaces import Obj, ObjectStore, Pod
 
 HOST_ALIAS = "127.254.0.1"
 NOWHERE = "127.0.0.255"  # a Service with no ready endpoint: connection refused
@@ -69,16 +69,11 @@ def twin_servers(home: Path) -> dict[str, Address]:
 class ClusterDns:
     """The pod network's name table (see module doc); rewritten whenever a source changes."""
 
-    def __init__(
-        self,
-        home: Path,
-        store: ObjectStore,
-        ready_endpoints: Callable[[str, Obj, Any], list[Address]],
-    ) -> None:
+    def __init__(self, home: Path, store: ObjectStore, pods: Callable[[str], list[Pod]]) -> None:
         self.path = home / "cluster" / DNS_FILE
         self._home = home
         self._store = store
-        self._endpoints = ready_endpoints
+        self._pods = pods
         self._overrides: dict[str, list[Address]] = {}
         self._lock = threading.Lock()
         self.table: dict[str, list[Address]] = {}
@@ -109,7 +104,7 @@ class ClusterDns:
             if not (service.get("spec") or {}).get("selector"):
                 continue  # endpoints managed outside the cluster (the twin's own servers)
             for port_spec in (service.get("spec") or {}).get("ports") or []:
-                targets = self._endpoints(meta.get("namespace", ""), service, port_spec)
+                targets = ready_endpoints(self._pods(meta.get("namespace", "")), service, port_spec)
                 for form in fqdn_forms(meta["name"], meta.get("namespace", "")):
                     table[f"{form}:{port_spec['port']}"] = targets or [
                         (NOWHERE, int(port_spec["port"]))
@@ -144,6 +139,31 @@ class ClusterDns:
             )
             lines += [f'[url "{str(base).rstrip("/")}/"]', "\tinsteadOf = https://github.com/"]
         return "\n".join(lines) + "\n"
+
+
+def ready_endpoints(pods: list[Pod], service: Obj, port_spec: Obj) -> list[Address]:
+    """Ready pods behind a Service's selector, at the port's target (kube-proxy's view)."""
+    selector = (service.get("spec") or {}).get("selector") or {}
+    target: Any = port_spec.get("targetPort", port_spec["port"])
+    found = []
+    for pod in pods:
+        if (
+            not selector
+            or not pod.ready
+            or any(pod.labels.get(k) != v for k, v in selector.items())
+        ):
+            continue
+        if isinstance(target, int) or str(target).isdigit():
+            found.append((pod.ip, int(target)))
+            continue
+        ports: dict[str, int] = {
+            p.get("name"): p["containerPort"]
+            for c in pod.spec.get("containers") or []
+            for p in c.get("ports") or []
+        }
+        if target in ports:
+            found.append((pod.ip, int(ports[target])))
+    return found
 
 
 def pod_egress_env(home: Path) -> dict[str, str]:

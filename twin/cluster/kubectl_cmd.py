@@ -1,28 +1,24 @@
 """The kubectl verbs the twin serves (run in the cluster process for the kubectl shim).
 
-``apply`` (server-side semantics: the whole object replaced, its status kept), ``create``,
-``get`` and ``delete``, with ``-n/--namespace``, ``-A``, ``-f FILE|-`` and ``-o``
-(``jsonpath=``, ``yaml``, ``json``, ``name``). Errors are kubectl's one-line messages and exit
-status 1; an unknown verb or flag fails with one line naming it.
+``apply`` (server-side: the whole object replaced, status kept), ``create``, ``get``,
+``delete``; ``-n``, ``-A``, ``-l``, ``-f FILE|-``, ``-o`` (``kubectl_output``). Errors are
+kubectl's one-line messages, exit status 1; an unknown verb or flag fails naming it.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from pipelines.delivery.lint.schemas import validate_objects
-from twin.cluster import jsonpath
 from twin.cluster.interfaces import Obj, ObjectStore
 from twin.cluster.kinds import Kind, KindTable
-from twin.cluster.store import now_rfc3339
+from twin.cluster.kubectl_output import ref, render, selected
 from twin.errors import TwinError
 
 VERBS = ("apply", "create", "get", "delete")
@@ -159,7 +155,7 @@ class Kubectl:
             word = "serverside-applied" if server_side else ("configured" if existed else "created")
             if existed and not server_side and existed.get("spec") == stored.get("spec"):
                 word = "unchanged"
-            res.out.append(f"{_ref(kind, stored)} {word}")
+            res.out.append(f"{ref(kind, stored)} {word}")
 
     def _create(self, args: Args, stdin: str | None, files: dict[str, str], res: Result) -> None:
         for item in self._objects_from(args, stdin, files):
@@ -172,7 +168,9 @@ class Kubectl:
                     f'Error from server (AlreadyExists): {kind.resource} "{name}" already exists'
                 )
             stored = self.store.apply(obj)
-            res.out.append(self._format(args, kind, [stored], single=True, verb="created"))
+            res.out.append(
+                render(args.flags.get("-o", ""), kind, [stored], single=True, verb="created")
+            )
 
     def _get(self, args: Args, stdin: str | None, files: dict[str, str], res: Result) -> None:
         if not args.positional:
@@ -193,13 +191,15 @@ class Kubectl:
                 found.append(obj)
         if not names:
             found = self.store.list(kind.kind, None if args.flags.get("-A") else namespace)
-            found = [o for o in found if _selected(o, args.flags.get("-l", ""))]
+            found = [o for o in found if selected(o, args.flags.get("-l", ""))]
             if not found and args.flags.get("-o") is None:
                 where = f" in {namespace} namespace" if namespace else ""
                 res.err.append(f"No resources found{where}.")
                 return
         if found:
-            res.out.append(self._format(args, kind, found, single=len(names) == 1, verb=""))
+            res.out.append(
+                render(args.flags.get("-o", ""), kind, found, single=len(names) == 1, verb="")
+            )
 
     def _delete(self, args: Args, stdin: str | None, files: dict[str, str], res: Result) -> None:
         targets: list[tuple[Kind, str, str]] = []
@@ -295,62 +295,6 @@ class Kubectl:
                 f"strict decoding error: {findings[0].where}: {findings[0].message}"
             )
 
-    def _format(self, args: Args, kind: Kind, objs: list[Obj], single: bool, verb: str) -> str:
-        output = args.flags.get("-o", "")
-        doc: Any = objs[0] if single else {"apiVersion": "v1", "kind": "List", "items": objs}
-        if output.startswith("jsonpath="):
-            return jsonpath.render(output[len("jsonpath=") :].strip("'\""), doc)
-        if output == "json":
-            return json.dumps(doc, indent=4, sort_keys=True)
-        if output == "yaml":
-            return yaml.safe_dump(doc, sort_keys=True).rstrip("\n")
-        if output == "name" or verb:
-            suffix = f" {verb}" if verb and output != "name" else ""
-            return "\n".join(f"{_ref(kind, o)}{suffix}" for o in objs)
-        if output not in ("", "wide"):
-            raise TwinError(f"error: output format {output!r} is not supported by the twin")
-        return _table(kind, objs)
-
 
 def _ns(obj: Obj, kind: Kind) -> str:
     return str(obj.get("metadata", {}).get("namespace", "")) if kind.namespaced else ""
-
-
-def _ref(kind: Kind, obj: Obj) -> str:
-    lower = kind.kind.lower()
-    return (
-        f"{lower}.{kind.group}/{obj['metadata']['name']}"
-        if kind.group
-        else f"{lower}/{obj['metadata']['name']}"
-    )
-
-
-def _selected(obj: Obj, selector: str) -> bool:
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    for term in filter(None, selector.split(",")):
-        key, _, value = term.partition("=")
-        if labels.get(key.rstrip("=")) != value.lstrip("="):
-            return False
-    return True
-
-
-def _table(kind: Kind, objs: list[Obj]) -> str:
-    if kind.kind == "CustomResourceDefinition":
-        rows = [["NAME", "CREATED AT"]] + [
-            [o["metadata"]["name"], o["metadata"].get("creationTimestamp", now_rfc3339())]
-            for o in objs
-        ]
-    else:
-        rows = [["NAME", "STATUS"]] + [
-            [
-                o["metadata"]["name"],
-                str(
-                    (o.get("status") or {}).get(
-                        "phase", "Active" if kind.kind == "Namespace" else ""
-                    )
-                ),
-            ]
-            for o in objs
-        ]
-    width = max(len(r[0]) for r in rows) + 3
-    return "\n".join(f"{r[0]:<{width}}{r[1]}".rstrip() for r in rows)

@@ -19,7 +19,6 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from twin.cluster import chaos, volumes
 from twin.cluster.containers import ConfigError, PodContext, prepare
@@ -52,7 +51,7 @@ class LocalPodRunner:
         self.pool = pool or pod_pool()
         self.egress = egress or dict
         self.images = ImageTable(home, home / "cluster" / "runtime")
-        self.dns = ClusterDns(home, store, self.service_endpoints)
+        self.dns = ClusterDns(home, store, lambda ns: self.list(ns))
         self._pods: dict[tuple[str, str], tuple[Pod, Kubelet | None]] = {}
         self._lock = threading.RLock()
         self._subscribers: list[Callable[[Pod], None]] = []
@@ -130,30 +129,6 @@ class LocalPodRunner:
             thread.start()
         for thread in threads:
             thread.join()
-
-    def service_endpoints(
-        self, namespace: str, service: Obj, port_spec: Obj
-    ) -> builtins.list[tuple[str, int]]:
-        """Ready pods behind a Service's selector, at the port's target (kube-proxy's view)."""
-        selector = (service.get("spec") or {}).get("selector") or {}
-        if not selector:
-            return []
-        target: Any = port_spec.get("targetPort", port_spec["port"])
-        found = []
-        for pod in self.list(namespace):
-            if not pod.ready or any(pod.labels.get(k) != v for k, v in selector.items()):
-                continue
-            if isinstance(target, int) or str(target).isdigit():
-                found.append((pod.ip, int(target)))
-                continue
-            ports: dict[str, int] = {
-                p.get("name"): p["containerPort"]
-                for c in pod.spec.get("containers") or []
-                for p in c.get("ports") or []
-            }
-            if target in ports:
-                found.append((pod.ip, int(ports[target])))
-        return found
 
     # -- internals -------------------------------------------------------------------------
     def _run(self, pod: Pod, pod_dir: Path) -> None:
