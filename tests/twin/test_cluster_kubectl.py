@@ -217,3 +217,37 @@ def test_rollouts_status_promote_and_abort(shell: Shell, cluster: Cluster) -> No
         "kubectl-argo-rollouts", "status", "svc", "--namespace", "trading-dev", "--timeout", "100m"
     )
     assert (healthy.returncode, healthy.stdout.strip()) == (0, "Healthy")
+
+
+def test_create_a_workflow_and_read_its_phase_as_pipelines_deploy_does(
+    shell: Shell, cluster: Cluster
+) -> None:
+    for kind in CRDS:
+        cluster.store.apply(crd_object(kind))
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "deploy-dev-"},
+        "spec": {"workflowTemplateRef": {"name": "deploy"}},
+    }
+    created = shell(
+        "kubectl",
+        "create",
+        "-n",
+        "argo",
+        "-o",
+        "jsonpath={.metadata.name}",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump(workflow),
+    )
+    assert created.returncode == 0, created.stderr
+    name = created.stdout.strip()
+    assert name.startswith("deploy-dev-") and len(name) == len("deploy-dev-") + 5
+    phase = shell(
+        "kubectl", "get", "workflow", name, "-n", "argo", "-o", "jsonpath={.status.phase}"
+    )
+    assert (phase.returncode, phase.stdout.strip()) == (0, "")
+    cluster.store.update_status("Workflow", "argo", name, {"phase": "Succeeded"})
+    phase = shell("kubectl", "get", "wf", name, "-n", "argo", "-o", "jsonpath={.status.phase}")
+    assert phase.stdout.strip() == "Succeeded"

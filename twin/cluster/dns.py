@@ -17,6 +17,7 @@ Non-Python tools (curl, git) get the same table as ``.curlrc`` ``connect-to`` li
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -116,7 +117,11 @@ class ClusterDns:
                     table[f"{form}:{port_text}"] = targets
             self.table = table
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_json(self.path, {k: [list(a) for a in v] for k, v in table.items()})
+        # Pods read the table as their own (non-root) user: it must be world-readable, and
+        # replaced atomically (a pod keeps its last table if it ever reads mid-way).
+        with atomic.atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps({k: [list(a) for a in v] for k, v in table.items()}))
+            tmp.chmod(0o644)
 
     def curlrc(self) -> str:
         """``connect-to`` lines for curl (host tools reach the host's 127.0.0.1 directly)."""
