@@ -411,3 +411,23 @@ def test_terminate_kills_running_pods(argo_cluster: Cluster) -> None:
     done = argo_cluster.workflow_done("argo", "stopme")
     assert done["status"]["message"] == "Stopped with strategy 'Terminate'"
     assert argo_cluster.pods.list("argo") == []
+
+
+def test_a_missing_service_account_or_image_errors_the_step_naming_it(
+    argo_cluster: Cluster,
+) -> None:
+    workflow = yaml.safe_load(MUTEX.replace("NAME", "noaccount"))
+    workflow["spec"]["serviceAccountName"] = "deployer"
+    workflow["metadata"]["namespace"] = "argo"
+    argo_cluster.store.apply(workflow)
+    done = argo_cluster.workflow_done("argo", "noaccount")
+    assert done["status"]["phase"] == "Error"
+    assert 'serviceaccount "deployer" not found' in done["status"]["message"]
+    workflow = yaml.safe_load(MUTEX.replace("NAME", "noimage").replace(SH, "quay.io/nobody/tool:1"))
+    workflow["metadata"]["namespace"] = "argo"
+    argo_cluster.store.apply(workflow)
+    done = argo_cluster.workflow_done("argo", "noimage")
+    assert done["status"]["phase"] == "Error"
+    assert (
+        "image 'quay.io/nobody/tool:1' is not in the twin's registry" in done["status"]["message"]
+    )

@@ -6,8 +6,9 @@ and template's volumes, one ``persistentVolumeClaim`` per ``volumeClaimTemplates
 A script's source is written where the container sees it (Argo: ``/argo/staging/script``)
 and appended to its command. Outputs: ``result`` is the main container's stdout, parameters
 are read from ``valueFrom.path`` inside the pod (``default`` when the file is missing).
-A pod stuck on ``ErrImagePull``, ``CreateContainerConfigError`` or ``FailedMount`` errors the
-node at once with kubelet's message (a real cluster would wait until the deadline).
+A pod refused (``FailedCreate``: its ServiceAccount is missing) or stuck on ``ErrImagePull``,
+``CreateContainerConfigError`` or ``FailedMount`` errors the node at once with the message
+(a real cluster would leave the pod waiting until the deadline).
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from twin.cluster.interfaces import Obj, Pod
 if TYPE_CHECKING:
     from twin.cluster.argo_run import WorkflowRun
 
-STUCK = ("ErrImagePull", "CreateContainerConfigError", "FailedMount")
+STUCK = (
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "FailedMount",
+    "FailedCreate",
+)
 RESULT_LIMIT = 256 * 1024
 
 

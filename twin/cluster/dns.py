@@ -115,7 +115,10 @@ class ClusterDns:
                 name, _, port_text = key.rpartition(":")
                 for form in _forms_of(name):
                     table[f"{form}:{port_text}"] = targets
+            unchanged = table == self.table and self.path.exists()
             self.table = table
+        if unchanged:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Pods read the table as their own (non-root) user: it must be world-readable, and
         # replaced atomically (a pod keeps its last table if it ever reads mid-way).

@@ -34,6 +34,10 @@ from twin.errors import TwinError
 log = logging.getLogger(__name__)
 
 
+class AdmissionError(TwinError):
+    """The API server refuses the pod (a missing ServiceAccount)."""
+
+
 class LocalPodRunner:
     """Runs pods for the cluster process (see module doc)."""
 
@@ -134,14 +138,20 @@ class LocalPodRunner:
     def _run(self, pod: Pod, pod_dir: Path) -> None:
         try:
             kubelet = self._build(pod, pod_dir)
-        except (ImagePullError, ConfigError, volumes.MountError, TwinError) as exc:
+        except Exception as exc:  # every setup failure must show on the pod, named
             reason = (
                 "ErrImagePull"
                 if isinstance(exc, ImagePullError)
                 else "FailedMount"
                 if isinstance(exc, volumes.MountError)
+                else "FailedCreate"
+                if isinstance(exc, AdmissionError)
                 else "CreateContainerConfigError"
+                if isinstance(exc, TwinError)
+                else "CreateContainerError"
             )
+            if not isinstance(exc, TwinError):
+                log.exception("setting up pod %s/%s failed", pod.namespace, pod.name)
             pod.extra["reason"] = reason
             pod.message = str(exc) if str(exc).startswith(reason) else f"{reason}: {exc}"
             self._notify(pod)
@@ -158,6 +168,15 @@ class LocalPodRunner:
             self._notify(pod)
 
     def _build(self, pod: Pod, pod_dir: Path) -> Kubelet:
+        account = str(pod.spec.get("serviceAccountName") or "default")
+        if (
+            account != "default"
+            and self.store.get("ServiceAccount", pod.namespace, account) is None
+        ):
+            raise AdmissionError(
+                f'FailedCreate: pods "{pod.name}" is forbidden: error looking up service account '
+                f'{pod.namespace}/{account}: serviceaccount "{account}" not found'
+            )
         for sub in ("tmp", "home", "logs"):
             (pod_dir / sub).mkdir(parents=True, exist_ok=True)
         for sub in ("tmp", "home"):

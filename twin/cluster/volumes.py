@@ -121,6 +121,6 @@ def object_data(obj: Obj) -> dict[str, bytes]:
 
 
 def cleanup(pod_dir: Path) -> None:
-    """Remove a deleted pod's emptyDirs, tmp and home (its logs stay)."""
-    for sub in ("volumes", "tmp", "home"):
+    """Remove a deleted pod's emptyDirs, tmp, home and image layer (its logs stay)."""
+    for sub in ("volumes", "tmp", "home", "rootfs", "staging"):
         shutil.rmtree(pod_dir / sub, ignore_errors=True)
