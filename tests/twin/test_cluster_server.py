@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from tests.twin.cluster_support import REPO_ROOT, wait_for
-from twin import state
+from twin import procs, state
 from twin.cluster import bootstrap, server
 
 pytestmark = pytest.mark.slow
@@ -89,3 +90,38 @@ def test_cluster_process_bootstraps_serves_and_stops_its_pods(twin_home: Path) -
     assert time.monotonic() - started < 20
     assert running_with(MARKER) == []
     assert "cluster" not in state.load(home)["services"]
+
+
+def test_pods_of_a_killed_cluster_are_reaped(twin_home: Path) -> None:
+    home = twin_home / "killed"
+    home.mkdir(exist_ok=True)
+    marker = "4343.375"
+    record = server.launch(home)
+    try:
+        workflow = {
+            "metadata": {"name": "orphan"},
+            "spec": {
+                "entrypoint": "main",
+                "templates": [
+                    {
+                        "name": "main",
+                        "container": {"image": "alpine/git:2.47.2", "command": ["sleep", marker]},
+                    }
+                ],
+            },
+        }
+        headers = {"Authorization": f"Bearer {record['argo_token']}"}
+        answer = httpx.post(
+            f"{record['url']}/api/v1/workflows/argo",
+            json={"workflow": workflow},
+            headers=headers,
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        wait_for("the step's process", lambda: running_with(marker), timeout=20)
+        os.kill(int(record["pid"]), signal.SIGKILL)
+        wait_for("the cluster gone", lambda: not procs.alive(int(record["pid"])), timeout=10)
+        assert running_with(marker)  # orphaned: nobody deleted the pod
+    finally:
+        server.shutdown(home)
+    assert running_with(marker) == []

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from twin.cluster import reaper
 from twin.cluster.containers import Launch
 from twin.cluster.interfaces import Obj, Pod
 from twin.cluster.probes import ProbeCounter, check
@@ -77,6 +78,7 @@ class Container:
     def start(self) -> None:
         """(Re)start the process; probe counters start over."""
         self.proc = self.launch.start()
+        reaper.record(self.launch.log_dir.parent, self.proc.pid)
         self.started = time.monotonic()
         self.exit_code = None
         self.counters = []

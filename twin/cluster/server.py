@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from pipelines.io import atomic
 from twin import procs, state
-from twin.cluster import bootstrap, chaos, controllers
+from twin.cluster import bootstrap, chaos, controllers, reaper
 from twin.cluster.api_argo import ArgoServerApi
 from twin.cluster.api_kube import KubeApi
 from twin.cluster.dns import pod_egress_env
@@ -54,6 +54,7 @@ def argo_token(home: Path) -> str:
 def serve(home: Path, port: int, shared: Path | None) -> None:
     """Run the cluster until SIGTERM/SIGINT."""
     url = f"http://127.0.0.1:{port}"
+    reaper.reap(home)  # pods of a cluster process that was killed instead of stopped
     store = FileObjectStore(home)
     for pod in store.list("Pod"):  # pods died with the previous cluster process
         store.delete("Pod", pod["metadata"].get("namespace", ""), pod["metadata"]["name"])
@@ -139,12 +140,16 @@ def launch(home: Path, *, timeout: float = 60.0, shared: Path | None = None) -> 
 
 
 def shutdown(home: Path, timeout: float = 60.0) -> None:
-    """Stop the registered cluster process (SIGTERM: it deletes its pods first)."""
+    """Stop the registered cluster process (SIGTERM: it deletes its pods first).
+
+    After ``timeout`` seconds it is killed, and any pod process still running is killed too.
+    """
     try:
         record = state.service(home, "cluster")
     except KeyError:
         return
     procs.stop(int(record["pid"]), timeout=timeout)
+    reaper.reap(home)  # anything left if the process had to be killed
     state.unregister(home, "cluster")
 
 
