@@ -431,3 +431,45 @@ def test_a_missing_service_account_or_image_errors_the_step_naming_it(
     assert (
         "image 'quay.io/nobody/tool:1' is not in the twin's registry" in done["status"]["message"]
     )
+
+
+LOOP_STEPS = _wf("""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: loop-steps}
+spec:
+  entrypoint: main
+  parallelism: 1
+  templates:
+  - name: main
+    steps:
+    - - name: each
+        template: span
+        withItems: [{n: 1}, {n: 2}, {n: 3}]
+        arguments: {parameters: [{name: n, value: "{{item.n}}"}]}
+    - - name: total
+        template: echo
+        arguments: {parameters: [{name: msg, value: "{{steps.each.outputs.result}}"}]}
+  - name: span
+    inputs: {parameters: [{name: n}]}
+    outputs: {parameters: [{name: span, valueFrom: {path: /tmp/span}}]}
+    script:
+      image: @SH@
+      command: [sh]
+      source: |
+        start=$(date +%s%N); sleep 0.3; echo "$start $(date +%s%N)" > /tmp/span
+        echo {{inputs.parameters.n}}
+  - name: echo
+    inputs: {parameters: [{name: msg}]}
+    script: {image: @SH@, command: [sh], source: "echo '{{inputs.parameters.msg}}'"}
+""")
+
+
+def test_steps_loop_under_workflow_parallelism(argo_cluster: Cluster) -> None:
+    workflow = submit(argo_cluster, LOOP_STEPS)
+    assert workflow["status"]["phase"] == "Succeeded", workflow["status"].get("message")
+    nodes = nodes_by_display(workflow)
+    items = [n for name, n in nodes.items() if name.startswith("each(")]
+    assert sorted(n["displayName"] for n in items) == ["each(0:n:1)", "each(1:n:2)", "each(2:n:3)"]
+    assert _overlap(items) == 1  # spec.parallelism: 1 bounds the whole workflow's pods
+    assert json.loads(nodes["total"]["outputs"]["result"]) == [1, 2, 3]

@@ -42,7 +42,14 @@ def end_daemons(run: WorkflowRun, scope: str) -> None:
 def slots_for(template: Obj) -> Any:
     """A semaphore bounding the running children by the template's ``parallelism`` (if any)."""
     limit = template.get("parallelism")
-    return threading.BoundedSemaphore(int(limit)) if limit else contextlib.nullcontext()
+    if limit is None:
+        return contextlib.nullcontext()
+    if not str(limit).isdigit():
+        raise SpecError(
+            f"template {template.get('name')}: parallelism {limit!r} is not an integer "
+            "(Argo does not substitute it)"
+        )
+    return threading.BoundedSemaphore(int(limit)) if int(limit) else contextlib.nullcontext()
 
 
 def publish_outputs(scope: dict[str, str], prefix: str, node: Obj) -> None:

@@ -130,8 +130,11 @@ class WorkflowRun:
             "workflow.creationTimestamp": self.status["startedAt"],
         }
         self.globals.update({f"workflow.parameters.{k}": v for k, v in params.items()})
-        if self.spec.get("parallelism"):
-            self.pod_slots = threading.BoundedSemaphore(int(self.spec["parallelism"]))
+        if self.spec.get("parallelism") is not None:
+            if not str(self.spec["parallelism"]).isdigit():
+                raise SpecError(f"spec.parallelism {self.spec['parallelism']!r} is not an integer")
+            if int(self.spec["parallelism"]):
+                self.pod_slots = threading.BoundedSemaphore(int(self.spec["parallelism"]))
         keys = mutex_keys(
             substitute_all(self.spec.get("synchronization"), self.globals), self.namespace
         )
