@@ -167,7 +167,8 @@ def _ref_value(store: ObjectStore, ctx: PodContext, kind: str, ref: Obj) -> str 
 def _env(
     store: ObjectStore, ctx: PodContext, container: Obj, image: ImageRuntime, mapper: PathMapper
 ) -> dict[str, str]:
-    env = {**ctx.base_env, **image.env, "PATH": ":".join(image.path), "HOSTNAME": ctx.name}
+    image_env = {k: mapper.rewrite(v) for k, v in image.env.items()}  # container paths in ENV
+    env = {**ctx.base_env, **image_env, "PATH": ":".join(image.path), "HOSTNAME": ctx.name}
     if image.project:
         env.update(ctx.project_env)
         env["PYTHONPATH"] = ":".join(image.python_paths)

@@ -115,16 +115,15 @@ class ClusterDns:
                 name, _, port_text = key.rpartition(":")
                 for form in _forms_of(name):
                     table[f"{form}:{port_text}"] = targets
-            unchanged = table == self.table and self.path.exists()
+            if table == self.table and self.path.exists():
+                return
             self.table = table
-        if unchanged:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Pods read the table as their own (non-root) user: it must be world-readable, and
-        # replaced atomically (a pod keeps its last table if it ever reads mid-way).
-        with atomic.atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps({k: [list(a) for a in v] for k, v in table.items()}))
-            tmp.chmod(0o644)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Pods read the table as their own (non-root) user: it must be world-readable, and
+            # replaced atomically (a pod keeps its last table if it ever reads mid-way).
+            with atomic.atomic_path(self.path) as tmp:
+                tmp.write_text(json.dumps({k: [list(a) for a in v] for k, v in table.items()}))
+                tmp.chmod(0o644)
 
     def curlrc(self) -> str:
         """``connect-to`` lines for curl (host tools reach the host's 127.0.0.1 directly)."""

@@ -200,7 +200,7 @@ class Kubelet:
                 flipped = counter.record(passed, why)
                 if flipped is False and counter.kind in ("Liveness", "Startup"):
                     self._kill(container)
-                    self._restart_later(container, counter.last_message, now, backoff=False)
+                    self._restart_later(container, counter.last_message, now)
                     return [container.waiting]
             if not counter.passing and counter.last_message:
                 messages.append(counter.last_message)
@@ -210,11 +210,9 @@ class Kubelet:
                 )
         return messages
 
-    def _restart_later(
-        self, container: Container, why: str, now: float, backoff: bool = True
-    ) -> None:
+    def _restart_later(self, container: Container, why: str, now: float) -> None:
         container.restarts += 1
-        delay = min(BACKOFF_FIRST * 2 ** (container.restarts - 1), BACKOFF_MAX) if backoff else 0.0
+        delay = min(BACKOFF_FIRST * 2 ** (container.restarts - 1), BACKOFF_MAX)
         container.backoff_until = now + delay
         container.proc = None
         container.waiting = f"back-off {delay:.0f}s restarting container {container.name} ({why})"

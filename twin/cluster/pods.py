@@ -78,9 +78,11 @@ class LocalPodRunner:
             pod.extra["uid"] = str(uuid.uuid4())
             self._pods[(namespace, name)] = (pod, None)
         self._notify(pod)
-        threading.Thread(
+        thread = threading.Thread(
             target=self._run, args=(pod, pod_dir), name=f"pod-{name}", daemon=True
-        ).start()
+        )
+        pod.extra["kubelet_thread"] = thread
+        thread.start()
         return pod
 
     def delete(self, pod: Pod, grace_seconds: float | None = None) -> None:
@@ -97,6 +99,9 @@ class LocalPodRunner:
         )
         if kubelet is not None:
             kubelet.stopping.set()
+            thread = pod.extra.get("kubelet_thread")
+            if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+                thread.join(timeout=grace + 5)  # no container (re)starts after this point
             kubelet.terminate(grace)
         with self._lock:
             self._pods.pop((pod.namespace, pod.name), None)
