@@ -57,8 +57,8 @@ class Pod:
     ``extra`` keys set by the cluster's runner: ``uid``; ``reason`` (``ErrImagePull``,
     ``CreateContainerConfigError``, ``FailedMount``: the pod stays Pending with ``message``);
     ``mappers`` (container name -> its container-path-to-host-path mapper); ``kubelet_thread``;
-    ``deleted`` (True once deleted, in the last notification). The runner mirrors every pod into the store as a
-    ``Pod`` object (``status.phase``, ``status.podIP``, ``Ready`` condition).
+    ``deleted`` (True once deleted, in the last notification). The runner mirrors every pod
+    into the store as a ``Pod`` object (``status.phase``, ``status.podIP``, ``Ready``).
     """
 
     namespace: str
