@@ -172,3 +172,20 @@ def test_liveness_failure_restarts_the_container(cluster: Cluster) -> None:
     wait_for("a restart", lambda: pod.restarts >= 1, timeout=15)
     assert any(f"Liveness probe failed: dial tcp {pod.ip}:9999" in m for m in seen)
     assert any(m.startswith("back-off 10s restarting container app") for m in seen)
+
+
+def test_project_images_have_the_runtime_console_scripts(cluster: Cluster) -> None:
+    cluster.namespace("t")
+    script = "command -v pipelines && command -v dvc && command -v python && command -v kubectl"
+    spec = {
+        "containers": [{"name": "which", "image": IMAGE, "command": ["sh", "-c", script]}],
+        "restartPolicy": "Never",
+    }
+    pod = cluster.pods.start("t", "which", spec, {})
+    wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
+    assert pod.phase == "Succeeded", logs(pod)
+    found = (pod.log_dir / "which.out").read_text().split()  # type: ignore[operator]
+    runtime = cluster.home / "cluster" / "runtime"
+    assert found == [str(runtime / "bin" / n) for n in ("pipelines", "dvc", "python")] + [
+        str(runtime / "shims" / "kubectl")
+    ]

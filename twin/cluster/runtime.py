@@ -10,6 +10,7 @@ user can execute, whose site-packages loads the twin venv's site-packages (``.pt
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import subprocess
@@ -21,7 +22,8 @@ from pipelines.io import atomic
 from twin.errors import TwinError
 
 HERE = Path(__file__).resolve().parent
-_SKIP = ("python", "pip", "activate", "Activate")
+RUNTIME_LAYOUT = "2"  # bump to rebuild existing runtimes when their layout changes
+_SKIP = re.compile(r"^(python[0-9.]*|pip[0-9.]*|activate.*|Activate.*)$")
 
 
 def world_reachable(path: Path) -> bool:
@@ -79,7 +81,8 @@ def ensure_runtime(home: Path) -> Path:
     root = home / "cluster" / "runtime"
     marker = root / ".ready"
     site_packages = Path(sysconfig.get_paths()["purelib"])
-    if not (marker.exists() and marker.read_text().strip() == str(site_packages)):
+    stamp = f"{RUNTIME_LAYOUT} {site_packages}"
+    if not (marker.exists() and marker.read_text().strip() == stamp):
         python = _system_python()
         if python is None:
             raise TwinError(
@@ -94,7 +97,7 @@ def ensure_runtime(home: Path) -> Path:
         pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
         pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
         _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
-        atomic.write_text(marker, f"{site_packages}\n")
+        atomic.write_text(marker, f"{stamp}\n")
     ensure_support(home)
     return root
 
@@ -112,7 +115,7 @@ def unreachable(home: Path) -> str | None:
 def _copy_scripts(source: Path, target: Path) -> None:
     interpreter = f"#!{target / 'python'}\n"
     for script in sorted(source.iterdir()):
-        if script.name.startswith(_SKIP) or not script.is_file():
+        if _SKIP.match(script.name) or not script.is_file():
             continue
         with script.open("rb") as handle:
             first = handle.readline()
