@@ -269,37 +269,19 @@ class LocalPodRunner:
             self.store.delete("Pod", pod.namespace, pod.name)
             return
         if self.store.get("Pod", pod.namespace, pod.name) is None:
+            meta: Obj = {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels}
+            meta["uid"] = pod.extra["uid"]
             self.store.apply(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {
-                        "name": pod.name,
-                        "namespace": pod.namespace,
-                        "labels": pod.labels,
-                        "uid": pod.extra["uid"],
-                    },
-                    "spec": pod.spec,
-                }
+                {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod.spec}
             )
-        condition = {
-            "type": "Ready",
-            "status": "True" if pod.ready else "False",
-            "lastTransitionTime": now_rfc3339(),
-            "message": pod.message,
+        ready = {"type": "Ready", "status": str(pod.ready), "message": pod.message}
+        ready["lastTransitionTime"] = now_rfc3339()
+        status: Obj = {
+            "phase": pod.phase,
+            "podIP": pod.ip,
+            "podIPs": [{"ip": pod.ip}],
+            "hostIP": "127.0.0.1",
         }
-        self.store.update_status(
-            "Pod",
-            pod.namespace,
-            pod.name,
-            {
-                "phase": pod.phase,
-                "podIP": pod.ip,
-                "podIPs": [{"ip": pod.ip}],
-                "hostIP": "127.0.0.1",
-                "conditions": [condition],
-                "message": pod.message,
-                "reason": pod.extra.get("reason", ""),
-                "restartCount": pod.restarts,
-            },
-        )
+        status.update(conditions=[ready], message=pod.message, restartCount=pod.restarts)
+        status["reason"] = pod.extra.get("reason", "")
+        self.store.update_status("Pod", pod.namespace, pod.name, status)
