@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, require_tool
+from tests.twin.cluster_support import argo_cluster, cluster, twin_home  # noqa: F401
 from twin import services, state
 
 
@@ -28,7 +29,7 @@ class TwinServices:
         return str(self.records[name]["url"])
 
 
-def twin_home() -> Path:
+def fresh_twin_home() -> Path:
     """A fresh home under the system temp folder that the ``postgres`` user can enter.
 
     pytest's own tmp folders are private to root (0700), which PostgreSQL's user cannot cross.
@@ -54,7 +55,7 @@ def twin_services() -> Iterator[TwinServices]:
     started. Everything is stopped at the end of the session, even after a failed start.
     """
     require_twin_tools()
-    home = twin_home()
+    home = fresh_twin_home()
     try:
         services.start_core(home, REPO_ROOT)
         doc = state.load(home)
