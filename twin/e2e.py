@@ -22,18 +22,35 @@ from twin.week.plan import STEPS
 from twin.week.steps import Record, run_steps
 
 
-def run_week(source: Path, home: Path, *, only: list[str] | None, keep: bool) -> Record:
-    """Up, the steps (all, or the first ones up to each name in ``only``), down."""
+def run_week(
+    source: Path,
+    home: Path,
+    *,
+    only: list[str] | None,
+    keep: bool,
+    reuse: bool = False,
+    start: str | None = None,
+) -> Record:
+    """Up, the steps (all, or the first ones up to each name in ``only``), down.
+
+    ``reuse`` runs on an already running twin (from ``start`` on), for a person iterating.
+    """
     record = Record()
     began = time.monotonic()
-    services.up(source, home)
-    record.figures["twin up"] = f"{time.monotonic() - began:.1f} s"
+    if not reuse:
+        services.up(source, home)
+        record.figures["twin up"] = f"{time.monotonic() - began:.1f} s"
     try:
         week = Week(home, source, GitHubTwinClient.from_home(home), record)
         steps = STEPS if not only else [s for s in STEPS if s.name in _upto(only)]
+        if start is not None:
+            names = [s.name for s in steps]
+            if start not in names:
+                raise TwinError(f"e2e --from: unknown step {start!r}")
+            steps = steps[names.index(start) :]
         run_steps(steps, week, record)
     finally:
-        if not keep:
+        if not keep and not reuse:
             services.down(home, quiet=True)
     return record
 
@@ -50,7 +67,9 @@ def _upto(names: list[str]) -> set[str]:
 def _e2e(args: argparse.Namespace) -> int:
     source = Path(args.source).resolve()
     home = state.default_home(source) if args.home is None else Path(args.home).resolve()
-    record = run_week(source, home, only=args.until, keep=args.keep)
+    record = run_week(
+        source, home, only=args.until, keep=args.keep, reuse=args.reuse, start=args.start
+    )
     sys.stdout.write("\n## The week in the life (production twin)\n\n" + record.table() + "\n")
     return 0 if record.ok else 1
 
@@ -66,4 +85,8 @@ def register(commands: Any) -> None:
         "--until", action="append", help="run the steps up to this one only (repeatable)"
     )
     parser.add_argument("--keep", action="store_true", help="leave the twin running afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="run on the twin already running (no up, no down)"
+    )
+    parser.add_argument("--from", dest="start", help="with --reuse: start at this step")
     parser.set_defaults(handler=_e2e)

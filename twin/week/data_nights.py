@@ -33,9 +33,7 @@ def nightly(week: Week, night: int) -> str:
     """Night ``night``: the vendor's drop, the scheduled run, the bot's commit of dvc.lock."""
     env = week.env
     before = week.git("rev-parse", "main")
-    drop = drop_night(
-        week.root, env["AWS_ENDPOINT_URL"], env["TWIN_BUCKET_RAW"], env["TWIN_RAW_PREFIX"], night
-    )
+    drop = drop_night(week.root, env, night)
     run = week.run_ok(_data_run(week), f"night {night}: data.yml")
     author, subject = week.git("log", "-1", "--format=%an%n%s", "main", "--", "dvc.lock").split(
         "\n", 1
@@ -55,8 +53,11 @@ def nightly(week: Week, night: int) -> str:
     )
 
 
-def restore_clone(week: Week, name: str) -> dict[str, Any]:
-    """Clone main, ``dvc pull`` from the default remote, require a clean ``dvc status``.
+def restore_clone(week: Week, name: str, target_stage: str = "data_health") -> dict[str, Any]:
+    """Clone main, ``dvc pull`` ``target_stage`` and its upstream stages, require them clean.
+
+    Only the data stages before training has run: the model stages' outputs in the committed
+    ``dvc.lock`` come from wherever the repository was last trained.
 
     Returns:
         The pulled ingest state (``data/ingested/state.json``).
@@ -70,9 +71,11 @@ def restore_clone(week: Week, name: str) -> dict[str, Any]:
     dvc = str(Path(sys.executable).parent / "dvc")  # the twin's own venv
     remote = f"s3://{env['TWIN_BUCKET_DVC']}/cache"
     _run([dvc, "remote", "modify", "--local", "storage", "url", remote], target, "dvc remote", env)
-    _run([dvc, "pull", "--quiet"], target, "dvc pull", env)
-    status = _run([dvc, "status", "--quiet"], target, "dvc status", env, check=False)
-    if status.returncode != 0 or status.stdout.strip():
+    _run([dvc, "pull", "--quiet", "--with-deps", target_stage], target, "dvc pull", env)
+    status = _run(
+        [dvc, "status", "--with-deps", target_stage], target, "dvc status", env, check=False
+    )
+    if status.returncode != 0 or "up to date" not in status.stdout:
         raise TwinError(
             f"{name}: dvc status after pull is not clean: {status.stdout.strip()[:300]}"
         )
@@ -97,7 +100,7 @@ def failed_night(week: Week) -> str:
     from twin.sink import wait_for
 
     env = week.env
-    key = drop_corrupt(env["AWS_ENDPOINT_URL"], env["TWIN_BUCKET_RAW"], env["TWIN_RAW_PREFIX"])
+    key = drop_corrupt(env)
     run = _data_run(week)
     if run.get("conclusion") != "failure":
         raise TwinError(f"the broken upload {key} did not fail data.yml ({run.get('conclusion')})")

@@ -9,8 +9,10 @@ held out: the market feed replays them to the deployed services.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pandas as pd
@@ -48,20 +50,32 @@ def held_out(bars: pd.DataFrame) -> pd.DataFrame:
     return bars[bars["Date"] > CUTS[-1]]
 
 
-def drop_night(root: Path, endpoint: str, bucket: str, prefix: str, night: int) -> Drop:
-    """Put night ``night``'s object into ``s3://bucket/prefix`` (moto at ``endpoint``)."""
+def s3_client(env: Mapping[str, str]) -> Any:
+    """A boto3 S3 client of the twin's moto (endpoint and dummy credentials from ``env``)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
+
+
+def drop_night(root: Path, env: Mapping[str, str], night: int) -> Drop:
+    """Put night ``night``'s object into the landing bucket (``TWIN_BUCKET_RAW``/prefix)."""
     rows = night_slice(wide_bars(root), night)
+    bucket, prefix = env["TWIN_BUCKET_RAW"], env["TWIN_RAW_PREFIX"]
     key = f"{prefix}daily_close_{CUTS[night - 1]}.csv"
     buffer = io.StringIO()
     rows.to_csv(buffer, index=False)
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue().encode("utf-8"))
+    s3_client(env).put_object(Bucket=bucket, Key=key, Body=buffer.getvalue().encode("utf-8"))
     return Drop(key, len(rows) * (rows.shape[1] - 1), str(rows["Date"].min()), CUTS[night - 1])
 
 
-def drop_corrupt(endpoint: str, bucket: str, prefix: str) -> str:
+def drop_corrupt(env: Mapping[str, str]) -> str:
     """A truncated gzip object, as a vendor's failed upload leaves one (the failed night)."""
-    key = f"{prefix}daily_close_broken.csv.gz"
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.put_object(Bucket=bucket, Key=key, Body=b"\x1f\x8b\x08\x00truncated")
+    key = f"{env['TWIN_RAW_PREFIX']}daily_close_broken.csv.gz"
+    s3_client(env).put_object(
+        Bucket=env["TWIN_BUCKET_RAW"], Key=key, Body=b"\x1f\x8b\x08\x00truncated"
+    )
     return key
