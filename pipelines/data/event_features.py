@@ -116,3 +116,13 @@ def event_feature_arrays(
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"news_sentiment_{w}"] = np.where(n > 0, (cum_total - prior_total) / n, np.nan)
     return {name: out[name] for name in event_feature_names(params)}
+
+
+def available_by(bars: pd.DataFrame, inputs: EventInput, params: EventFeatureParams) -> EventInput:
+    """The events available when the latest of ``bars`` closed (what a run then could see)."""
+    names = bars["instrument"].astype(str).to_numpy()
+    cutoff = int(bar_closes(names, bars["timestamp"], inputs.calendar_of, inputs.frequency).max())
+    published = pd.DatetimeIndex(inputs.events["published_at"]).as_unit("ns").asi8
+    lag = pd.Timedelta(params.availability_lag).value
+    seen = inputs.events[published + lag <= cutoff]
+    return EventInput(seen, inputs.calendar_of, inputs.frequency)
