@@ -99,6 +99,8 @@ def completeness_table(
         Per instrument: calendar, expected, missing and off-calendar bar counts, the ratio
         present, the number of long gaps and the first ``MAX_LISTED_GAPS`` of them.
     """
+    if len(instruments) == 0:
+        return {}
     code, names = pd.factorize(instruments, sort=True)
     names = np.asarray(names, dtype=object).astype(str)
     slot = calendars.slot_of(stamps, frequency)

@@ -54,6 +54,8 @@ def infer(instruments: pd.Series, stamps: pd.Series) -> pd.DataFrame:
     Returns:
         Indexed by instrument: ``bars``, ``median_seconds`` and ``frequency``.
     """
+    if len(instruments) == 0:
+        return pd.DataFrame({"bars": [], "median_seconds": [], "frequency": []})
     code, names = pd.factorize(instruments, sort=True)
     ns = pd.DatetimeIndex(stamps).as_unit("ns").asi8
     order = np.lexsort((ns, code))

@@ -20,6 +20,7 @@ from pipelines.data.reference import COLUMNS
 from pipelines.errors import ConfigError
 
 CRYPTO_QUOTES = ("USDT", "USDC", "BUSD", "USD", "EUR", "BTC", "ETH")
+US_CALENDARS = ("XNYS", "XNAS", "CMES")
 
 
 def _asof(rows: pd.DataFrame, instruments: np.ndarray, stamps: pd.Series) -> pd.DataFrame:
@@ -27,12 +28,18 @@ def _asof(rows: pd.DataFrame, instruments: np.ndarray, stamps: pd.Series) -> pd.
     left = pd.DataFrame(
         {
             "instrument": instruments.astype(str),
-            "timestamp": pd.DatetimeIndex(stamps),
+            "timestamp": pd.DatetimeIndex(stamps).as_unit("ns"),
             "pos": np.arange(len(stamps)),
         }
     ).sort_values("timestamp", kind="mergesort")
-    right = rows[["instrument", "valid_from", "valid_to", "calendar"]].astype({"instrument": str})
-    right = right.sort_values("valid_from", kind="mergesort")
+    right = pd.DataFrame(
+        {
+            "instrument": rows["instrument"].astype(str).to_numpy(),
+            "valid_from": pd.DatetimeIndex(rows["valid_from"]).as_unit("ns"),
+            "valid_to": pd.DatetimeIndex(rows["valid_to"]).as_unit("ns"),
+            "calendar": rows["calendar"].to_numpy(),
+        }
+    ).sort_values("valid_from", kind="mergesort")
     joined = pd.merge_asof(
         left,
         right,
@@ -94,6 +101,8 @@ def _currency(instrument: str, defaults: MarketDefaults, where: str) -> str:
         for quote in CRYPTO_QUOTES:
             if letters.endswith(quote) and len(letters) > len(quote):
                 return quote
+    if defaults.market in ("equity", "future") and defaults.calendar in (None, *US_CALENDARS):
+        return "USD"
     raise ConfigError(
         f"params.yaml: {where}.currency: needed to make a reference row for instrument "
         f"{instrument!r} ({where}.market is {defaults.market!r}; expected a code such as USD)"

@@ -26,7 +26,8 @@ class MarketDefaults(StrictModel):
 
     ``market`` names the asset class of a one-file import; ``calendar`` defaults to the
     class's (XNYS, CMES, FX, 24/7); ``currency`` defaults to the pair's quote for FX and
-    crypto symbols such as EURUSD or BTCUSDT, else it must be given.
+    crypto symbols such as EURUSD or BTCUSDT and to USD on the US calendars (XNYS, XNAS,
+    CMES), else it must be given.
     """
 
     market: AssetClass | None = None

@@ -43,7 +43,7 @@ _CURRENCY = re.compile(r"^[A-Z0-9]{3,5}$")
 
 def _dates(values: pd.Series) -> pd.Series:
     text = values.astype(str).str.strip().replace({"": None, "nan": None, "NaT": None})
-    return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601").dt.as_unit("ns")
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Leak-free by construction, proven: features on data truncated at t equal the full features at t."""
+"""Leak-free by construction, proven: features from bars truncated at t equal the full ones at t."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def test_a_feature_that_peeks_is_caught_by_the_same_comparison(bars: pd.DataFram
     peek = one["close"].shift(-1)
     t_index = 500
     truncated = one.iloc[: t_index + 1]
-    assert not np.isclose(peek.iloc[t_index], truncated["close"].shift(-1).iloc[t_index], equal_nan=False)
+    assert not np.isclose(
+        peek.iloc[t_index], truncated["close"].shift(-1).iloc[t_index], equal_nan=False
+    )
 
 
 def test_instrument_features_are_what_compute_features_uses(bars: pd.DataFrame) -> None:

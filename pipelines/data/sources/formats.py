@@ -115,8 +115,15 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns=renamed)
 
 
-def detect_layout(name: str, frame: pd.DataFrame) -> Literal["long", "single", "wide"]:
+def detect_layout(
+    name: str, frame: pd.DataFrame, shown: list[str] | None = None
+) -> Literal["long", "single", "wide"]:
     """Tell long, single-instrument OHLCV and wide files apart from their canonical columns.
+
+    Args:
+        name: The file, for messages.
+        frame: The table with canonical column names.
+        shown: The file's own column names, for messages (default: the canonical ones).
 
     Raises:
         DataError: The columns fit no layout, or fit two (only field names, no close).
@@ -131,7 +138,7 @@ def detect_layout(name: str, frame: pd.DataFrame) -> Literal["long", "single", "
     if rest and len(fields) < len(rest):
         # A column that is no field name can only be an instrument: a wide file.
         return "wide"
-    found = ", ".join(str(c) for c in frame.columns) or "(none)"
+    found = ", ".join(shown if shown is not None else columns) or "(none)"
     if fields:
         raise DataError(
             f"{name}: cannot tell the layout: columns {found} are field names without 'close' "
@@ -235,7 +242,8 @@ def to_long(
         DataError: The file as a whole cannot be read as bars (see the module docstring).
     """
     canon = _canonical(frame)
-    kind = detect_layout(name, canon) if layout == "auto" else layout
+    shown = [str(c) for c in frame.columns]
+    kind = detect_layout(name, canon, shown) if layout == "auto" else layout
     if kind == "wide":
         if frame.shape[1] < 2:
             raise DataError(f"{name}: a wide file needs a date column and instrument columns")
