@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipelines.errors import DataError
 
-MIN_BARS = 3
+MIN_BARS = 10  # fewer bars say too little about their spacing: not judged
 _HOUR = 3600.0
 _DAY = 86_400.0
 # (label, lowest and highest median spacing in seconds)

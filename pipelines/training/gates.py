@@ -154,8 +154,8 @@ def degeneracies(metrics: dict[str, Any], limits: LearnedThresholds) -> list[str
     agreement = facts["baseline_agreement"]
     if agreement is not None and agreement > limits.max_baseline_agreement:
         found.append(f"positions equal the long baseline's on {agreement:.1%} of bars")
-    tuning = facts["tuning_spread"]
-    if metrics.get("n_trials", 0) and int(metrics.get("n_trials", 0)) > 1:
+    tuning, trials = facts["tuning_spread"], _number(metrics.get("n_trials"))
+    if trials is None or trials > 1:  # one trial cannot tie; an unknown count is checked
         if tuning is None:
             found.append("fewer than two tuning trials scored")
         elif tuning <= limits.min_tuning_spread:
