@@ -40,7 +40,7 @@ UNIT_NS = {"daily": 86_400 * 10**9, "hourly": 3_600 * 10**9, "minute": 60 * 10**
 YEARS_FOR_ANNUALISATION = 10
 
 
-class ForexCalendar(xc.ExchangeCalendar):  # type: ignore[misc]
+class ForexCalendar(xc.ExchangeCalendar):
     """Spot FX: Monday to Friday sessions from 17:00 New York the day before to 17:00."""
 
     name = FX

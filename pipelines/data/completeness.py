@@ -101,8 +101,8 @@ def completeness_table(
     """
     if len(instruments) == 0:
         return {}
-    code, names = pd.factorize(instruments, sort=True)
-    names = np.asarray(names, dtype=object).astype(str)
+    code, uniques = pd.factorize(instruments, sort=True)
+    names = np.asarray(uniques, dtype=object).astype(str)
     slot = calendars.slot_of(stamps, frequency)
     order = np.lexsort((slot, code))
     code, slot = code[order], slot[order]

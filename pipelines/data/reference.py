@@ -42,7 +42,8 @@ _CURRENCY = re.compile(r"^[A-Z0-9]{3,5}$")
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    text = values.astype(str).str.strip().replace({"": None, "nan": None, "NaT": None})
+    text = values.astype(str).str.strip()
+    text = text.where(~text.isin(["", "nan", "NaT", "None"]))
     return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601").dt.as_unit("ns")
 
 
@@ -54,7 +55,8 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
         if column in ("valid_from", "valid_to", "recorded_at", "superseded_at"):
             out[column] = _dates(raw)
         elif column == "tick_size":
-            out[column] = pd.to_numeric(raw.replace({"": None}), errors="coerce").astype(float)
+            text = raw.astype(str).str.strip()
+            out[column] = pd.to_numeric(text.where(text != ""), errors="coerce").astype(float)
         else:
             out[column] = raw.fillna("").astype(str).str.strip()
     return out
@@ -222,9 +224,7 @@ def merge(
     history = history.copy()
     replaced = history["instrument"].isin(changed) & history["superseded_at"].isna()
     history.loc[replaced, "superseded_at"] = now
-    added = incoming[incoming["instrument"].isin(changed)].assign(
-        recorded_at=now, superseded_at=pd.NaT
-    )
+    added = incoming[incoming["instrument"].isin(changed)].assign(recorded_at=now, superseded_at="")
     added = normalise(_text(added))
     parts = [f for f in (history, added) if not f.empty]
     return pd.concat(parts, ignore_index=True)[HISTORY_COLUMNS], changed

@@ -33,7 +33,7 @@ from pipelines.data import reference, rules, sources
 from pipelines.data.completeness import completeness_table
 from pipelines.data.instruments import calendar_of, covered, made_rows
 from pipelines.data.params import Frequency, ValidationParams
-from pipelines.data.sources.formats import Parsed, is_parquet
+from pipelines.data.sources.formats import Layout, Parsed, is_parquet
 from pipelines.errors import DataError
 from pipelines.io import atomic
 
@@ -142,7 +142,8 @@ def read_input(path: Path, params: Params, default_input: bool) -> Parsed:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"{path}: input not found (run `pipelines data ingest` first)") from None
-    layout, instrument = "auto", None
+    layout: Layout = "auto"
+    instrument = None
     source = params.data.source
     if default_input:
         layout = "long"
