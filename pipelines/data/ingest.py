@@ -214,7 +214,7 @@ def main(params: Params, now: pd.Timestamp | None = None, add_instruments: bool 
         dataset if not stored.empty else None,
         source,
         data.frequency,
-        batch["instrument"].astype(str),
+        batch["instrument"].astype(str).unique(),
         paths.ingest_state,
     )
     batch = batch.drop(columns=["_file", "_line"])

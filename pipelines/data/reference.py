@@ -198,10 +198,12 @@ def write(folder: str | Path, history: pd.DataFrame) -> None:
     )
 
 
-def _signature(rows: pd.DataFrame) -> list[tuple[str, ...]]:
-    return sorted(
-        tuple(str(v) for v in row) for row in _text(rows[COLUMNS]).itertuples(index=False)
-    )
+def _signatures(rows: pd.DataFrame) -> dict[str, list[tuple[str, ...]]]:
+    """Each instrument's rows as sorted tuples of text (one conversion for the whole frame)."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for row in _text(rows[COLUMNS]).astype(str).itertuples(index=False, name=None):
+        out.setdefault(row[0], []).append(row)
+    return {name: sorted(rows) for name, rows in out.items()}
 
 
 def merge(
@@ -214,11 +216,8 @@ def merge(
     Returns:
         The new history and the instruments whose rows changed.
     """
-    live = current(history)
-    changed = []
-    for name, rows in incoming.groupby("instrument", sort=True):
-        if _signature(rows) != _signature(live[live["instrument"] == name]):
-            changed.append(str(name))
+    live = _signatures(current(history))
+    changed = [n for n, rows in sorted(_signatures(incoming).items()) if rows != live.get(n)]
     if not changed:
         return history, []
     history = history.copy()
