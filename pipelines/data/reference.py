@@ -201,8 +201,10 @@ def write(folder: str | Path, history: pd.DataFrame) -> None:
 def _signatures(rows: pd.DataFrame) -> dict[str, list[tuple[str, ...]]]:
     """Each instrument's rows as sorted tuples of text (one conversion for the whole frame)."""
     out: dict[str, list[tuple[str, ...]]] = {}
-    for row in _text(rows[COLUMNS]).astype(str).itertuples(index=False, name=None):
-        out.setdefault(row[0], []).append(row)
+    text = _text(rows[COLUMNS]).astype(object)
+    text = text.where(text.notna(), "")  # pandas keeps NaN through astype(str)
+    for row in text.itertuples(index=False, name=None):
+        out.setdefault(str(row[0]), []).append(tuple(str(v) for v in row))
     return {name: sorted(rows) for name, rows in out.items()}
 
 

@@ -113,3 +113,24 @@ def test_a_one_file_import_gets_rows_from_its_market() -> None:
         made_rows({"VOD": first["EURUSD"]}, london, "data.file")
     with pytest.raises(ConfigError, match="data.s3.calendar: unknown calendar 'MOON'"):
         made_rows(first, MarketDefaults(market="fx", calendar="MOON"), "data.s3")
+
+
+def test_the_bundled_master_ingests_once_and_then_is_unchanged(
+    project: Path, make_params: Callable[..., str], repo_root: Path
+) -> None:
+    sample = {
+        "path": str(repo_root / "data/sample/goog_daily_ohlcv.csv.gz"),
+        "reference": str(repo_root / "data/sample/instruments.csv"),
+    }
+    params = load_params(make_params(data={"source": "sample", "sample": sample}))
+    assert ingest.main(params, now=pd.Timestamp("2024-01-04T02:00Z")) == 0
+    first = (project / "data/reference/history.csv").read_bytes()
+    history = reference.read(project / "data/reference")
+    assert len(history) == 41 and history["superseded_at"].isna().all()
+    aapl = history[history["instrument"] == "AAPL"]
+    assert aapl["tick_size"].isna().tolist() == [True, False]  # pre-decimal tick not recorded
+    # The same master again (a changed copy elsewhere would be read): nothing superseded.
+    state = project / "data/ingested/state.json"
+    state.write_text(state.read_text().replace(sample["reference"], "elsewhere"), "utf-8")
+    assert ingest.main(params, now=pd.Timestamp("2024-01-05T02:00Z")) == 0
+    assert (project / "data/reference/history.csv").read_bytes() == first
