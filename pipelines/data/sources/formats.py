@@ -69,10 +69,6 @@ def _lines(positions: np.ndarray, parquet: bool) -> np.ndarray:
     return positions + (1 if parquet else 2)
 
 
-def _unit(parquet: bool) -> str:
-    return "row" if parquet else "line"
-
-
 def parse_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse a timestamp column to tz-aware UTC; also return the mask of cells that failed."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -298,10 +294,3 @@ def parse_table(
     if frame.empty:
         raise DataError(f"{name}: no rows (expected at least one bar)")
     return to_long(frame, name, layout, instrument, parquet=is_parquet(name, data))
-
-
-def first_reject(rejects: pd.DataFrame, parquet: bool = False) -> str:
-    """The first rejected row as ``file: line N (instrument): reason``."""
-    row = rejects.iloc[0]
-    who = f" ({row['instrument']})" if row["instrument"] else ""
-    return f"{row['file']}: {_unit(parquet)} {int(row['line'])}{who}: {row['reason']}"
