@@ -11,7 +11,7 @@ from pipelines.config import load_params
 def _ingest(args: argparse.Namespace) -> int:
     from pipelines.data import ingest
 
-    return ingest.main(load_params(args.params))
+    return ingest.main(load_params(args.params), add_instruments=args.add_instruments)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -32,6 +32,13 @@ def _health(args: argparse.Namespace) -> int:
     return health.main(load_params(args.params))
 
 
+def _freshness(args: argparse.Namespace) -> int:
+    from pipelines.data import freshness
+
+    as_of = None if args.as_of == "null" else args.as_of
+    return freshness.main(load_params(args.params), as_of=as_of)
+
+
 def _rollback(args: argparse.Namespace) -> int:
     from pipelines.cli.delivery import restore_data_command
 
@@ -45,6 +52,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     ingest = stages.add_parser(
         "ingest", help="fetch new bars from the configured source, archive raw input, append"
+    )
+    ingest.add_argument(
+        "--add-instruments",
+        action="store_true",
+        help="let this source add its instruments to a workspace whose bars came from another "
+        "source (refused otherwise: datasets are not mixed by accident)",
     )
     ingest.set_defaults(handler=_ingest)
 
@@ -70,6 +83,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "(exit status 1 on a critical finding)",
     )
     health.set_defaults(handler=_health)
+
+    freshness = stages.add_parser(
+        "freshness",
+        help="how many bars each instrument is behind, counted in its own calendar's sessions "
+        "(the scheduled runs' check; exit status 1 when staler than health.max_staleness_bars)",
+    )
+    freshness.add_argument(
+        "--as-of",
+        default="now",
+        help="'now' (default: the clock), an ISO timestamp, or 'null' for the latest bar's close",
+    )
+    freshness.set_defaults(handler=_freshness)
 
     rollback = stages.add_parser(
         "rollback",
