@@ -126,7 +126,13 @@ def start_sink(ctx: Context) -> Server:
 
 def start_pushgateway(ctx: Context) -> Server:
     """Debian's Pushgateway (batch jobs push their run markers here)."""
-    argv = [binary("pushgateway"), f"--web.listen-address={ctx.address('pushgateway')}"]
+    # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: a twin keeps
+    # its own file (fresh with every up), never the machine's.
+    argv = [
+        binary("pushgateway"),
+        f"--web.listen-address={ctx.address('pushgateway')}",
+        f"--persistence.file={ctx.home / 'pushgateway.data'}",
+    ]
     proc = procs.spawn("pushgateway", argv, log_dir=ctx.log_dir, env=ctx.env)
     url = ctx.url("pushgateway")
     return Server("pushgateway", proc, url, procs.http_ok(f"{url}/-/ready"), 30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def _data_run(week: Week) -> dict[str, Any]:
     return week.gh.wait_run(int(event["runs"][0]), RUN_TIMEOUT)
 
 
-def nightly(week: Week, night: int) -> str:
+def nightly(week: Week, night: int, *, restore: bool = False) -> str:
     """Night ``night``: the vendor's drop, the scheduled run, the bot's commit of dvc.lock."""
     env = week.env
     before = week.git("rev-parse", "main")
@@ -40,17 +41,28 @@ def nightly(week: Week, night: int) -> str:
     )
     if week.git("rev-parse", "main") == before or author != BOT:
         raise TwinError(f"night {night}: no commit of dvc.lock by {BOT} on main ({author})")
-    state = restore_clone(week, f"night-{night}")
-    appended = int(state["last_run"]["appended"])
+    appended = _appended(week, int(run["id"]))
     if appended != drop.rows:
         raise TwinError(
             f"night {night}: ingested {appended} bars, the vendor dropped {drop.rows} new ones"
         )
     week.facts[f"night{night}"] = {"run": run["id"], "appended": appended, "last": drop.last}
-    return (
-        f"run {run['id']}: {appended:,} new bars to {drop.last} ingested; '{subject}' by the bot; "
-        "fresh clone: dvc pull, dvc status clean"
-    )
+    detail = f"run {run['id']}: {appended:,} new bars to {drop.last}; '{subject}' by the bot"
+    if not restore:
+        return detail
+    pulled = restore_clone(week, f"night-{night}")
+    if int(pulled["last_run"]["appended"]) != appended:
+        raise TwinError(f"night {night}: the fresh clone's ingest state is not this run's")
+    return detail + "; fresh clone: dvc pull, dvc status clean"
+
+
+def _appended(week: Week, run_id: int) -> int:
+    """Bars the run's ingest appended (its own log line: ``fetched F, appended N, ...``)."""
+    log = week.gh.step_log(run_id, "data")
+    found = re.findall(r"ingest: fetched [\d,]+, appended (\d+)", log)
+    if not found:
+        raise TwinError(f"data.yml run {run_id}: no ingest summary line in its log")
+    return int(found[-1])
 
 
 def restore_clone(week: Week, name: str, target_stage: str = "data_health") -> dict[str, Any]:

@@ -18,6 +18,9 @@ import boto3
 import pandas as pd
 
 SAMPLE = Path("data/sample/sp500_20_daily_close.csv.gz")
+# The vendor's instrument master, delivered beside the bars (data.s3.reference_prefix).
+REFERENCE = Path("data/sample/instruments.csv")
+REFERENCE_KEY = "reference/instruments.csv"
 # Night n drops bars up to CUTS[n] (inclusive); the rest of 2022 is the held-out live market.
 CUTS = ("2022-03-31", "2022-06-30", "2022-09-30")
 
@@ -68,7 +71,10 @@ def drop_night(root: Path, env: Mapping[str, str], night: int) -> Drop:
     key = f"{prefix}daily_close_{CUTS[night - 1]}.csv"
     buffer = io.StringIO()
     rows.to_csv(buffer, index=False)
-    s3_client(env).put_object(Bucket=bucket, Key=key, Body=buffer.getvalue().encode("utf-8"))
+    s3 = s3_client(env)
+    if night == 1:
+        s3.put_object(Bucket=bucket, Key=REFERENCE_KEY, Body=(root / REFERENCE).read_bytes())
+    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue().encode("utf-8"))
     return Drop(key, len(rows) * (rows.shape[1] - 1), str(rows["Date"].min()), CUTS[night - 1])
 
 

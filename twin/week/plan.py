@@ -8,6 +8,9 @@ from twin.week.steps import Step
 
 STEPS: list[Step[Week]] = [
     Step("night 1: data.yml", lambda w: data_nights.nightly(w, 1)),
-    Step("night 2: data.yml (only the new bars)", lambda w: data_nights.nightly(w, 2)),
+    Step(
+        "night 2: data.yml (only the new bars)",
+        lambda w: data_nights.nightly(w, 2, restore=True),
+    ),
     Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
 ]
