@@ -112,9 +112,13 @@ def promote(
     git = Git(root)
     git.require_clean(f"promote --to {env}")
     base = base or params.base_branch
-    base_commit = git.rev(base)
+    # A CI checkout of a commit (actions/checkout with `ref:`) has the base branch only as a
+    # remote-tracking ref.
+    base_commit = git.rev(base) or git.rev(f"refs/remotes/{params.remote}/{base}")
     if base_commit is None:
-        raise PromotionRefused(f"base branch {base!r} does not exist in {root}")
+        raise PromotionRefused(
+            f"base branch {base!r} does not exist in {root} (nor {params.remote}/{base})"
+        )
     folder = evidence or root
     cand_file = folder / (candidate_path or Path(params.candidate))
     cand = parse_candidate(read_json(cand_file), str(cand_file))

@@ -119,6 +119,9 @@ def build_push(call: ActionCall) -> None:
         digest = str(registry.build(context, Path(dockerfile), target))
     except Exception as exc:  # noqa: BLE001 - the registry's own error is the step's message
         raise ActionFailed(f"docker/build-push-action: build failed: {exc}") from None
+    if push:
+        for tag in tags:
+            registry.push(tag, digest)
     call.log(
         f"Built {context} (target {target or 'default'}) -> {digest}"
         + (f" and pushed {', '.join(tags)}" if push else "")
