@@ -15,7 +15,7 @@ from pipelines.config import load_params
 from pipelines.delivery.actions import set_outputs
 from pipelines.errors import PipelineError
 
-TOOLS_IMAGE_ENV = "PIPELINES_TOOLS_IMAGE"
+TOOLS_IMAGE_ENV = "TOOLS_IMAGE"  # written by .github/scripts/image-digest
 
 
 def _tracking_uri(params: Any) -> str:
@@ -47,6 +47,11 @@ def _deploy(args: argparse.Namespace) -> int:
         outputs[f"{outcome.environment}_deployed"] = str(outcome.workflow is not None).lower()
         outputs[f"{outcome.environment}_model_version"] = outcome.model_version
         outputs[f"{outcome.environment}_phase"] = outcome.phase
+    if len(outcomes) == 1:  # one environment (a deploy job): unprefixed names too
+        (only,) = outcomes
+        outputs["deployed"] = str(only.workflow is not None).lower()
+        outputs["model_version"] = only.model_version
+        outputs["phase"] = only.phase
     set_outputs(outputs)
     failed = [o.environment for o in outcomes if not o.ok]
     if failed:

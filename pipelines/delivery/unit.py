@@ -73,7 +73,7 @@ def from_candidate(cand: Candidate, source: str) -> Unit:
     if not cand.image:
         raise PromotionRefused(
             f"{source}: image is null: training did not record the service image built for "
-            f"its commit (set {'PIPELINES_IMAGE'} for the register stage)"
+            f"its commit (set SERVICE_IMAGE for the register stage)"
         )
     return Unit(
         cand.name,

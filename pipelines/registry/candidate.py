@@ -6,7 +6,7 @@ embedded default (``sqlite:///mlflow.db``, artifacts in a local folder) the obje
 a path on this machine, which must never reach a committed file: the candidate then records the
 portable ``runs:/<run id>/bundle/model_bundle.json`` instead, and promotion refuses it (a pod
 cannot fetch from a laptop). The image is the service image built for the training commit,
-given by ``PIPELINES_IMAGE`` (null when training was not told; promotion then refuses).
+given by ``SERVICE_IMAGE`` (null when training was not told; promotion then refuses).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pipelines.training.gate_stage import ENVIRONMENTS, report_path
 from pipelines.training.train import params_hash
 
 BUNDLE_ARTIFACT = "bundle/model_bundle.json"
-IMAGE_ENV = "PIPELINES_IMAGE"
+IMAGE_ENV = "SERVICE_IMAGE"
 LOCAL_SCHEMES = ("", "file")
 
 
@@ -47,7 +47,7 @@ def bundle_uri(run_artifact_uri: str, run_id: str) -> str:
 
 
 def image_from_env(environ: dict[str, str] | None = None) -> str | None:
-    """The image built for the training commit (``PIPELINES_IMAGE``), by digest, or None.
+    """The image built for the training commit (``SERVICE_IMAGE``), by digest, or None.
 
     A bare ``sha256:<hex>`` is completed with the default repository.
 

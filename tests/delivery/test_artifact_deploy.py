@@ -128,7 +128,7 @@ def test_deploy_cli_one_line_per_environment_and_refusals(
     outputs = tmp_path / "github_output"
     monkeypatch.chdir(root)
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("PIPELINES_TOOLS_IMAGE", TOOLS)
+    monkeypatch.setenv("TOOLS_IMAGE", TOOLS)
     fake = FakeArgo()
     with serve(fake) as url:
         monkeypatch.setenv("ARGO_SERVER", url)
@@ -145,7 +145,7 @@ def test_deploy_cli_one_line_per_environment_and_refusals(
         err = capsys.readouterr().err
         assert err.startswith("error: Argo Server http://127.0.0.1:") and "HTTP 401" in err
         assert err.count("\n") == 1
-    monkeypatch.setenv("PIPELINES_TOOLS_IMAGE", "ghcr.io/trading-pipelines/tools:main")
+    monkeypatch.setenv("TOOLS_IMAGE", "ghcr.io/trading-pipelines/tools:main")
     assert main(["deploy", "--since", before]) == 2
     assert "--tools-image: 'ghcr.io/trading-pipelines/tools:main' is not an image by digest" in (
         capsys.readouterr().err

@@ -67,9 +67,9 @@ def test_bundle_uri_has_no_machine_path_with_the_embedded_default() -> None:
 
 def test_image_from_environment() -> None:
     assert candidates.image_from_env({}) is None
-    assert candidates.image_from_env({"PIPELINES_IMAGE": IMAGE}) == IMAGE
-    assert candidates.image_from_env({"PIPELINES_IMAGE": "sha256:" + "12" * 32}) == IMAGE
-    with pytest.raises(ImageError, match="PIPELINES_IMAGE: .* is not an image by digest"):
-        candidates.image_from_env({"PIPELINES_IMAGE": "ghcr.io/x/y:main"})
+    assert candidates.image_from_env({"SERVICE_IMAGE": IMAGE}) == IMAGE
+    assert candidates.image_from_env({"SERVICE_IMAGE": "sha256:" + "12" * 32}) == IMAGE
+    with pytest.raises(ImageError, match="SERVICE_IMAGE: .* is not an image by digest"):
+        candidates.image_from_env({"SERVICE_IMAGE": "ghcr.io/x/y:main"})
     with pytest.raises(ImageError, match="all-zero digest"):
-        candidates.image_from_env({"PIPELINES_IMAGE": "sha256:" + "0" * 64})
+        candidates.image_from_env({"SERVICE_IMAGE": "sha256:" + "0" * 64})
