@@ -21,7 +21,14 @@ _THRESHOLD_FLAGS = (
 def _serve(args: argparse.Namespace) -> int:
     from pipelines.serving import serve
 
-    return serve.main(load_params(args.params), args.manifest, args.settings, args.host, args.port)
+    return serve.main(
+        load_params(args.params),
+        args.manifest,
+        args.settings,
+        args.host,
+        args.port,
+        args.metrics_port,
+    )
 
 
 def _thresholds(args: argparse.Namespace) -> Any:
@@ -96,6 +103,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     serve.add_argument("--host", default=None, help="listen address (default: serving.host)")
     serve.add_argument("--port", type=int, default=None, help="port (default: serving.port)")
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="port of /metrics, served there only (default: serving.metrics_port)",
+    )
     serve.set_defaults(handler=_serve)
 
     analyze = commands.add_parser(
