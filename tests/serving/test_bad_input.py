@@ -112,3 +112,35 @@ def test_bad_bodies_leave_no_5xx_and_no_trip(client: TestClient, market_bars: pd
     rows = market_bars[market_bars["instrument"] == "PG"].iloc[:100]
     reply = client.post("/v1/signal", json={"instrument": "PG", "bars": bars_payload(rows)})
     assert reply.status_code == 200 and reply.json()["status"] == "ok"
+
+
+def test_every_5xx_is_counted_by_reason(
+    bundles: dict[str, Bundle], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error no handler caught (internal) and a request before the model is up (not_ready)."""
+    app = create_app(ref_for(bundles["good"]), INSTRUMENTS, ServingParams(), Path.cwd())
+    with TestClient(app) as client:
+        assert ready_client(client)["ready"] is True
+        assert app.ctx.engine is not None
+
+        async def broken(*_args: object) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(app.ctx.engine, "handle_raw", broken)
+        reply = client.post("/v1/signal", content=body(bar()), headers={"X-Instrument": "KO"})
+        assert reply.status_code == 500 and reply.json()["error"].startswith("internal error")
+        engine, app.ctx.engine = app.ctx.engine, None
+        assert client.post("/v1/signal", content=body(bar())).status_code == 503
+        app.ctx.engine = engine
+        metrics = client.get("/metrics").text
+    assert (
+        'strategy_errors_total{instrument="KO",model_version="good-1",reason="internal"} 1.0'
+        in metrics
+    )
+    assert (
+        'strategy_errors_total{instrument="unknown",model_version="good-1",reason="not_ready"} 1.0'
+        in metrics
+    )
+    assert (
+        'strategy_requests_total{code="500",instrument="KO",model_version="good-1"} 1.0' in metrics
+    )

@@ -213,3 +213,10 @@ def test_metrics_port_serves_nothing_else(server: ServiceProcess) -> None:
         server.metrics_url.replace("/metrics", "/v1/signal"), content=b"{}", timeout=5
     )
     assert reply.status_code in (404, 405)
+
+
+def test_malformed_http_is_a_400_with_a_reason(server: ServiceProcess) -> None:
+    request = b"POST /v1/signal HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for data in (b"NOT HTTP AT ALL\r\n\r\n", request):
+        got, payload, _ = asyncio.run(exchange(server.port, data))
+        assert (got, payload) == (400, b"Invalid HTTP request received.")
