@@ -28,6 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         args.cache_dir,
+        args.metrics_port,
     )
 
 
@@ -107,6 +108,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--cache-dir",
         default=None,
         help="bundle download folder (default: serving.model_cache_dir); a volume in a pod",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="port of /metrics, served there only (default: serving.metrics_port)",
     )
     serve.set_defaults(handler=_serve)
 

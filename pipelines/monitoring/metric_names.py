@@ -35,7 +35,8 @@ REQUESTS = MetricSpec(
 ERRORS = MetricSpec(
     "strategy_errors_total",
     "counter",
-    "Signal requests that failed (5xx, timeouts, invalid model output), by reason.",
+    "Signal requests answered 5xx (model errors, timeouts, invalid model output, internal "
+    "errors, not ready), by reason; client errors (4xx) are not counted here.",
     ("model_version", "instrument", "reason"),
 )
 LATENCY = MetricSpec(
@@ -89,14 +90,14 @@ CONFIDENCE = MetricSpec(
 CIRCUIT_OPEN = MetricSpec(
     "strategy_circuit_breaker_open",
     "gauge",
-    "1 while the circuit breaker is open (answering flat), else 0.",
-    ("model_version",),
+    "1 while the instrument's circuit breaker is open (answering flat), else 0.",
+    ("model_version", "instrument"),
 )
 CIRCUIT_TRIPS = MetricSpec(
     "strategy_circuit_breaker_trips_total",
     "counter",
-    "Times the circuit breaker opened.",
-    ("model_version",),
+    "Times an instrument's circuit breaker opened, by the reason of the failure that opened it.",
+    ("model_version", "instrument", "reason"),
 )
 MODEL_INFO = MetricSpec(
     "strategy_model_info",

@@ -90,6 +90,7 @@ KUBECTL = {
     "get",
     "kustomize",
     "logs",
+    "patch",
     "port-forward",
     "rollout",
     "scale",
@@ -109,6 +110,7 @@ ARGO_ROLLOUTS = {
     "undo",
 }
 PROMTOOL = {"check", "query", "test"}
+GH = {"workflow"}
 AMTOOL = {"alert", "check-config", "config", "silence"}
 PLAIN = {"cd", "curl", "ls", "cat", "jq"}
 
@@ -183,13 +185,14 @@ def check(command: str, targets: set[str]) -> str | None:
             problem = None if args and set(args) <= targets else f"unknown make target {args}"
         elif program == "kubectl" and args[:2] == ["argo", "rollouts"]:
             problem = None if args[2:3] and args[2] in ARGO_ROLLOUTS else f"argo rollouts {args}"
-        elif program in {"dvc", "git", "kubectl", "promtool", "amtool"}:
+        elif program in {"dvc", "git", "kubectl", "promtool", "amtool", "gh"}:
             known = {
                 "dvc": DVC,
                 "git": GIT,
                 "kubectl": KUBECTL,
                 "promtool": PROMTOOL,
                 "amtool": AMTOOL,
+                "gh": GH,
             }[program]
             problem = None if args and args[0] in known else f"unknown {program} sub-command"
         elif program in PLAIN:
