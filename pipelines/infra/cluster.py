@@ -113,6 +113,7 @@ def module_inputs(
         "github_repository": settings["github_repository"],
         "bucket_names": bucket_names(tree, name_prefix, account),
         "mlflow_tracking_uri": platform["mlflow_tracking_uri"],
+        "db_endpoint": f"{name_prefix}-mlflow.example.{settings['region']}.rds.amazonaws.com:5432",
         "db_master_secret_arn": (
             f"arn:aws:secretsmanager:{settings['region']}:{account}:secret:rds!db-placeholder"
         ),

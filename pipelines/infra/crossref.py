@@ -32,7 +32,7 @@ from pipelines.infra.references import (
 APPLY_VERBS = frozenset({"get", "create", "patch"})
 GITHUB_HOSTED = re.compile(r"^(ubuntu|windows|macos)-")
 # What a pod does that needs S3: DVC against the remote, a model bundle, an artifact check.
-S3_USE = re.compile(r"\b(dvc (pull|push|repro)|verify-artifact|serve)\b")
+S3_USE = re.compile(r"\b(dvc (pull|push|repro)|verify-artifact|serve|recover [a-z-]+)\b")
 BUCKET_FILES = (
     "params.yaml",
     ".dvc/config",

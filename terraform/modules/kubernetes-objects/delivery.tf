@@ -13,7 +13,7 @@ locals {
     { apiGroups = ["monitoring.coreos.com"], resources = ["servicemonitors", "prometheusrules"], verbs = ["get", "list", "watch", "create", "update", "patch"] },
     { apiGroups = ["networking.istio.io"], resources = ["virtualservices", "destinationrules"], verbs = ["get", "list", "watch", "create", "update", "patch"] },
   ]
-  executor_accounts = ["deployer", "pipelines"]
+  executor_accounts = ["deployer", "pipelines", "mlflow-backup"]
   deploy_accounts   = { for env in local.model_environments : env => "github-deploy-${env}" }
   deploy_user       = "system:serviceaccount:argo:github-deploy-"
 

@@ -57,6 +57,11 @@ locals {
       "dvc-remote-url"      = "s3://${var.bucket_names["dvc"]}/cache"
       "github-repository"   = var.github_repository
       "github-api-url"      = var.github_api_url
+      # The nightly MLflow database backup (deploy/argo/mlflow-backup.yaml).
+      "mlflow-db-host"    = split(":", var.db_endpoint)[0]
+      "mlflow-db-port"    = split(":", var.db_endpoint)[1]
+      "mlflow-db-name"    = "mlflow"
+      "mlflow-backup-url" = "s3://${var.bucket_names["mlflow"]}/backups/mlflow-db/"
     }
   }
 
@@ -75,6 +80,8 @@ locals {
       deployer  = { namespace = "argo", service_account = "deployer", read = ["mlflow"], write = [] }
       pipelines = { namespace = "argo", service_account = "pipelines", read = ["raw", "dvc", "mlflow"], write = ["dvc", "mlflow"] }
       mlflow    = { namespace = "mlflow", service_account = "mlflow", read = ["mlflow"], write = ["mlflow"] }
+      # Writes the nightly database dump under backups/ of the artifact bucket.
+      mlflow-backup = { namespace = "argo", service_account = "mlflow-backup", read = ["mlflow"], write = ["mlflow"] }
     },
   )
 }

@@ -39,6 +39,21 @@ locals {
         }
       },
       {
+        # The same login for the nightly backup, in the namespace the backup runs in.
+        apiVersion = "external-secrets.io/v1"
+        kind       = "ExternalSecret"
+        metadata   = { name = "mlflow-db-backup", namespace = "argo", labels = local.part_of }
+        spec = {
+          refreshInterval = "1h"
+          secretStoreRef  = local.store_ref
+          target          = { name = "mlflow-db-backup", creationPolicy = "Owner" }
+          data = [for key in ["username", "password"] : {
+            secretKey = key
+            remoteRef = { key = var.db_master_secret_arn, property = key }
+          }]
+        }
+      },
+      {
         # The deploy template's exit handler dispatches the rollback workflow with it.
         apiVersion = "external-secrets.io/v1"
         kind       = "ExternalSecret"

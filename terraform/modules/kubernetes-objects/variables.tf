@@ -44,6 +44,11 @@ variable "mlflow_tracking_uri" {
   description = "In-cluster MLflow tracking URI (the pipelines-config ConfigMap hands it to the Argo templates)."
 }
 
+variable "db_endpoint" {
+  type        = string
+  description = "host:port of the MLflow PostgreSQL database (the nightly backup connects to it)."
+}
+
 variable "db_master_secret_arn" {
   type        = string
   description = "The RDS-managed master secret of the MLflow database (JSON: username, password)."

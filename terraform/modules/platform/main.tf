@@ -93,6 +93,7 @@ module "kubernetes_objects" {
   github_repository    = var.settings.github_repository
   bucket_names         = module.storage.bucket_names
   mlflow_tracking_uri  = local.mlflow_tracking_uri
+  db_endpoint          = module.storage.db_endpoint
   db_master_secret_arn = module.storage.db_master_secret_arn
   runners_enabled      = local.runners_enabled
 }
