@@ -18,9 +18,10 @@ def tree() -> TfTree:
     return load_tree(TERRAFORM)
 
 
-def test_readme_holds_the_computed_table(tree: TfTree) -> None:
-    readme = (TERRAFORM / "README.md").read_text(encoding="utf-8")
-    assert cost.render_cost_table(tree) in readme
+@pytest.mark.parametrize("document", ["terraform/README.md", "docs/architecture.md"])
+def test_documents_hold_the_computed_table(tree: TfTree, document: str) -> None:
+    text = (TERRAFORM.parent / document).read_text(encoding="utf-8")
+    assert cost.render_cost_table(tree) in text
 
 
 def test_dev_cost_by_hand(tree: TfTree) -> None:

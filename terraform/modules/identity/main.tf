@@ -110,7 +110,7 @@ resource "aws_iam_role_policy" "github_write" {
       {
         Sid      = "WriteObjects"
         Effect   = "Allow"
-        Action   = ["s3:PutObject"]
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
         Resource = [for bucket in local.workflow_access[each.key].write : "${var.bucket_arns[bucket]}/*"]
       },
       {
