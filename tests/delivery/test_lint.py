@@ -178,7 +178,18 @@ def test_unknown_metric_names_and_impossible_failure_limit(repo: Path) -> None:
         "      count: 10\n      failureLimit: 1\n",
         "      count: 10\n      failureLimit: 10\n",
     )
-    edit(repo / "environments/base/prometheusrule.yaml", "(strategy_ready)", "(strategy_redy{})")
+    # An overlay may still carry a PrometheusRule: its expressions are checked too.
+    (repo / "environments/dev/rule.yaml").write_text(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n"
+        "metadata:\n  name: strategy-service-delivery\nspec:\n  groups:\n"
+        "    - name: strategy-delivery\n      rules:\n        - alert: StrategyServiceNotReady\n"
+        "          expr: max (strategy_redy{}) == 0\n"
+    )
+    edit(
+        repo / "environments/dev/kustomization.yaml",
+        "  - model.yaml\n",
+        "  - model.yaml\n  - rule.yaml\n",
+    )
     messages = overlay_messages(repo, "dev")
     assert any("query uses 'strategy_request_total'" in m for m in messages), messages
     assert any("failureLimit 10 >= count 10: the metric can never fail" in m for m in messages)

@@ -25,6 +25,7 @@ FENCE = re.compile(r"^```(\w*)\s*$")
 INLINE = re.compile(r"`([^`\n]+)`")
 INLINE_PROGRAMS = ("pipelines ", "python -m pipelines", "make ", "dvc ", "git ", "kubectl ")
 SHELL_LANGS = {"bash", "sh", "shell", "console"}
+RUNNABLE = "<!-- runnable:"
 
 DVC = {
     "add",
@@ -125,13 +126,18 @@ def extract(path: Path, root: Path = REPO_ROOT) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     lang: str | None = None
     pending = ""
+    previous = ""
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         where = f"{path.relative_to(root)}:{number}"
         stripped = line.strip()
         fence = FENCE.match(stripped)
         if fence:
-            lang = None if lang is not None else fence.group(1)
+            # A runnable block is a whole script (tests/infra/test_runbook.py checks it).
+            runnable = lang is None and previous.startswith(RUNNABLE)
+            lang = None if lang is not None else ("runnable" if runnable else fence.group(1))
+            previous = stripped
             continue
+        previous = stripped or previous
         if lang is not None:
             if lang in SHELL_LANGS and stripped and not stripped.startswith("#"):
                 text = pending + stripped.removeprefix("$ ")
@@ -260,7 +266,7 @@ def test_every_runbook_and_playbook_exists():
         "rollback-procedures",
         "disaster-recovery",
     }
-    assert len(playbooks) == 6  # one per critical alert (tests/monitoring checks the links)
+    assert len(playbooks) == 7  # one per critical alert (tests/monitoring checks the links)
 
 
 def test_relative_links_resolve():
