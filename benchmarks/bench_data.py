@@ -49,7 +49,8 @@ def child(instruments: int, folder: Path) -> dict[str, object]:
     os.chdir(folder)
     tiled_wide(instruments).to_csv(folder / "tiled.csv", index=False)
     (folder / "params.yaml").write_text(
-        "data:\n  source: file\n  file:\n    path: tiled.csv\n", encoding="utf-8"
+        "data:\n  source: file\n  file:\n    path: tiled.csv\n    market: equity\n",
+        encoding="utf-8",
     )
     params = load_params(folder / "params.yaml")
     seconds = {}

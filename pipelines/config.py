@@ -35,6 +35,8 @@ class PathsParams(StrictModel):
     raw_archive: str = "data/raw"
     ingested: str = "data/ingested/bars.parquet"
     ingest_state: str = "data/ingested/state.json"
+    events: str = "data/ingested/events.parquet"
+    reference: str = "data/reference"
     quarantine: str = "data/quarantine"
     validated: str = "data/validated/bars.parquet"
     validation_report: str = "reports/validation.json"
@@ -67,6 +69,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{key}: unknown key (not in the typed config)"
     if error["type"] == "missing":
         return f"{key}: required key is missing"
+    if error["type"] == "value_error":  # a cross-check of several keys: its own message
+        return f"{key}: {str(error['msg']).removeprefix('Value error, ')}"
     return f"{key}: {error['msg']}, got {error.get('input')!r}"
 
 

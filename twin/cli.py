@@ -16,7 +16,13 @@ from collections.abc import Sequence
 
 from twin.errors import TwinError
 
-AREAS = ("twin.services", "twin.github.server", "twin.cluster.server", "twin.e2e")
+AREAS = (
+    "twin.services",
+    "twin.github.server",
+    "twin.github.sync",
+    "twin.cluster.server",
+    "twin.e2e",
+)
 
 _NO_TELEMETRY = {
     "DO_NOT_TRACK": "true",

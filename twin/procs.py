@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,8 +23,21 @@ from twin.errors import TwinError
 POLL_SECONDS = 0.1
 
 
+# Below Linux's ephemeral range (32768-60999): a port picked here is not handed out a moment
+# later to some process's outgoing connection, which port 0 allocation invites.
+_PORT_RANGE = (20000, 32000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now."""
+    """A TCP port that is free on ``host`` right now (outside the ephemeral range)."""
+    for _ in range(50):
+        port = random.randrange(*_PORT_RANGE)  # noqa: S311 - not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -136,7 +150,17 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but is not reaped yet (another parent, e.g. a slow init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    # The state letter follows the command name, which is in parentheses and may hold spaces.
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "Z"
 
 
 def stop(pid: int, *, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:

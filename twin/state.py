@@ -47,10 +47,16 @@ def load(home: Path) -> dict[str, Any]:
 
 
 def register(home: Path, name: str, **info: Any) -> None:
-    """Record (or replace) service ``name``: its ``pid``, ``url`` and anything else useful."""
+    """Record service ``name``: its ``pid``, ``url`` and anything else useful.
+
+    A record of the same pid is merged (the spawner and the process itself both register, in
+    either order); a record of another pid is replaced.
+    """
     with _locked(home):
         doc = load(home)
-        doc["services"][name] = info
+        before = doc["services"].get(name) or {}
+        merged = {**before, **info} if before.get("pid") == info.get("pid") else info
+        doc["services"][name] = merged
         atomic.write_json(home / STATE_FILE, doc)
 
 

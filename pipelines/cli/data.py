@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipelines.cli import restore
 from pipelines.config import load_params
 
 
 def _ingest(args: argparse.Namespace) -> int:
     from pipelines.data import ingest
 
-    return ingest.main(load_params(args.params))
+    return ingest.main(load_params(args.params), add_instruments=args.add_instruments)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -32,10 +33,17 @@ def _health(args: argparse.Namespace) -> int:
     return health.main(load_params(args.params))
 
 
-def _rollback(args: argparse.Namespace) -> int:
-    from pipelines.cli.delivery import restore_data_command
+def _freshness(args: argparse.Namespace) -> int:
+    from pipelines.data import freshness
 
-    return restore_data_command(args)
+    as_of = None if args.as_of == "null" else args.as_of
+    return freshness.main(load_params(args.params), as_of=as_of)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from pipelines.cli.restore import command
+
+    return command(args)
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -45,6 +53,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     ingest = stages.add_parser(
         "ingest", help="fetch new bars from the configured source, archive raw input, append"
+    )
+    ingest.add_argument(
+        "--add-instruments",
+        action="store_true",
+        help="let this source add its instruments to a workspace whose bars came from another "
+        "source (refused otherwise: datasets are not mixed by accident)",
     )
     ingest.set_defaults(handler=_ingest)
 
@@ -71,12 +85,22 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     health.set_defaults(handler=_health)
 
+    freshness = stages.add_parser(
+        "freshness",
+        help="how many bars each instrument is behind, counted in its own calendar's sessions "
+        "(the scheduled runs' check; exit status 1 when staler than health.max_staleness_bars)",
+    )
+    freshness.add_argument(
+        "--as-of",
+        default="now",
+        help="'now' (default: the clock), an ISO timestamp, or 'null' for the latest bar's close",
+    )
+    freshness.set_defaults(handler=_freshness)
+
     rollback = stages.add_parser(
         "rollback",
-        help="restore the DVC-tracked data of a git revision (dvc.lock + dvc checkout/pull), "
-        "re-validate and list what changed (same as `pipelines restore-data`)",
+        help="restore the data stages' outputs of a git revision (or date), all or nothing, "
+        "re-validated with its params; the raw archive is kept (same as `pipelines restore-data`)",
     )
-    rollback.add_argument("--to", required=True, metavar="REV", help="git revision to restore")
-    rollback.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
-    rollback.add_argument("--no-validate", action="store_true", help="skip the re-validation")
+    restore.add_arguments(rollback)
     rollback.set_defaults(handler=_rollback)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipelines.cli import restore
 from pipelines.config import load_params
 from pipelines.delivery.actions import set_outputs
 from pipelines.errors import PipelineError
@@ -45,10 +46,17 @@ def _github(args: argparse.Namespace, api_url: str) -> Any:
     return GitHubClient(repo, token, os.environ.get("GITHUB_API_URL", api_url))
 
 
+def tracking_uri(params: Any) -> str:
+    """The registry: ``MLFLOW_TRACKING_URI``, else ``delivery.mlflow_tracking_uri``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or str(params.mlflow_tracking_uri)
+
+
 def _promote(args: argparse.Namespace) -> int:
+    from pipelines.delivery.digests import MlflowRegistry
     from pipelines.delivery.promote import promote
 
     params = load_params(args.params).delivery
+    first = params.environments[0] if params.environments else args.to
     result = promote(
         _root(),
         params,
@@ -56,9 +64,11 @@ def _promote(args: argparse.Namespace) -> int:
         by=args.by or _actor(),
         reason=args.reason,
         candidate_path=Path(args.candidate) if args.candidate else None,
+        evidence=Path(args.evidence) if args.evidence else None,
         base=args.base,
         push=args.push,
         github=_github(args, params.github_api_url),
+        registry=None if args.to == first else MlflowRegistry(tracking_uri(params)),
     )
     set_outputs({"status": result.status, "model_version": result.version})
     pr = f", pull request #{result.pull_request}" if result.pull_request else ""
@@ -71,18 +81,18 @@ def _rollback(args: argparse.Namespace) -> int:
     from pipelines.delivery.rollback import rollback
 
     params = load_params(args.params).delivery
-    uri = os.environ.get("MLFLOW_TRACKING_URI", params.mlflow_tracking_uri)
     # The automatic path (repository_dispatch from a failed deploy) commits directly.
     direct = args.direct or args.from_event == "repository_dispatch"
     result = rollback(
         _root(),
         params,
         args.env,
-        registry=MlflowRegistry(uri, params.digest_tag),
+        registry=MlflowRegistry(tracking_uri(params)),
         to_version=args.to_version or None,
         reason=args.reason or "rollback",
         direct=direct,
         push=args.push,
+        expected_sha256=args.only_if_sha256 or None,
     )
     client = _github(args, params.github_api_url)
     if client is not None and result.branch:
@@ -100,80 +110,6 @@ def _rollback(args: argparse.Namespace) -> int:
     )
     return 0
 
-
-def restore_data_command(args: argparse.Namespace) -> int:
-    """Run ``restore-data`` (also reached as ``pipelines data rollback``)."""
-    from pipelines.delivery.restore_data import restore
-
-    params = load_params(args.params).delivery
-    changes = restore(
-        _root(),
-        args.to,
-        pull=args.pull,
-        validate=None if args.no_validate else params.validate_command,
-    )
-    sys.stdout.write(f"restored data of {args.to}: {len(changes)} output(s) changed\n")
-    for change in changes:
-        sys.stdout.write(f"  {change.describe()}\n")
-    return 0
-
-
-def _deploy(args: argparse.Namespace) -> int:
-    from pipelines.delivery.deploy import deploy, manifest_version
-
-    # Written first, so that a failed deploy can still be recorded with its version.
-    set_outputs({"model_version": manifest_version(_root(), args.env)})
-    name = deploy(
-        _root(),
-        args.env,
-        changed_since=args.changed_since,
-        namespace=args.namespace,
-        wait_seconds=args.timeout if args.wait else None,
-        eks_cluster=args.eks_cluster or None,
-    )
-    set_outputs({"deployed": "false" if name is None else "true"})
-    if name is None:
-        sys.stdout.write(f"{args.env}: nothing changed since {args.changed_since}; not deploying\n")
-    else:
-        sys.stdout.write(
-            f"{args.env}: workflow {name} {'succeeded' if args.wait else 'submitted'}\n"
-        )
-    return 0
-
-
-def _verify_artifact(args: argparse.Namespace) -> int:
-    from pipelines.delivery.artifact import verify
-
-    digest = verify(Path(args.manifest), Path(args.download_to), _root())
-    sys.stdout.write(f"{args.manifest}: artifact verified (sha256 {digest})\n")
-    return 0
-
-
-def _registry_alias(args: argparse.Namespace) -> int:
-    from pipelines.delivery.digests import MlflowRegistry, move_alias
-    from pipelines.delivery.rollback import RollbackRefused
-    from pipelines.registry.manifest import model_key, read_manifest
-
-    params = load_params(args.params).delivery
-    uri = os.environ.get("MLFLOW_TRACKING_URI", params.mlflow_tracking_uri)
-    key = model_key(read_manifest(args.manifest))
-    if key is None:
-        sys.stdout.write(f"{args.manifest}: nothing deployed; alias unchanged\n")
-        return 0
-    name, version, sha = key
-    if not MlflowRegistry(uri, params.digest_tag).knows(name, version, sha):
-        raise RollbackRefused(f"{args.manifest}: {name} {version} digest unknown to the registry")
-    previous = move_alias(uri, name, args.env, version)
-    sys.stdout.write(f"{name}: alias {args.env} -> {version} (was {previous or 'unset'})\n")
-    return 0
-
-
-def _dispatch_rollback(args: argparse.Namespace) -> int:
-    params = load_params(args.params).delivery
-    args.open_pr = True
-    client = _github(args, params.github_api_url)
-    client.dispatch("rollback", {"environment": args.env, "reason": args.reason})
-    sys.stdout.write(f"{args.env}: rollback requested ({args.reason})\n")
     return 0
 
 
@@ -196,7 +132,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "promote", help="open a pull request that deploys the gated candidate to ENV"
     )
     promote.add_argument("--to", required=True, metavar="ENV", help="dev, staging or prod")
-    promote.add_argument("--candidate", help="candidate.json (default: delivery.candidate)")
+    promote.add_argument(
+        "--candidate", help="candidate.json, relative to --evidence (default: delivery.candidate)"
+    )
+    promote.add_argument(
+        "--evidence",
+        help="folder holding models/candidate.json, reports/gates/ and the card, laid out as in "
+        "the repository (default: the repository)",
+    )
     promote.add_argument("--base", help="base branch (default: delivery.base_branch)")
     promote.add_argument("--by", help="who promotes (default: GITHUB_ACTOR or git user.name)")
     promote.add_argument("--reason", help="promotion reason recorded in the manifest")
@@ -222,48 +165,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     rollback.add_argument(
         "--open-pr", action="store_true", help="open the rollback pull request (branch mode)"
     )
+    rollback.add_argument(
+        "--only-if-sha256",
+        default="",
+        help="refuse unless ENV's manifest still deploys this bundle digest (automatic path)",
+    )
     rollback.set_defaults(handler=_rollback)
 
-    restore = commands.add_parser(
-        "restore-data", help="restore the DVC-tracked data of a git revision, then re-validate"
+    restore_data = commands.add_parser(
+        "restore-data", help="restore the data of a git revision or date, all or nothing"
     )
-    restore.add_argument("--to", required=True, metavar="REV")
-    restore.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
-    restore.add_argument("--no-validate", action="store_true", help="skip re-validation")
-    restore.set_defaults(handler=restore_data_command)
-
-    deploy = commands.add_parser(
-        "deploy", help="submit the Argo deploy workflow for ENV and wait for it"
-    )
-    deploy.add_argument("--env", required=True)
-    deploy.add_argument("--changed-since", help="skip when ENV did not change since this commit")
-    deploy.add_argument("--namespace", default="argo", help="Argo Workflows namespace")
-    deploy.add_argument("--eks-cluster", help="update kubeconfig for this EKS cluster first")
-    deploy.add_argument("--wait", action="store_true", help="wait until the workflow finishes")
-    deploy.add_argument("--timeout", type=float, default=5400.0, help="seconds to wait")
-    deploy.set_defaults(handler=_deploy)
-
-    verify = commands.add_parser(
-        "verify-artifact", help="download a manifest's model artifact and check its sha256"
-    )
-    verify.add_argument("--manifest", required=True)
-    verify.add_argument("--download-to", required=True)
-    verify.set_defaults(handler=_verify_artifact)
-
-    alias = commands.add_parser(
-        "registry-alias",
-        help="move the MLflow alias ENV to the deployed version (old: ENV-previous)",
-    )
-    alias.add_argument("--env", required=True)
-    alias.add_argument("--manifest", required=True)
-    alias.set_defaults(handler=_registry_alias)
-
-    dispatch = commands.add_parser(
-        "dispatch-rollback", help="ask GitHub to run the rollback workflow (repository_dispatch)"
-    )
-    dispatch.add_argument("--env", required=True)
-    dispatch.add_argument("--reason", required=True)
-    dispatch.set_defaults(handler=_dispatch_rollback)
+    restore.add_arguments(restore_data)
+    restore_data.set_defaults(handler=restore.command)
 
     lint = commands.add_parser(
         "lint", help="kustomize every overlay, validate Argo objects, audit GitHub workflows"

@@ -42,7 +42,14 @@ def _health(args: argparse.Namespace) -> int:
 def _mark(args: argparse.Namespace) -> int:
     from pipelines.monitoring import mark
 
-    return mark.main(load_params(args.params), args.pipeline, args.status, args.duration)
+    return mark.main(
+        load_params(args.params),
+        args.pipeline,
+        args.status,
+        args.duration,
+        started_at=args.started_at,
+        environment=args.environment,
+    )
 
 
 def _event(args: argparse.Namespace) -> int:
@@ -101,14 +108,32 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     health.add_argument("--features", default=None, help="feature store (default: paths.features)")
     health.set_defaults(handler=_health)
 
-    mark = sub.add_parser("mark", help="record a pipeline run's outcome as textfile metrics")
+    mark = sub.add_parser(
+        "mark",
+        help="record a pipeline run's outcome, duration and key figures "
+        "(Pushgateway when PUSHGATEWAY_URL is set, else textfile metrics)",
+    )
     mark.add_argument("--pipeline", required=True, help="data, training, feature_health, ...")
     mark.add_argument("--status", required=True, choices=("success", "failure"))
-    mark.add_argument("--duration", type=float, default=None, help="wall time in seconds")
+    timing = mark.add_mutually_exclusive_group()
+    timing.add_argument("--duration", type=float, default=None, help="wall time in seconds")
+    timing.add_argument(
+        "--started-at",
+        type=float,
+        default=None,
+        help="Unix time the run started (duration = now - it)",
+    )
+    mark.add_argument(
+        "--environment",
+        default=None,
+        help="grouping label on the Pushgateway (default: $PIPELINES_ENVIRONMENT or 'local')",
+    )
     mark.set_defaults(handler=_mark)
 
     event = sub.add_parser(
-        "event", help="record a deployment, promotion or weekly report as textfile metrics"
+        "event",
+        help="record a deployment, promotion or weekly report "
+        "(Pushgateway when PUSHGATEWAY_URL is set, else textfile metrics)",
     )
     event.add_argument("--kind", required=True, choices=("deployment", "promotion", "report"))
     event.add_argument("--env", default=None, help="environment (deployment, promotion)")

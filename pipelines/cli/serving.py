@@ -22,7 +22,15 @@ _THRESHOLD_FLAGS = (
 def _serve(args: argparse.Namespace) -> int:
     from pipelines.serving import serve
 
-    return serve.main(load_params(args.params), args.manifest, args.settings, args.host, args.port)
+    return serve.main(
+        load_params(args.params),
+        args.manifest,
+        args.settings,
+        args.host,
+        args.port,
+        args.cache_dir,
+        args.metrics_port,
+    )
 
 
 def _thresholds(args: argparse.Namespace) -> Any:
@@ -106,6 +114,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     serve.add_argument("--host", default=None, help="listen address (default: serving.host)")
     serve.add_argument("--port", type=int, default=None, help="port (default: serving.port)")
+    serve.add_argument(
+        "--cache-dir",
+        default=None,
+        help="bundle download folder (default: serving.model_cache_dir); a volume in a pod",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="port of /metrics, served there only (default: serving.metrics_port)",
+    )
     serve.set_defaults(handler=_serve)
 
     analyze = commands.add_parser(

@@ -1,117 +1,138 @@
-"""Pure completeness check: each instrument's bars against the calendar of its frequency.
+"""Pure completeness check: each instrument's bars against its own trading calendar.
 
-Daily bars are expected on business days (Monday to Friday; exchange holidays therefore show
-as short gaps, which is why only gaps longer than ``max_gap_bars`` are listed). Hourly and
-minute bars are expected every hour or minute (24/7 markets such as crypto).
+Expected bars are the calendar's slots (see :mod:`pipelines.data.calendars`) between the
+instrument's first and last bar: NYSE sessions and holidays for a US stock, five 24-hour
+sessions a week for FX, every hour of the year for crypto. A bar outside the calendar (a
+Saturday bar of a stock) is counted as ``off_calendar``, never as a missing one. Everything is
+vectorised: one ``searchsorted`` of all bars of a calendar into its slots.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipelines.data import calendars
 from pipelines.data.params import Frequency
 
 MAX_LISTED_GAPS = 20
 
 
-def expected_calendar(start: pd.Timestamp, end: pd.Timestamp, frequency: Frequency) -> pd.Index:
-    """Timestamps expected between ``start`` and ``end`` (inclusive) for the frequency."""
-    if frequency == "daily":
-        return pd.bdate_range(start.floor("D"), end.floor("D"), tz="UTC")
-    step = "h" if frequency == "hourly" else "min"
-    return pd.date_range(start.floor(step), end.floor(step), freq=step, tz="UTC")
+def _iso(ns: int) -> str:
+    return pd.Timestamp(int(ns), tz="UTC").isoformat()
 
 
-def bar_slot(stamps: pd.Series, frequency: Frequency) -> pd.Series:
-    """The calendar slot of each bar (its day, hour or minute)."""
-    return stamps.dt.floor({"daily": "D", "hourly": "h", "minute": "min"}[frequency])
+def _gaps(
+    expected: np.ndarray, first: np.ndarray, last: np.ndarray, missing: np.ndarray
+) -> list[dict[str, Any]]:
+    return [
+        {"from": _iso(expected[a]), "to": _iso(expected[b - 1]), "missing_bars": int(n)}
+        for a, b, n in zip(
+            first[:MAX_LISTED_GAPS], last[:MAX_LISTED_GAPS], missing[:MAX_LISTED_GAPS], strict=True
+        )
+    ]
 
 
-def _missing_between(
-    prev: np.ndarray, cur: np.ndarray, frequency: Frequency
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Missing slots between consecutive bars, and the first and last missing slot."""
-    if frequency == "daily":
-        a = prev.astype("datetime64[D]")
-        b = cur.astype("datetime64[D]")
-        # busday_count counts business days in [a, b): a itself is a bar, so minus one.
-        missing = np.maximum(np.busday_count(a, b) - np.is_busday(a).astype(int), 0)
-        first = np.busday_offset(a, 0, roll="forward")
-        first = np.where(np.is_busday(a), np.busday_offset(a, 1, roll="forward"), first)
-        last = np.busday_offset(b, -1, roll="backward")
-        return missing, first.astype("datetime64[ns]"), last.astype("datetime64[ns]")
-    step = np.timedelta64(1, "h" if frequency == "hourly" else "m").astype("timedelta64[ns]")
-    missing = np.maximum((cur - prev) // step - 1, 0)
-    return missing.astype("int64"), prev + step, cur - step
+def _one_calendar(
+    code: np.ndarray,
+    slot: np.ndarray,
+    names: np.ndarray,
+    name: str,
+    frequency: Frequency,
+    max_gap_bars: int,
+) -> dict[str, dict[str, Any]]:
+    """Completeness of the instruments of one calendar; ``code, slot`` sorted and unique."""
+    table = calendars.expected_slots(
+        name, frequency, pd.Timestamp(int(slot.min())), pd.Timestamp(int(slot.max()))
+    )
+    expected = table.start
+    left = np.searchsorted(expected, slot, side="left")
+    right = np.searchsorted(expected, slot, side="right")
+    present = right > left
+    new = np.r_[True, code[1:] != code[:-1]]
+    prev_right = np.r_[0, right[:-1]]
+    missing = np.where(new, 0, np.maximum(left - prev_right, 0))
+    starts = np.flatnonzero(new)
+    n_present = np.add.reduceat(present.astype("int64"), starts)
+    n_missing = np.add.reduceat(missing, starts)
+    n_rows = np.diff(np.r_[starts, code.size])
+    long = missing > max_gap_bars
+    result: dict[str, dict[str, Any]] = {}
+    for k, start in enumerate(starts):
+        stop = start + n_rows[k]
+        expected_bars = int(n_present[k] + n_missing[k])
+        gaps = np.flatnonzero(long[start:stop]) + start
+        result[str(names[code[start]])] = {
+            "calendar": name,
+            "expected_bars": expected_bars,
+            "missing_bars": int(n_missing[k]),
+            "off_calendar_bars": int(n_rows[k] - n_present[k]),
+            "completeness": round(float(1.0 - n_missing[k] / expected_bars), 6)
+            if expected_bars
+            else 1.0,
+            "long_gaps": int(gaps.size),
+            "gaps": _gaps(expected, prev_right[gaps], left[gaps], missing[gaps]),
+        }
+    return result
 
 
 def completeness_table(
-    instruments: pd.Series, stamps: pd.Series, frequency: Frequency, max_gap_bars: int
+    instruments: pd.Series,
+    stamps: pd.Series,
+    frequency: Frequency,
+    max_gap_bars: int,
+    calendar_of: Mapping[str, str],
 ) -> dict[str, dict[str, Any]]:
-    """Completeness of every instrument at once (vectorised over all bars).
+    """Completeness of every instrument, each in its own calendar.
 
     Args:
         instruments: Instrument of each bar.
         stamps: Timestamp of each bar (UTC).
         frequency: Bar frequency.
         max_gap_bars: Gaps longer than this many missing bars are listed.
+        calendar_of: Calendar name of each instrument (from the reference data).
 
     Returns:
-        Per instrument: expected and missing bar counts, the ratio present, the number of long
-        gaps and the first ``MAX_LISTED_GAPS`` of them (first and last missing slot, length).
+        Per instrument: calendar, expected, missing and off-calendar bar counts, the ratio
+        present, the number of long gaps and the first ``MAX_LISTED_GAPS`` of them.
     """
-    frame = pd.DataFrame(
-        {
-            "instrument": instruments.astype(str).to_numpy(),
-            "slot": bar_slot(stamps, frequency).dt.tz_convert(None).to_numpy(),
-        }
-    ).drop_duplicates()
-    frame = frame.sort_values(["instrument", "slot"], kind="mergesort").reset_index(drop=True)
-    slot = frame["slot"].to_numpy()
-    prev = frame.groupby("instrument", sort=False)["slot"].shift(1).to_numpy()
-    has_prev = ~np.isnat(prev)
-    missing = np.zeros(len(frame), dtype="int64")
-    first = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
-    last = first.copy()
-    missing[has_prev], first[has_prev], last[has_prev] = _missing_between(
-        prev[has_prev], slot[has_prev], frequency
-    )
-    on_calendar = np.is_busday(slot.astype("datetime64[D]")) if frequency == "daily" else True
-    frame = frame.assign(missing=missing, on_calendar=on_calendar, first=first, last=last)
-    totals = frame.groupby("instrument", sort=True)[["missing", "on_calendar"]].sum()
-    long = frame[frame["missing"] > max_gap_bars]
+    if len(instruments) == 0:
+        return {}
+    code, uniques = pd.factorize(instruments, sort=True)
+    names = np.asarray(uniques, dtype=object).astype(str)
+    slot = calendars.slot_of(stamps, frequency)
+    order = np.lexsort((slot, code))
+    code, slot = code[order], slot[order]
+    keep = np.r_[True, (code[1:] != code[:-1]) | (slot[1:] != slot[:-1])]
+    code, slot = code[keep], slot[keep]
+    calendar = np.array([calendar_of.get(n, "") for n in names], dtype=object)[code]
     result: dict[str, dict[str, Any]] = {}
-    for name, row in totals.iterrows():
-        expected = int(row["on_calendar"] + row["missing"])
-        result[str(name)] = {
-            "expected_bars": expected,
-            "missing_bars": int(row["missing"]),
-            "completeness": round(1.0 - row["missing"] / expected, 6) if expected else 1.0,
-            "long_gaps": 0,
-            "gaps": [],
-        }
-    for name, group in long.groupby("instrument", sort=True):
-        entry = result[str(name)]
-        entry["long_gaps"] = len(group)
-        entry["gaps"] = [
-            {
-                "from": pd.Timestamp(g_first, tz="UTC").isoformat(),
-                "to": pd.Timestamp(g_last, tz="UTC").isoformat(),
-                "missing_bars": int(g_missing),
-            }
-            for g_first, g_last, g_missing in group[["first", "last", "missing"]]
-            .head(MAX_LISTED_GAPS)
-            .itertuples(index=False)
-        ]
+    for name in sorted(set(calendar) - {""}):
+        mine = calendar == name
+        result.update(_one_calendar(code[mine], slot[mine], names, name, frequency, max_gap_bars))
     return result
 
 
-def instrument_completeness(
-    stamps: pd.Series, frequency: Frequency, max_gap_bars: int
-) -> dict[str, Any]:
-    """Completeness of one instrument's bars (see :func:`completeness_table`)."""
-    names = pd.Series("x", index=stamps.index)
-    return completeness_table(names, stamps, frequency, max_gap_bars)["x"]
+def count_expected(
+    name: str, frequency: Frequency, after: pd.Timestamp, until: pd.Timestamp
+) -> int:
+    """Slots of calendar ``name`` that start after ``after`` and are complete by ``until``."""
+    if until <= after:
+        return 0
+    table = calendars.expected_slots(name, frequency, after, until)
+    first = np.searchsorted(table.start, after.as_unit("ns").value, side="right")
+    ends = table.end[first:]
+    return int(np.sum(ends <= until.as_unit("ns").value))
+
+
+def slot_end(name: str, frequency: Frequency, stamp: pd.Timestamp) -> pd.Timestamp:
+    """When the bar at ``stamp`` is complete: its slot's end (the close for a daily bar)."""
+    slot = int(calendars.slot_of(pd.DatetimeIndex([stamp]), frequency)[0])
+    table = calendars.expected_slots(name, frequency, stamp, stamp)
+    at = int(np.searchsorted(table.start, slot, side="left"))
+    if at < len(table) and table.start[at] == slot:
+        return pd.Timestamp(int(table.end[at]), tz="UTC")
+    return pd.Timestamp(slot + calendars.UNIT_NS[frequency], tz="UTC")

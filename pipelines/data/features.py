@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.data import _windows
+from pipelines.data.event_features import EventInput, event_feature_arrays, event_feature_names
 from pipelines.data.params import FeatureParams, LabelParams
 
 KEYS = ["timestamp", "instrument"]
@@ -37,11 +38,11 @@ def per_instrument_feature_names(params: FeatureParams, has_ohlcv: bool = False)
 
 
 def feature_names(params: FeatureParams, has_ohlcv: bool = False) -> list[str]:
-    """All feature names, per-instrument first, then cross-sectional ranks when enabled."""
+    """All feature names: per-instrument, cross-sectional ranks, then news events when enabled."""
     names = per_instrument_feature_names(params, has_ohlcv)
     if params.cross_sectional:
         names += [f"{CROSS_SECTIONAL_PREFIX}ret_{h}" for h in params.return_horizons]
-    return names
+    return names + event_feature_names(params.events)
 
 
 def has_ohlcv_columns(bars: pd.DataFrame) -> bool:
@@ -189,7 +190,9 @@ def _positions(instruments: pd.Series) -> np.ndarray:
     return index - np.maximum.accumulate(np.where(first, index, 0))
 
 
-def compute_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
+def compute_features(
+    bars: pd.DataFrame, params: FeatureParams, events: EventInput | None = None
+) -> pd.DataFrame:
     """Features for every instrument in a long-format bar frame.
 
     All instruments go through :func:`instrument_feature_arrays` in one pass (rows sorted by
@@ -198,23 +201,28 @@ def compute_features(bars: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     Args:
         bars: Long format (``timestamp``, ``instrument``, ``close`` and optional OHLCV).
         params: Feature windows and switches.
+        events: News events and calendars, needed when ``params.events.enabled``.
+
+    Raises:
+        ValueError: Event features are enabled but no events were given.
 
     Returns:
         ``timestamp``, ``instrument`` and the feature columns, sorted by instrument then time.
     """
-    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
-        drop=True
-    )
+    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(drop=True)
     positions = _positions(ordered["instrument"])
-    arrays = instrument_feature_arrays(
-        BarArrays.from_frame(ordered), params, positions=positions
-    )
+    arrays = instrument_feature_arrays(BarArrays.from_frame(ordered), params, positions=positions)
     result = pd.concat([ordered[KEYS], pd.DataFrame(arrays, index=ordered.index)], axis=1)
     if params.cross_sectional:
         columns = [f"ret_{h}" for h in params.return_horizons]
         ranks = result.groupby("timestamp", sort=False)[columns].rank(pct=True)
         for column in columns:
             result[f"{CROSS_SECTIONAL_PREFIX}{column}"] = ranks[column]
+    if params.events.enabled:
+        if events is None:
+            raise ValueError("features.events.enabled is true but no events were given")
+        news = event_feature_arrays(ordered, positions, events, params.events)
+        result = pd.concat([result, pd.DataFrame(news, index=ordered.index)], axis=1)
     names = feature_names(params, has_ohlcv_columns(bars))
     return result[KEYS + names]
 
@@ -232,9 +240,7 @@ def compute_labels(bars: pd.DataFrame, params: LabelParams) -> pd.DataFrame:
         ``timestamp``, ``instrument``, ``fwd_return``, ``label_sign`` (1 up, 0 otherwise) and
         ``label_end``, sorted by instrument then time.
     """
-    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(
-        drop=True
-    )
+    ordered = bars.sort_values(["instrument", "timestamp"], kind="mergesort").reset_index(drop=True)
     log_close = _log(ordered["close"])
     grouped_close = log_close.groupby(ordered["instrument"], sort=False)
     horizon = params.horizon

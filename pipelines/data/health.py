@@ -1,11 +1,12 @@
 """Health stage: freshness, completeness and feature PSI against the previous run.
 
-* Freshness: each instrument's latest bar against ``as_of``, in expected bars of the frequency
-  (business days for daily bars). ``health.as_of: null`` judges at the dataset's latest bar,
-  so the bundled historical data is not critical merely for being old; ``"now"`` uses the
-  clock (what a nightly production run sets); an ISO timestamp pins it.
-* Completeness: the missing rate of each feature and of the bars (per instrument) over the
-  latest ``psi_window_bars`` bars.
+* Freshness: each instrument's latest bar against ``as_of``, in bars of its own calendar (see
+  :mod:`pipelines.data.freshness`). ``health.as_of: null`` judges at the dataset's latest bar,
+  so replays and the bundled historical data are not critical merely for being old; the
+  scheduled runs judge against the clock with ``pipelines data freshness`` (``as_of: now``).
+* Completeness: the missing rate of each feature, and of each instrument's bars against its
+  calendar's expected bars (weekends and holidays are not expected), over the latest
+  ``psi_window_bars`` bars.
 * Drift: the PSI of each feature over that window against the previous run's window, kept as
   a small quantile summary in ``health.snapshot``. The snapshot moves on only when the run is
   not critical, so a drift is not forgotten by the next run.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,38 +26,19 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
-from pipelines.data.completeness import bar_slot, expected_calendar
+from pipelines.data.calendars import slot_of
+from pipelines.data.completeness import count_expected
+from pipelines.data.freshness import assess as assess_freshness
+from pipelines.data.freshness import bar_calendars, latest_close, resolve_as_of
 from pipelines.data.params import Frequency, HealthParams
 from pipelines.data.psi import psi, reference_bins
 from pipelines.data.store import read_store
-from pipelines.errors import ConfigError, DataError, PipelineError
+from pipelines.errors import DataError, PipelineError
 from pipelines.io import atomic
 
 log = logging.getLogger(__name__)
 
 LEVELS = {"ok": 0, "warning": 1, "critical": 2}
-
-
-def resolve_as_of(value: str | None, bars: pd.DataFrame, now: pd.Timestamp) -> pd.Timestamp:
-    """The moment freshness is judged at (see the module docstring)."""
-    if value is None:
-        return pd.Timestamp(bars["timestamp"].max())
-    if value == "now":
-        return now
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError:
-        raise ConfigError(
-            f"params.yaml: health.as_of: expected null, 'now' or an ISO timestamp, got {value!r}"
-        ) from None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def bars_between(last: pd.Timestamp, as_of: pd.Timestamp, frequency: Frequency) -> int:
-    """Expected bars after ``last`` up to ``as_of`` (0 when ``last`` is the latest slot)."""
-    if as_of <= last:
-        return 0
-    return max(len(expected_calendar(last, as_of, frequency)) - 1, 0)
 
 
 def _level(value: float, warning: float, critical: float) -> str:
@@ -70,6 +53,7 @@ def assess(
     previous: dict[str, Any] | None,
     params: HealthParams,
     frequency: Frequency,
+    calendars: Mapping[str, str],
     now: pd.Timestamp | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compute the health report and the snapshot for the next run.
@@ -80,36 +64,43 @@ def assess(
         previous: The previous run's snapshot, or None on the first run.
         params: Thresholds.
         frequency: Bar frequency.
+        calendars: Calendar of each instrument (from the instrument master).
         now: The clock, used when ``params.as_of`` is ``"now"``.
 
     Returns:
         The report (``status`` is ok, warning or critical) and the new snapshot.
     """
+    last = {
+        str(k): pd.Timestamp(v) for k, v in bars.groupby("instrument")["timestamp"].max().items()
+    }
     as_of = resolve_as_of(
-        params.as_of, bars, now if now is not None else pd.Timestamp.now(tz="UTC")
+        params.as_of,
+        latest_close(last, calendars, frequency),
+        now if now is not None else pd.Timestamp.now(tz="UTC"),
     )
-    findings: list[dict[str, Any]] = []
+    freshness, findings = assess_freshness(
+        last, calendars, frequency, as_of, params.max_staleness_bars
+    )
 
     def find(level: str, check: str, subject: str, detail: str) -> None:
         if level != "ok":
             findings.append({"level": level, "check": check, "subject": subject, "detail": detail})
 
-    freshness = {}
-    for name, last in bars.groupby("instrument")["timestamp"].max().items():
-        age = bars_between(pd.Timestamp(last), as_of, frequency)
-        level = "critical" if age > params.max_staleness_bars else "ok"
-        freshness[str(name)] = {"last_bar": pd.Timestamp(last).isoformat(), "age_bars": age}
-        find(level, "freshness", str(name), f"latest bar {age} bars before {as_of.isoformat()}")
-
-    slots = np.sort(bar_slot(features["timestamp"], frequency).unique())
-    window_start = pd.Timestamp(slots[-min(params.psi_window_bars, len(slots))])
-    recent = features[bar_slot(features["timestamp"], frequency) >= window_start]
-    recent_bars = bars[bar_slot(bars["timestamp"], frequency) >= window_start]
+    feature_slots = slot_of(features["timestamp"], frequency)
+    slots = np.unique(feature_slots)
+    window_start = pd.Timestamp(int(slots[-min(params.psi_window_bars, len(slots))]), tz="UTC")
+    recent = features[feature_slots >= window_start.as_unit("ns").value]
+    bar_slots = slot_of(bars["timestamp"], frequency)
+    recent_bars = bars.assign(_slot=bar_slots)[bar_slots >= window_start.as_unit("ns").value]
     names = [c for c in features.columns if c not in ("timestamp", "instrument")]
-    expected = len(expected_calendar(window_start, as_of, frequency))
     bar_missing = {}
+    before = window_start - pd.Timedelta(1, unit="ns")
     for name, group in recent_bars.groupby("instrument"):
-        rate = 1.0 - min(group["timestamp"].nunique() / max(expected, 1), 1.0)
+        calendar = calendars.get(str(name))
+        if calendar is None:
+            continue
+        expected = count_expected(calendar, frequency, before, as_of)
+        rate = 1.0 - min(group["_slot"].nunique() / max(expected, 1), 1.0)
         bar_missing[str(name)] = round(rate, 6)
         level = _level(rate, params.missing_warning, params.missing_critical)
         find(level, "bar_completeness", str(name), f"{rate:.1%} of expected bars missing")
@@ -156,7 +147,7 @@ def assess(
 
 
 def main(params: Params) -> int:
-    """Read the store and validated bars, assess, write the report (and the snapshot)."""
+    """Read the store, validated bars and master; assess; write the report (and snapshot)."""
     features, _ = read_store(params.paths.features)
     validated = Path(params.paths.validated)
     if not validated.exists():
@@ -169,8 +160,15 @@ def main(params: Params) -> int:
             previous = json.loads(snapshot_path.read_text(encoding="utf-8"))
         except ValueError:
             raise DataError(f"{snapshot_path}: health snapshot is not valid JSON") from None
+    _, calendars = bar_calendars(params, bars)
     report, snapshot = assess(
-        features, bars, previous, params.health, params.data.frequency, pd.Timestamp.now(tz="UTC")
+        features,
+        bars,
+        previous,
+        params.health,
+        params.data.frequency,
+        calendars,
+        pd.Timestamp.now(tz="UTC"),
     )
     atomic.write_json(params.paths.health_report, report)
     if report["status"] != "critical":

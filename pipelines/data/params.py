@@ -4,29 +4,47 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+import pandas as pd
+from pydantic import Field, PositiveInt, model_validator
 
 from pipelines.params_base import StrictModel
 
 Frequency = Literal["daily", "hourly", "minute"]
+AssetClass = Literal["equity", "fx", "crypto", "future"]
 
 
 class SampleSource(StrictModel):
-    """The bundled real data shipped in ``data/sample``."""
+    """The bundled real data shipped in ``data/sample``, with its instrument master."""
 
     path: str = "data/sample/sp500_20_daily_close.csv.gz"
     instrument: str | None = None
+    reference: str | None = "data/sample/instruments.csv"
 
 
-class FileSource(StrictModel):
+class MarketDefaults(StrictModel):
+    """Reference rows made for instruments the source's instrument master does not list.
+
+    ``market`` names the asset class of a one-file import; ``calendar`` defaults to the
+    class's (XNYS, CMES, FX, 24/7); ``currency`` defaults to the pair's quote for FX and
+    crypto symbols such as EURUSD or BTCUSDT and to USD on the US calendars (XNYS, XNAS,
+    CMES), else it must be given.
+    """
+
+    market: AssetClass | None = None
+    calendar: str | None = None
+    currency: str | None = None
+
+
+class FileSource(MarketDefaults):
     """CSV or Parquet files, long or wide format, a path or a glob."""
 
     path: str = "data/incoming/*.csv"
     layout: Literal["auto", "long", "wide"] = "auto"
     instrument: str | None = None
+    reference: str | None = None
 
 
-class S3Source(StrictModel):
+class S3Source(MarketDefaults):
     """Objects in any S3-compatible store, read through boto3."""
 
     bucket: str = "market-data"
@@ -35,6 +53,7 @@ class S3Source(StrictModel):
     region: str = "us-east-1"
     layout: Literal["auto", "long", "wide"] = "auto"
     instrument: str | None = None
+    reference_prefix: str | None = "reference/"
 
 
 class ExchangeSource(StrictModel):
@@ -50,6 +69,14 @@ class ExchangeSource(StrictModel):
     max_pages: PositiveInt = 1000
 
 
+class EventsSource(StrictModel):
+    """Timestamped news and sentiment events per instrument (CSV or Parquet)."""
+
+    source: Literal["none", "file", "s3"] = "none"
+    path: str = "data/sample/news_sentiment.csv.gz"
+    s3_prefix: str = "events/"
+
+
 class DataParams(StrictModel):
     """Where bars come from and how often they arrive."""
 
@@ -59,6 +86,7 @@ class DataParams(StrictModel):
     file: FileSource = FileSource()
     s3: S3Source = S3Source()
     exchange: ExchangeSource = ExchangeSource()
+    events: EventsSource = EventsSource()
 
 
 class ValidationParams(StrictModel):
@@ -70,6 +98,29 @@ class ValidationParams(StrictModel):
     max_integrity_rejects: int = Field(default=0, ge=0)
 
 
+class EventFeatureParams(StrictModel):
+    """News and sentiment features, joined as of publication time plus a lag."""
+
+    enabled: bool = False
+    availability_lag: str = "5min"
+    windows: list[PositiveInt] = Field(default_factory=lambda: [1, 5])
+
+    @model_validator(mode="after")
+    def _lag_is_a_duration(self) -> EventFeatureParams:
+        try:
+            lag = pd.Timedelta(self.availability_lag)
+        except ValueError:
+            raise ValueError(
+                f"availability_lag must be a duration such as 5min or 1h, got "
+                f"{self.availability_lag!r}"
+            ) from None
+        if lag < pd.Timedelta(0):
+            raise ValueError(
+                f"availability_lag must not be negative, got {self.availability_lag!r}"
+            )
+        return self
+
+
 class FeatureParams(StrictModel):
     """Windows of the leak-free features."""
 
@@ -79,6 +130,7 @@ class FeatureParams(StrictModel):
     zscore_windows: list[PositiveInt] = Field(default_factory=lambda: [21])
     rsi_window: PositiveInt = 14
     cross_sectional: bool = True
+    events: EventFeatureParams = EventFeatureParams()
 
 
 class LabelParams(StrictModel):
@@ -99,3 +151,13 @@ class HealthParams(StrictModel):
     psi_critical: float = 0.3
     missing_warning: float = 0.05
     missing_critical: float = 0.10
+
+    @model_validator(mode="after")
+    def _warning_below_critical(self) -> HealthParams:
+        for name in ("psi", "missing"):
+            warning, critical = getattr(self, f"{name}_warning"), getattr(self, f"{name}_critical")
+            if not warning < critical:
+                raise ValueError(
+                    f"{name}_warning ({warning:g}) must be below {name}_critical ({critical:g})"
+                )
+        return self

@@ -3,8 +3,10 @@
 Hard rules raise :class:`DataError` with one line. Row rules return, for every failing row, the
 rule name and a readable reason; validate quarantines those rows and keeps the rest.
 
-Integrity rules (a broken bar): ``missing_value``, ``nonpositive_price``, ``duplicate_bar``,
-``ohlc_inconsistent``, ``negative_volume``. Anomaly rules (a suspicious bar):
+Integrity rules (a broken bar): ``unparseable`` (a cell or timestamp that did not parse, found
+by the parser), ``missing_value``, ``non_finite``, ``nonpositive_price``, ``duplicate_bar``,
+``ohlc_inconsistent``, ``negative_volume``, ``future_bar`` (after the run's clock plus one bar)
+and ``no_reference`` (no instrument-master row valid at the bar). Anomaly rules (a suspicious bar):
 ``return_outlier`` (a spike in the robust z-score of the log return, median/MAD per
 instrument) and ``stale_price`` (the repeats of a close repeated ``stale_run_length`` times or
 more in a row).
@@ -18,17 +20,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.data.completeness import bar_slot
+from pipelines.data.calendars import UNIT_NS, slot_of
 from pipelines.data.params import Frequency, ValidationParams
 from pipelines.data.sources.formats import PRICE_COLUMNS, REQUIRED, VALUE_COLUMNS
 from pipelines.errors import DataError
 
 INTEGRITY_RULES = (
+    "unparseable",
     "missing_value",
+    "non_finite",
     "nonpositive_price",
     "duplicate_bar",
     "ohlc_inconsistent",
     "negative_volume",
+    "future_bar",
+    "no_reference",
 )
 ANOMALY_RULES = ("return_outlier", "stale_price")
 MAD_TO_SIGMA = 1.4826
@@ -99,8 +105,20 @@ def _values(prefix: str, values: pd.Series, suffix: str) -> Callable[[np.ndarray
     return make
 
 
-def integrity_failures(bars: pd.DataFrame, frequency: Frequency = "daily") -> pd.DataFrame:
-    """Rows that break a bar's integrity, indexed like ``bars``, with ``rule`` and ``reason``."""
+def integrity_failures(
+    bars: pd.DataFrame,
+    frequency: Frequency = "daily",
+    now: pd.Timestamp | None = None,
+    covered: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Rows that break a bar's integrity, indexed like ``bars``, with ``rule`` and ``reason``.
+
+    Args:
+        bars: Long-format bars.
+        frequency: Bar frequency (duplicate slots, the future-bar margin).
+        now: The run's clock; bars after it plus one bar are ``future_bar`` (None: no check).
+        covered: Whether a reference row is valid at each bar (None: no check).
+    """
     out: list[pd.DataFrame] = []
     prices = [c for c in PRICE_COLUMNS if c in bars.columns]
     # open/high/low/volume are optional: an empty one is "not present", not a broken bar.
@@ -111,6 +129,15 @@ def integrity_failures(bars: pd.DataFrame, frequency: Frequency = "daily") -> pd
         bars.index,
         _constant("close is missing"),
     )
+    for column in [c for c in VALUE_COLUMNS if c in bars.columns]:
+        values = bars[column]
+        _flag(
+            out,
+            np.isinf(values.to_numpy(dtype="float64")),
+            "non_finite",
+            bars.index,
+            _values(f"{column} ", values, " is not a finite number"),
+        )
     for column in prices:
         values = bars[column]
         _flag(
@@ -122,7 +149,7 @@ def integrity_failures(bars: pd.DataFrame, frequency: Frequency = "daily") -> pd
         )
     # A bar is one per instrument and slot of the frequency (day, hour, minute): two daily
     # bars stamped 00:00 and 21:00 of the same day are duplicates too.
-    keyed = bars.assign(_slot=bar_slot(bars["timestamp"], frequency))
+    keyed = bars.assign(_slot=slot_of(bars["timestamp"], frequency))
     keys = ["instrument", "_slot"]
     dup_any = keyed.duplicated(keys, keep=False).to_numpy()
     if dup_any.any():
@@ -167,6 +194,26 @@ def integrity_failures(bars: pd.DataFrame, frequency: Frequency = "daily") -> pd
             "negative_volume",
             bars.index,
             _values("volume ", volume, " < 0"),
+        )
+    if now is not None:
+        limit = now + pd.Timedelta(UNIT_NS[frequency], unit="ns")
+        _flag(
+            out,
+            (bars["timestamp"] > limit).to_numpy(),
+            "future_bar",
+            bars.index,
+            _constant(f"after the run's clock {now.isoformat()} plus one {frequency} bar"),
+        )
+    if covered is not None:
+        _flag(
+            out,
+            ~covered,
+            "no_reference",
+            bars.index,
+            _constant(
+                "no instrument-master row valid at this bar (add the instrument to the master, "
+                "or set the source's market for a one-file import)"
+            ),
         )
     return _combine(out)
 

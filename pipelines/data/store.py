@@ -5,7 +5,10 @@ Layout under ``paths.features``::
     instrument=<NAME>/part-0.parquet   timestamp, instrument, feature columns
     _metadata.json                     feature list, schema version, input data hash, span
 
-Labels go to ``paths.labels`` (one Parquet file) with each sample's label end time.
+Labels go to ``paths.labels`` (one Parquet file) with each sample's label end time. The
+metadata also records each instrument's calendar (from the instrument master) and the trading
+year those calendars give (:func:`pipelines.data.calendars.annualisation`), which the backtest
+annualises with and the model card prints.
 """
 
 from __future__ import annotations
@@ -20,8 +23,12 @@ from typing import Any
 import pandas as pd
 
 from pipelines.config import Params
+from pipelines.data import events
+from pipelines.data.calendars import annualisation
+from pipelines.data.event_features import EventInput
 from pipelines.data.features import compute_features, compute_labels, has_ohlcv_columns
-from pipelines.errors import DataError
+from pipelines.data.freshness import bar_calendars
+from pipelines.errors import ConfigError, DataError
 from pipelines.io import atomic
 from pipelines.io.digest import file_sha256
 
@@ -82,11 +89,30 @@ def read_store(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     folder = Path(root)
     meta_path = folder / METADATA_FILE
     if not meta_path.exists():
-        raise DataError(f"{meta_path}: feature store metadata not found; run `pipelines data features`")
+        raise DataError(
+            f"{meta_path}: feature store metadata not found; run `pipelines data features`"
+        )
     metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     parts = sorted(folder.glob("instrument=*/part-*.parquet"))
     frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     return frame, metadata
+
+
+def event_input(params: Params, calendars: dict[str, str]) -> EventInput | None:
+    """The stored news events for the event features (None when they are off).
+
+    Raises:
+        ConfigError: Event features are on but no events source is configured.
+    """
+    if not params.features.events.enabled:
+        return None
+    if params.data.events.source == "none":
+        raise ConfigError(
+            "params.yaml: features.events.enabled is true but data.events.source is 'none' "
+            "(expected file or s3)"
+        )
+    stored = events.read_stored(params.paths.events)
+    return EventInput(stored, calendars, params.data.frequency)
 
 
 def main(params: Params) -> int:
@@ -99,12 +125,24 @@ def main(params: Params) -> int:
     if bars.empty:
         raise DataError(f"{source}: no rows to build features from")
     log.info("features: %d bars, %d instruments", len(bars), bars["instrument"].nunique())
-    features = compute_features(bars, params.features)
+    last, calendar_of = bar_calendars(params, bars)
+    unknown = sorted(set(last) - set(calendar_of))
+    if unknown:
+        raise DataError(
+            f"{params.paths.reference}: no reference row for instrument {unknown[0]} at its "
+            "latest bar (expected validate to have quarantined such bars; run it again)"
+        )
+    features = compute_features(bars, params.features, event_input(params, calendar_of))
     names = [c for c in features.columns if c not in ("timestamp", "instrument")]
     labels = compute_labels(bars, params.label)
     metadata = build_metadata(features, names, file_sha256(source), has_ohlcv_columns(bars))
     metadata["label_horizon"] = params.label.horizon
     metadata["frequency"] = params.data.frequency
+    metadata["calendars"] = dict(sorted(calendar_of.items()))
+    metadata["annualisation"] = annualisation(
+        list(calendar_of.values()), params.data.frequency, pd.Timestamp(bars["timestamp"].max())
+    )
+    metadata["events"] = params.features.events.model_dump()
     write_store(features, metadata, params.paths.features)
     atomic.write_with(
         params.paths.labels, lambda tmp: labels.to_parquet(tmp, index=False, engine="pyarrow")

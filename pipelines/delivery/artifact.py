@@ -51,20 +51,28 @@ def fetch(uri: str, target: Path, base: Path) -> Path:
     )
 
 
-def verify(manifest_file: Path, download_to: Path, base: Path) -> str:
-    """Fetch the manifest's artifact and check its digest.
+def verify(
+    manifest_file: Path, download_to: Path, base: Path, expected_image: str | None = None
+) -> str:
+    """Fetch the manifest's artifact and check its digest (and the image the deploy was given).
 
     Returns:
         The verified sha256.
 
     Raises:
         DigestMismatch: When the file's sha256 differs from the manifest's.
-        ArtifactError: When nothing is deployed or the artifact cannot be fetched.
+        ArtifactError: When nothing is deployed, the image differs from ``expected_image`` or
+            the artifact cannot be fetched.
     """
     doc = read_manifest(manifest_file)
     key = model_key(doc)
     if key is None:
         raise ArtifactError(f"{manifest_file}: model is null; nothing to deploy")
+    if expected_image is not None and doc["image"] != expected_image:
+        raise ArtifactError(
+            f"{manifest_file}: image is {doc['image']}, but the deploy was given "
+            f"{expected_image}; refusing to deploy a unit the manifest does not name"
+        )
     fetch(doc["model"]["artifact"]["uri"], download_to, base)
     actual = file_sha256(download_to)
     if actual != key[2]:

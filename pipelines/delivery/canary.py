@@ -199,8 +199,13 @@ HEAD = """# GENERATED from settings.yaml (python -m pipelines.delivery.canary {e
 """
 
 
-def write_strategy(env_dir: Path) -> Path | None:
-    """Regenerate ``<env_dir>/strategy.yaml`` from ``<env_dir>/settings.yaml`` (atomically).
+def write_strategy(env_dir: Path, settings: dict[str, Any] | None = None) -> Path | None:
+    """Regenerate ``<env_dir>/strategy.yaml`` from the environment's settings (atomically).
+
+    Args:
+        env_dir: ``environments/<env>``.
+        settings: The settings to use (the twin profile passes its merged ones); default: read
+            ``<env_dir>/settings.yaml``.
 
     Returns:
         The file written, or None for an environment without a generated strategy (dev).
@@ -209,16 +214,16 @@ def write_strategy(env_dir: Path) -> Path | None:
         ConfigError: Invalid settings (one line naming the file and key).
     """
     source = env_dir / "settings.yaml"
-    try:
-        settings = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read settings ({exc})") from None
+    if settings is None:
+        try:
+            settings = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{source}: cannot read settings ({exc})") from None
     if settings.get("strategy") not in ("canary", "blueGreen"):
         return None
     patch = strategy_patch(settings, str(source))
-    text = HEAD.format(env=f"environments/{env_dir.name}") + yaml.safe_dump(
-        patch, sort_keys=False, width=100
-    )
+    text = HEAD.format(env=f"environments/{env_dir.name}")
+    text += yaml.safe_dump(patch, sort_keys=False, width=100)
     target = env_dir / STRATEGY_FILE
     atomic.write_text(target, text)
     return target

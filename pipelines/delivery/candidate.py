@@ -1,10 +1,13 @@
 """The training hand-off: ``models/candidate.json`` and its per-environment gate reports.
 
-Pure checks over loaded documents plus small readers; extra keys are tolerated.
+Pure checks over loaded documents plus small readers; extra keys are tolerated. A gate report is
+evidence only for the bundle it judged (``candidate.sha256``), and promotion records the sha256
+of the very bytes it parsed (:func:`read_evidence`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,16 @@ class Candidate:
     provenance: dict[str, str]
     metrics: dict[str, Any]
     gate_reports: dict[str, str]
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A gate report as read: the parsed document and the sha256 of the bytes parsed."""
+
+    report: Any
+    sha256: str
+    source: str
 
 
 def _need(doc: dict[str, Any], dotted: str, source: str) -> Any:
@@ -63,14 +76,16 @@ def parse_candidate(doc: Any, source: str) -> Candidate:
         provenance=provenance,
         metrics=dict(metrics),
         gate_reports={str(k): str(v) for k, v in reports.items()},
+        image=str(doc["image"]) if doc.get("image") else None,
     )
 
 
-def check_gate(report: Any, environment: str, source: str) -> None:
-    """Fail closed unless the report is for ``environment`` and every gate passed.
+def check_gate(report: Any, environment: str, source: str, bundle_sha256: str) -> None:
+    """Fail closed unless the report judged ``bundle_sha256`` for ``environment`` and passed.
 
     Raises:
-        CandidateError: When the report is malformed or for another environment.
+        CandidateError: When the report is malformed, for another environment or for another
+            bundle.
         GateFailed: When the verdict or any single gate is not ``pass``.
     """
     if not isinstance(report, dict) or not isinstance(report.get("gates"), list):
@@ -80,6 +95,14 @@ def check_gate(report: Any, environment: str, source: str) -> None:
             f"{source}: report is for environment {report.get('environment')!r}, "
             f"expected {environment!r}"
         )
+    judged = (report.get("candidate") or {}).get("sha256")
+    if not judged:
+        raise CandidateError(f"{source}: candidate.sha256 is missing: the report names no bundle")
+    if str(judged).lower() != bundle_sha256.lower():
+        raise CandidateError(
+            f"{source}: the report judged bundle sha256 {str(judged)[:12]}..., not "
+            f"{bundle_sha256[:12]}...; refusing evidence about another bundle"
+        )
     if not report["gates"]:
         raise GateFailed(f"{source}: no gates were evaluated; refusing to promote")
     failed = [str(g.get("name", "?")) for g in report["gates"] if g.get("verdict") != "pass"]
@@ -88,6 +111,20 @@ def check_gate(report: Any, environment: str, source: str) -> None:
         raise GateFailed(
             f"{source}: gate for {environment} did not pass ({which}); refusing to promote"
         )
+
+
+def read_evidence(path: Path) -> Evidence:
+    """Read a gate report once: its document and the sha256 of exactly those bytes."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CandidateError(f"{path}: not found (run the training pipeline first)") from None
+    try:
+        report = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        raise CandidateError(f"{path}: line {line}: not valid JSON") from None
+    return Evidence(report, hashlib.sha256(data).hexdigest(), str(path))
 
 
 def read_json(path: Path) -> Any:

@@ -22,6 +22,10 @@ class GitError(PipelineError):
     """A git command failed; the message carries git's own first line of error."""
 
 
+class DirtyTree(PipelineError):
+    """Uncommitted changes to tracked files: a git-writing command refuses to start."""
+
+
 @dataclass(frozen=True)
 class Git:
     """Runs git in one repository."""
@@ -110,6 +114,43 @@ class Git:
     def tree_of(self, rev: str) -> str:
         """The tree id of a commit."""
         return self.run("rev-parse", f"{rev}^{{tree}}")
+
+    def dirty_files(self) -> list[str]:
+        """Tracked files with staged or unstaged changes (untracked files are never at risk)."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no")
+        entries = [e for e in out.split("\0") if e]
+        files: list[str] = []
+        skip = False
+        for entry in entries:
+            if skip:  # the source path of a rename
+                skip = False
+                continue
+            files.append(entry[3:])
+            skip = entry[0] in "RC"
+        return files
+
+    def require_clean(self, command: str) -> None:
+        """Refuse to go on (one line naming the files) when tracked files have changes.
+
+        Raises:
+            DirtyTree: Uncommitted changes, or a merge, revert or cherry-pick in progress.
+        """
+        for marker, what in (
+            ("MERGE_HEAD", "merge"),
+            ("REVERT_HEAD", "revert"),
+            ("CHERRY_PICK_HEAD", "cherry-pick"),
+        ):
+            if self.rev(marker):
+                raise DirtyTree(
+                    f"{command}: a {what} is in progress in {self.root}; finish or abort it first"
+                )
+        files = self.dirty_files()
+        if files:
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            raise DirtyTree(
+                f"{command}: uncommitted changes to {shown}; commit or stash them first "
+                "(nothing was changed)"
+            )
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Whether ``ancestor`` is reachable from ``rev``."""

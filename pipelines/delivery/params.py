@@ -11,8 +11,8 @@ class DeliveryParams(StrictModel):
     """Promotion and rollback settings.
 
     Attributes:
-        environments: Promotion order; a version reaches an environment only after the one
-            before it ran it (checked from that environment's manifest history in git).
+        environments: Promotion order; a unit reaches an environment only after it ran
+            successfully in the one before (deployed and not rolled back, from the registry).
         environments_dir: Folder holding ``<env>/model.yaml`` and ``<env>/settings.yaml``.
         candidate: The training output that names the candidate model and its gate reports.
         card: Model card rendered into the pull-request body.
@@ -22,10 +22,12 @@ class DeliveryParams(StrictModel):
         rollback_branch_prefix: Rollback branches are ``<prefix>/<env>/<version>``.
         remote: Git remote pushed to when ``--push`` is given.
         github_api_url: GitHub REST endpoint (GITHUB_API_URL overrides it in Actions).
-        mlflow_tracking_uri: Registry checked by rollback (MLFLOW_TRACKING_URI overrides it).
-        digest_tag: MLflow model-version tag that training sets to the artifact's sha256.
+        mlflow_tracking_uri: Registry of promotion, deployment and rollback
+            (MLFLOW_TRACKING_URI overrides it). Tag names: :mod:`pipelines.registry.tags`.
         report_marker: Hidden marker of the one report comment updated in place.
-        validate_command: Command re-run after ``restore-data`` (data validation).
+        validate_command: Command that re-validates restored data before it is swapped in
+            (``restore-data``); ``{params}`` is the restored revision's params file.
+        restore_stage: ``restore-data`` restores this stage's outputs and its upstream ones'.
     """
 
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
@@ -39,8 +41,16 @@ class DeliveryParams(StrictModel):
     remote: str = "origin"
     github_api_url: str = "https://api.github.com"
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
-    digest_tag: str = "sha256"
     report_marker: str = "<!-- pipelines:promotion-report -->"
     validate_command: list[str] = Field(
-        default_factory=lambda: ["python", "-m", "pipelines", "data", "validate"]
+        default_factory=lambda: [
+            "python",
+            "-m",
+            "pipelines",
+            "--params",
+            "{params}",
+            "data",
+            "validate",
+        ]
     )
+    restore_stage: str = "data_health"

@@ -67,8 +67,10 @@ def gate_table(report: dict[str, Any]) -> str:
 def pull_request_body(
     *,
     environment: str,
+    image: str,
     model: dict[str, Any],
     current: dict[str, Any] | None,
+    current_image: str,
     gate_report: dict[str, Any],
     card: str | None,
     plots: list[str],
@@ -78,8 +80,10 @@ def pull_request_body(
 
     Args:
         environment: Target environment.
+        image: The service image (by digest) promoted with the model.
         model: The ``model`` section of the new manifest.
         current: The ``model`` section now in the environment (None: nothing deployed).
+        current_image: The image now in the environment.
         gate_report: The environment's gate report.
         card: Model card Markdown, if any.
         plots: Plot file names (shipped as workflow artifacts, not uploaded elsewhere).
@@ -90,10 +94,12 @@ def pull_request_body(
     lines = [
         f"## Promote `{model['name']}` {model['version']} to `{environment}`",
         "",
-        f"This pull request changes only `environments/{environment}/model.yaml`. "
-        "Merging it deploys the version; reverting the merge rolls it back.",
+        f"This pull request changes only `environments/{environment}/model.yaml`: the model "
+        "and the service image, promoted together. Merging it deploys them; reverting the merge "
+        "rolls both back.",
         "",
-        f"- now in `{environment}`: {was}",
+        f"- now in `{environment}`: {was} (image `{current_image or 'none'}`)",
+        f"- image: `{image}`",
         f"- artifact: `{model['artifact']['uri']}` (sha256 `{model['artifact']['sha256']}`)",
         f"- git commit `{prov['git_commit']}`, DVC data `{prov['dvc_data_hash']}`, "
         f"MLflow run `{prov['mlflow_run_id']}`, params `{prov['params_hash']}`",

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
 from pipelines.monitoring import metric_names as names
+from pipelines.monitoring import pushgateway
 from pipelines.monitoring.metric_names import MetricSpec
 
 Kind = Literal["deployment", "promotion", "report"]
@@ -38,7 +39,14 @@ def _carried(previous: str | None, spec: MetricSpec) -> dict[tuple[str, ...], fl
 def render_event(
     kind: Kind, environment: str, version: str, success: bool, now: float, previous: str | None
 ) -> bytes:
-    """Text exposition after one event, keeping only the newest series per gauge.
+    """Text exposition after one event (see :func:`build_event`)."""
+    return generate_latest(build_event(kind, environment, version, success, now, previous))
+
+
+def build_event(
+    kind: Kind, environment: str, version: str, success: bool, now: float, previous: str | None
+) -> CollectorRegistry:
+    """The collectors after one event, keeping only the newest series per gauge.
 
     Args:
         kind: ``deployment``, ``promotion`` or ``report``.
@@ -53,7 +61,7 @@ def render_event(
         Gauge(names.PERFORMANCE_REPORT.name, names.PERFORMANCE_REPORT.help, registry=registry).set(
             now
         )
-        return generate_latest(registry)
+        return registry
     specs = (
         [names.DEPLOYMENT_LAST_SUCCESS, names.DEPLOYMENT_LAST_FAILURE]
         if kind == "deployment"
@@ -69,7 +77,7 @@ def render_event(
         if earlier:
             labels, value = max(earlier.items(), key=lambda item: item[1])
             gauge.labels(*labels).set(value)
-    return generate_latest(registry)
+    return registry
 
 
 def mark_event(
@@ -79,8 +87,12 @@ def mark_event(
     version: str = "",
     success: bool = True,
     now: float | None = None,
-) -> Path:
+) -> str:
     """Record an event in ``<textfile_dir>/<kind>_<environment>.prom`` (atomic).
+
+    With ``PUSHGATEWAY_URL`` set the event is pushed instead, to the group ``pipeline=<kind>``,
+    ``environment=<environment>`` (``environment`` of the report is ``PIPELINES_ENVIRONMENT``),
+    Returns the file written, or the gateway group's URL.
 
     Raises:
         PipelineError: A label needed by the kind is missing or has characters other than
@@ -90,10 +102,16 @@ def mark_event(
         for field, value in (("--env", environment), ("--model-version", version)):
             if not _LABEL.match(value):
                 raise PipelineError(f"{field}: expected letters, digits or _.:-, got {value!r}")
+    stamp = time.time() if now is None else now
+    url = pushgateway.gateway_url()
+    if url is not None:
+        group_env = pushgateway.environment_label(environment if kind != "report" else None)
+        previous_text = pushgateway.group_text(url, kind, group_env)
+        registry = build_event(kind, environment, version, success, stamp, previous_text)
+        pushgateway.push(url, kind, group_env, registry)
+        return f"{url}/metrics/job/{pushgateway.JOB}/pipeline/{kind}/environment/{group_env}"
     name = "performance_report" if kind == "report" else f"{kind}_{environment}"
     path = Path(textfile_dir) / f"{name}.prom"
     previous = path.read_text(encoding="utf-8") if path.exists() else None
-    stamp = time.time() if now is None else now
-    return atomic.write_bytes(
-        path, render_event(kind, environment, version, success, stamp, previous)
-    )
+    text = render_event(kind, environment, version, success, stamp, previous)
+    return str(atomic.write_bytes(path, text))

@@ -9,19 +9,32 @@ report, the textfile metrics and the exit status (0 ok, 10 warning, 20 critical)
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 import yaml
+from prometheus_client import CollectorRegistry
 
 from pipelines.config import Params
 from pipelines.data.store import read_store
+from pipelines.delivery.actions import set_outputs
 from pipelines.errors import DataError, PipelineError
-from pipelines.monitoring import report
-from pipelines.monitoring.textfile import mark_pipeline
+from pipelines.monitoring import metric_names, pushgateway, report
+from pipelines.monitoring.drift import FeatureDrift, Status
+from pipelines.monitoring.textfile import (
+    add_feature_health,
+    add_pipeline_run,
+    counts_in,
+    mark_pipeline,
+)
 from pipelines.registry.bundle import load_bundle
+
+log = logging.getLogger(__name__)
+PIPELINE = "feature_health"
 
 
 def latest_window(features: pd.DataFrame, window_bars: int) -> pd.DataFrame:
@@ -37,11 +50,23 @@ def latest_bar_times(features: pd.DataFrame) -> dict[str, float]:
     return {str(k): v.timestamp() for k, v in latest.items()}
 
 
-def bundle_location(manifest_path: str | Path) -> tuple[Path, str, str]:
+class NoModelDeployed(PipelineError):
+    """The manifest names no model (``model: null``): there is nothing to compare against."""
+
+    exit_code = 0
+
+
+def bundle_location(
+    manifest_path: str | Path, cache_dir: Path | None = None
+) -> tuple[Path, str, str]:
     """Local path, sha256 and version of the model a manifest names.
 
+    An ``s3://`` artifact is downloaded into ``cache_dir`` first (its digest is checked when the
+    bundle is loaded).
+
     Raises:
-        PipelineError: The manifest is missing, names no model, or its artifact is not local.
+        NoModelDeployed: The manifest says ``model: null``.
+        PipelineError: The manifest is missing or invalid, or the artifact cannot be fetched.
     """
     file = Path(manifest_path)
     if not file.exists():
@@ -52,8 +77,8 @@ def bundle_location(manifest_path: str | Path) -> tuple[Path, str, str]:
         raise PipelineError(f"{file}: not valid YAML") from None
     model = doc.get("model") if isinstance(doc, dict) else None
     if not model:
-        raise PipelineError(
-            f"{file}: no model deployed (model: null); pass --reference TABLE to compare anyway"
+        raise NoModelDeployed(
+            f"{file}: no model deployed (model: null); nothing to compare the features against"
         )
     try:
         uri, sha256 = str(model["artifact"]["uri"]), str(model["artifact"]["sha256"])
@@ -62,10 +87,15 @@ def bundle_location(manifest_path: str | Path) -> tuple[Path, str, str]:
             f"{file}: model.artifact.uri and model.artifact.sha256 expected"
         ) from None
     parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        from pipelines.delivery.artifact import fetch
+
+        folder = cache_dir or Path(".cache") / "feature-health"
+        target = folder / f"bundle-{sha256[:16]}.json"
+        return fetch(uri, target, Path.cwd()), sha256, str(model.get("version"))
     if parsed.scheme not in ("", "file"):
         raise PipelineError(
-            f"{file}: artifact {uri}: only local paths and file:// URIs are read here; "
-            "fetch the bundle and pass --bundle PATH"
+            f"{file}: artifact {uri}: expected an s3:// URI, a file:// URI or a local path"
         )
     return Path(parsed.path if parsed.scheme == "file" else uri), sha256, str(model.get("version"))
 
@@ -120,8 +150,36 @@ def main(
         doc = report.build_report(results, params, mon.binning, context)
         prom = Path(mon.textfile_dir) / "feature_health.prom"
         code = report.publish(doc, results, Path(mon.report), prom, latest_bar_times(live))
+    except NoModelDeployed as exc:
+        # Not a failure: the hourly check ran and had nothing to watch.
+        sys.stderr.write(f"notice: {exc}\n")
+        set_outputs({"status": "no-model"})
+        _record(params, True, time.time() - started, None)
+        return 0
     except PipelineError:
-        mark_pipeline(mon.textfile_dir, "feature_health", False, time.time() - started)
+        _record(params, False, time.time() - started, None)
         raise
-    mark_pipeline(mon.textfile_dir, "feature_health", True, time.time() - started)
+    set_outputs({"status": doc["status"]})
+    _record(params, True, time.time() - started, (results, doc["status"], latest_bar_times(live)))
     return code
+
+
+def _record(
+    params: Params,
+    success: bool,
+    duration: float,
+    health: tuple[list[FeatureDrift], Status, dict[str, float]] | None,
+) -> None:
+    """Record the run (and its figures) on the Pushgateway when configured, else as textfiles."""
+    url = pushgateway.gateway_url()
+    if url is None:
+        mark_pipeline(params.monitoring.textfile_dir, PIPELINE, success, duration)
+        return
+    environment = pushgateway.environment_label(None)
+    previous = pushgateway.group_text(url, PIPELINE, environment)
+    registry = CollectorRegistry(auto_describe=True)
+    counts = counts_in(previous, metric_names.PIPELINE_RUNS.name, f"{url} group {PIPELINE}")
+    add_pipeline_run(registry, PIPELINE, success, duration, time.time(), previous, counts)
+    if health is not None:
+        add_feature_health(registry, *health)
+    pushgateway.push(url, PIPELINE, environment, registry)

@@ -41,7 +41,8 @@ REQUESTS = MetricSpec(
 ERRORS = MetricSpec(
     "strategy_errors_total",
     "counter",
-    "Signal requests that failed (5xx, timeouts, invalid model output), by reason.",
+    "Signal requests answered 5xx (model errors, timeouts, invalid model output, internal "
+    "errors, not ready), by reason; client errors (4xx) are not counted here.",
     ("model_version", "instrument", "reason", "traffic"),
 )
 LATENCY = MetricSpec(
@@ -95,14 +96,14 @@ CONFIDENCE = MetricSpec(
 CIRCUIT_OPEN = MetricSpec(
     "strategy_circuit_breaker_open",
     "gauge",
-    "1 while the circuit breaker is open (answering flat), else 0.",
-    ("model_version",),
+    "1 while the instrument's circuit breaker is open (answering flat), else 0.",
+    ("model_version", "instrument"),
 )
 CIRCUIT_TRIPS = MetricSpec(
     "strategy_circuit_breaker_trips_total",
     "counter",
-    "Times the circuit breaker opened.",
-    ("model_version",),
+    "Times an instrument's circuit breaker opened, by the reason of the failure that opened it.",
+    ("model_version", "instrument", "reason"),
 )
 MODEL_INFO = MetricSpec(
     "strategy_model_info",
@@ -191,6 +192,38 @@ FEATURE_HEALTH_STATUS = MetricSpec(
     "gauge",
     "Overall feature health: 0 ok, 1 warning, 2 critical.",
     (),
+)
+
+# Key figures of a pipeline run, pushed with its outcome (pipelines monitor mark).
+DATA_ROWS_INGESTED = MetricSpec(
+    "data_ingested_rows",
+    "gauge",
+    "Bars appended to the store by the last ingest (0 when the source had nothing new).",
+    (),
+)
+DATA_ROWS_QUARANTINED = MetricSpec(
+    "data_quarantined_rows",
+    "gauge",
+    "Rows the last run set aside, by stage (ingest: revised past bars; validate: rejected).",
+    ("stage",),
+)
+DATA_HEALTH_PSI_MAX = MetricSpec(
+    "data_health_psi_max",
+    "gauge",
+    "Largest feature PSI of the nightly data-health check against the previous run.",
+    (),
+)
+TRAINING_CANDIDATE = MetricSpec(
+    "training_candidate_info",
+    "gauge",
+    "Always 1; labels name the model version the last training run registered.",
+    ("model_name", "model_version"),
+)
+TRAINING_GATE_PASSED = MetricSpec(
+    "training_gate_passed",
+    "gauge",
+    "1 when the last training run's candidate passed the gates of a target environment, else 0.",
+    ("target",),
 )
 
 # --- delivery (deploy workflow) ---------------------------------------------------------------

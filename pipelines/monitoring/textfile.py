@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -36,11 +36,23 @@ def render_feature_health(
     """Text exposition of the per-feature figures, the overall status and data freshness.
 
     ``latest_bars`` maps an instrument to the Unix time of its latest stored bar.
+    """
+    registry = CollectorRegistry(auto_describe=True)
+    add_feature_health(registry, results, status, latest_bars)
+    return generate_latest(registry)
+
+
+def add_feature_health(
+    registry: CollectorRegistry,
+    results: list[FeatureDrift],
+    status: Status,
+    latest_bars: Mapping[str, float] | None = None,
+) -> None:
+    """Add the per-feature figures, the overall status and data freshness to ``registry``.
 
     A figure that is not a number (no finite values to compare) is left out rather than
     exported as NaN, so that absence is what alerting sees; the status gauge says critical.
     """
-    registry = CollectorRegistry(auto_describe=True)
     psi = _gauge(names.FEATURE_PSI, registry)
     ks = _gauge(names.FEATURE_KS, registry)
     missing = _gauge(names.FEATURE_MISSING, registry)
@@ -54,22 +66,33 @@ def render_feature_health(
         latest = _gauge(names.DATA_LATEST_BAR, registry)
         for instrument, stamp in sorted(latest_bars.items()):
             latest.labels(instrument).set(stamp)
-    return generate_latest(registry)
 
 
 def previous_counts(path: Path, metric: str) -> dict[tuple[tuple[str, str], ...], float]:
     """Counter values already in a textfile (empty when the file does not exist)."""
     if not path.exists():
         return {}
+    return counts_in(path.read_text(encoding="utf-8"), metric, str(path))
+
+
+def counts_in(
+    text: str, metric: str, source: str, keep: tuple[str, ...] = ("pipeline", "status")
+) -> dict[tuple[tuple[str, str], ...], float]:
+    """Values of ``metric`` in a text exposition, keyed by their ``keep`` labels.
+
+    Raises:
+        PipelineError: ``text`` is not Prometheus text format (``source`` names it).
+    """
     counts: dict[tuple[tuple[str, str], ...], float] = {}
     try:
-        families = list(text_string_to_metric_families(path.read_text(encoding="utf-8")))
+        families = list(text_string_to_metric_families(text))
     except ValueError as exc:
-        raise PipelineError(f"{path}: not Prometheus text format ({exc})") from None
+        raise PipelineError(f"{source}: not Prometheus text format ({exc})") from None
     for family in families:
         for sample in family.samples:
             if sample.name == metric:
-                counts[tuple(sorted(sample.labels.items()))] = float(sample.value)
+                labels = {k: v for k, v in sample.labels.items() if k in keep}
+                counts[tuple(sorted(labels.items()))] = float(sample.value)
     return counts
 
 
@@ -81,9 +104,25 @@ def render_pipeline_run(
     previous: str | None,
     counts: Mapping[tuple[tuple[str, str], ...], float],
 ) -> bytes:
-    """Text exposition of one pipeline's run outcome, carrying the earlier values forward.
+    """Text exposition of one pipeline's run outcome (see :func:`add_pipeline_run`)."""
+    registry = CollectorRegistry(auto_describe=True)
+    add_pipeline_run(registry, pipeline, success, duration_seconds, now, previous, counts)
+    return generate_latest(registry)
+
+
+def add_pipeline_run(
+    registry: CollectorRegistry,
+    pipeline: str,
+    success: bool,
+    duration_seconds: float | None,
+    now: float,
+    previous: str | None,
+    counts: Mapping[tuple[tuple[str, str], ...], float],
+) -> None:
+    """Add one pipeline's run outcome to ``registry``, carrying the earlier values forward.
 
     Args:
+        registry: Where the collectors go.
         pipeline: Pipeline name (a label value).
         success: Outcome of the run being recorded.
         duration_seconds: Wall time of the run, when known.
@@ -91,7 +130,6 @@ def render_pipeline_run(
         previous: Text of the pipeline's previous file (keeps the other outcome's timestamp).
         counts: Earlier ``pipeline_runs_total`` values by label set.
     """
-    registry = CollectorRegistry(auto_describe=True)
     last_ok = _gauge(names.PIPELINE_LAST_SUCCESS, registry)
     last_fail = _gauge(names.PIPELINE_LAST_FAILURE, registry)
     duration = _gauge(names.PIPELINE_DURATION, registry)
@@ -113,7 +151,12 @@ def render_pipeline_run(
     for status in ("success", "failure"):
         earlier = counts.get((("pipeline", pipeline), ("status", status)), 0.0)
         runs.labels(pipeline, status).inc(earlier + (1 if (status == "success") == success else 0))
-    return generate_latest(registry)
+
+
+def check_pipeline_name(pipeline: str) -> None:
+    """Raise PipelineError unless ``pipeline`` is a plain lower-case identifier."""
+    if not _NAME.match(pipeline):
+        raise PipelineError(f"--pipeline: expected a lower-case name like 'data', got {pipeline!r}")
 
 
 def mark_pipeline(
@@ -122,19 +165,23 @@ def mark_pipeline(
     success: bool,
     duration_seconds: float | None = None,
     now: float | None = None,
+    extend: Callable[[CollectorRegistry], object] | None = None,
 ) -> Path:
     """Record a pipeline run's outcome in ``<textfile_dir>/pipeline_<pipeline>.prom``.
+
+    ``extend`` adds further collectors (the run's key figures) to the same file.
 
     Raises:
         PipelineError: The pipeline name is not a plain lower-case identifier, or the existing
             file is not Prometheus text format.
     """
-    if not _NAME.match(pipeline):
-        raise PipelineError(f"--pipeline: expected a lower-case name like 'data', got {pipeline!r}")
+    check_pipeline_name(pipeline)
     path = Path(textfile_dir) / f"pipeline_{pipeline}.prom"
     previous = path.read_text(encoding="utf-8") if path.exists() else None
     counts = previous_counts(path, f"{names.PIPELINE_RUNS.name}")
-    text = render_pipeline_run(
-        pipeline, success, duration_seconds, time.time() if now is None else now, previous, counts
-    )
-    return atomic.write_bytes(path, text)
+    registry = CollectorRegistry(auto_describe=True)
+    stamp = time.time() if now is None else now
+    add_pipeline_run(registry, pipeline, success, duration_seconds, stamp, previous, counts)
+    if extend is not None:
+        extend(registry)
+    return atomic.write_bytes(path, generate_latest(registry))

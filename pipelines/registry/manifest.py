@@ -1,8 +1,11 @@
 """Model manifests (``environments/<env>/model.yaml``): schema, parse, render, atomic write.
 
-A manifest names the one promotable thing of an environment: the model version, its artifact
-digest and provenance, its evaluation and its promotion record. ``model: null`` means nothing is
-deployed yet, which is a valid state. The JSON Schema lives beside this module.
+A manifest names the promoted unit of an environment: the service image by digest and the model
+(version, artifact URI and digest, provenance, evaluation, promotion record). It is also a
+kustomize resource marked ``local-config``: the overlay copies ``image`` into the Rollout and
+kustomize drops the manifest itself from its output, so a ``git revert`` of a promotion reverts
+code and model together. ``model: null`` means nothing is deployed yet (the image then carries
+the all-zero digest). The JSON Schema lives beside this module.
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ from jsonschema import Draft202012Validator
 
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
+from pipelines.registry import image as images
 
 API_VERSION = "pipelines.trading/v1"
 KIND = "ModelManifest"
+# kustomize's replacement in each overlay selects the manifest by this name.
+RESOURCE_NAME = "promoted-unit"
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+KEY_ORDER = ("apiVersion", "kind", "metadata", "environment", "image", "model")
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "model_manifest.schema.json"
 HEADER = (
-    "# The promoted thing, and only it. Edited by promotion pull requests; "
-    "rolled back by git revert.\n"
+    "# The promoted unit (service image by digest + model), and only it. Edited by promotion\n"
+    "# pull requests, rolled back by git revert; kustomize copies image into the Rollout.\n"
 )
 
 
@@ -59,6 +67,8 @@ def validate_manifest(doc: Any, source: str = "model.yaml") -> dict[str, Any]:
     errors = sorted(_validator().iter_errors(doc), key=lambda e: (len(e.path), list(e.path)))
     if errors:
         first = errors[0]
+        if "allOf" in first.schema_path and isinstance(doc, dict):
+            raise ManifestError(f"{source}: image: {_image_rule(doc)}")
         # oneOf hides the useful message; the deepest sub-error names the real field.
         if first.context:
             # Skip the "null" branch of model's oneOf when a model is given.
@@ -68,6 +78,15 @@ def validate_manifest(doc: Any, source: str = "model.yaml") -> dict[str, Any]:
     if not isinstance(doc, dict):  # pragma: no cover - the schema already requires an object
         raise ManifestError(f"{source}: expected a mapping")
     return doc
+
+
+def _image_rule(doc: dict[str, Any]) -> str:
+    if doc.get("model") is None:
+        return (
+            f"{doc.get('image')!r}: expected the all-zero digest ({images.ZERO_DIGEST}) "
+            "when model is null"
+        )
+    return "the all-zero digest names no image; a deployed model needs its image's digest"
 
 
 def parse_manifest(text: str, source: str = "model.yaml") -> dict[str, Any]:
@@ -92,9 +111,16 @@ def parse_manifest(text: str, source: str = "model.yaml") -> dict[str, Any]:
     return validate_manifest(doc, source)
 
 
-def empty_manifest(environment: str) -> dict[str, Any]:
+def empty_manifest(environment: str, repository: str = images.DEFAULT_REPOSITORY) -> dict[str, Any]:
     """The manifest of an environment where nothing is deployed yet."""
-    return {"apiVersion": API_VERSION, "kind": KIND, "environment": environment, "model": None}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": RESOURCE_NAME, "annotations": {LOCAL_CONFIG: "true"}},
+        "environment": environment,
+        "image": images.placeholder(repository),
+        "model": None,
+    }
 
 
 def render_manifest(doc: dict[str, Any]) -> str:
@@ -107,7 +133,7 @@ def render_manifest(doc: dict[str, Any]) -> str:
         The YAML text, header comment included.
     """
     validate_manifest(doc, f"manifest for {doc.get('environment', '?')}")
-    ordered = {key: doc[key] for key in ("apiVersion", "kind", "environment", "model")}
+    ordered = {key: doc[key] for key in KEY_ORDER}
     body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return HEADER + body
 
@@ -137,3 +163,35 @@ def model_key(doc: dict[str, Any]) -> tuple[str, str, str] | None:
     if not model:
         return None
     return (model["name"], str(model["version"]), model["artifact"]["sha256"])
+
+
+def unit_key(doc: dict[str, Any]) -> tuple[str, str, str, str] | None:
+    """``(name, version, sha256, image)`` of the promoted unit, or None when nothing is deployed."""
+    key = model_key(doc)
+    return None if key is None else (*key, str(doc["image"]))
+
+
+ARTIFACT_STORE_SCHEMES = ("s3",)
+
+
+def artifact_store_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be deployed from a committed manifest; None when it can (pure).
+
+    A pod fetches its bundle from the artifact store (``s3://bucket/key``). A repository path
+    exists neither in the image nor in any bucket, a ``file://`` URI is a path on one machine,
+    and ``runs:/`` is the embedded MLflow's local store.
+    """
+    scheme, _, rest = uri.partition("://")
+    if not rest:
+        if uri.startswith("runs:/"):
+            return (
+                f"{uri!r} is in the embedded MLflow's local store (register against a tracking "
+                "server with an S3 artifact root)"
+            )
+        return f"{uri!r} is a path, not an object in the artifact store (expected s3://...)"
+    if scheme not in ARTIFACT_STORE_SCHEMES:
+        return f"{uri!r} is not in the artifact store (expected s3://bucket/key)"
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        return f"{uri!r}: expected s3://<bucket>/<key>"
+    return None

@@ -16,7 +16,10 @@ from pipelines.monitoring import metric_names as names
 from pipelines.monitoring.metric_names import MetricSpec
 
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-ERROR_REASONS = ("exception", "timeout", "invalid_output", "injected")
+# Failures of the service itself: each one counts towards the instrument's circuit breaker.
+TRIP_REASONS = ("exception", "timeout", "invalid_output", "injected", "internal")
+# Every 5xx of the signal route has one of these reasons (not_ready: 503 before the model is up).
+ERROR_REASONS = (*TRIP_REASONS, "not_ready")
 LIVE, SHADOW = names.TRAFFIC_LIVE, names.TRAFFIC_SHADOW
 
 
@@ -82,8 +85,6 @@ class ServiceMetrics:
         self.trips = _counter(names.CIRCUIT_TRIPS, reg)
         self.model_info = _gauge(names.MODEL_INFO, reg)
         self.ready = _gauge(names.READY, reg)
-        self.circuit_open.labels(version).set(0)
-        self.trips.labels(version)
         self.ready.labels(version).set(0)
 
     def declare_instruments(self, instruments: Sequence[str]) -> None:
@@ -103,6 +104,9 @@ class ServiceMetrics:
                 for reason in ERROR_REASONS:
                     self.errors.labels(v, inst, reason, traffic)
                 self.requests.labels(v, inst, "200", traffic)
+            for reason in TRIP_REASONS:
+                self.trips.labels(v, inst, reason)
+            self.circuit_open.labels(v, inst).set(0)
 
     def realised(self, instrument: str, returns: Sequence[float], traffic: str = LIVE) -> None:
         """Count realised paper returns: their positive and negative parts, squares, wins.
@@ -141,11 +145,11 @@ class ServiceMetrics:
         if confidence is not None:
             self.confidence.labels(self.version).observe(confidence)
 
-    def breaker(self, is_open: bool, tripped: bool) -> None:
-        """Record the circuit breaker's state and a trip."""
-        self.circuit_open.labels(self.version).set(1 if is_open else 0)
-        if tripped:
-            self.trips.labels(self.version).inc()
+    def breaker(self, instrument: str, is_open: bool, trip_reason: str | None) -> None:
+        """Record an instrument's breaker state and, when it just opened, the trip's reason."""
+        self.circuit_open.labels(self.version, instrument).set(1 if is_open else 0)
+        if trip_reason is not None:
+            self.trips.labels(self.version, instrument, trip_reason).inc()
 
     def loaded(self, sha256: str, ready: bool) -> None:
         """Record the loaded model and readiness."""

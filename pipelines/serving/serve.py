@@ -1,22 +1,20 @@
 """``pipelines serve``: read the manifest and settings, then run the app under uvicorn.
 
-uvicorn's graceful shutdown handles SIGTERM: it stops accepting connections, lets requests in
-flight finish, runs the lifespan shutdown and exits 0.
+SIGTERM, limits and the separate metrics port: :mod:`pipelines.serving.server`.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
 
-import uvicorn
 from prometheus_client import disable_created_metrics
 
 from pipelines.config import Params
 from pipelines.errors import ConfigError
+from pipelines.serving import server
 from pipelines.serving.app import create_app
-from pipelines.serving.source import read_manifest, read_settings
+from pipelines.serving.source import load_manifest, read_settings
 
 log = logging.getLogger("pipelines.serving")
 
@@ -27,6 +25,8 @@ def main(
     settings: str | None = None,
     host: str | None = None,
     port: int | None = None,
+    cache_dir: str | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Serve the model the manifest names until SIGTERM/SIGINT; return 0 on a clean stop.
 
@@ -36,35 +36,22 @@ def main(
         settings: ``environments/<env>/settings.yaml``; default: beside the manifest.
         host: Listen address; default ``serving.host``.
         port: Listen port; default ``serving.port``.
+        cache_dir: Where the bundle is downloaded; default ``serving.model_cache_dir``. In a
+            pod it is the mounted cache volume (the root filesystem is read-only).
+        metrics_port: Port of ``/metrics`` (nothing else); default ``serving.metrics_port``.
     """
     cfg = params.serving
+    if cache_dir:
+        cfg = cfg.model_copy(update={"model_cache_dir": cache_dir})
     settings_path = Path(settings) if settings else Path(manifest).with_name("settings.yaml")
     env_settings = read_settings(settings_path)
     instruments = env_settings.get("instruments")
     if not isinstance(instruments, list) or not all(isinstance(i, str) for i in instruments):
         raise ConfigError(f"{settings_path}: instruments: expected a list of instrument names")
-    ref = read_manifest(manifest)
+    ref = load_manifest(manifest)
     # `*_created` series only add cardinality; nothing here reads them.
     disable_created_metrics()
     app = create_app(ref, instruments, cfg, Path.cwd(), manifest_name=manifest)
-    config = uvicorn.Config(
-        app,
-        host=host or cfg.host,
-        port=port or cfg.port,
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=max(5, int(cfg.request_timeout_seconds * 10)),
-    )
-    # uvicorn re-raises the captured signal after its graceful shutdown, through the handler
-    # that was in place before it started: this one turns a finished SIGTERM stop into exit 0.
-    previous = signal.signal(signal.SIGTERM, _stopped)
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    server.run(app, cfg, host or cfg.host, port or cfg.port, metrics_port or cfg.metrics_port)
     log.info("stopped cleanly")
     return 0
-
-
-def _stopped(signum: int, _frame: object) -> None:
-    log.info("signal %d handled: graceful shutdown complete", signum)

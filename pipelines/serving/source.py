@@ -1,9 +1,11 @@
 """Read a model manifest and environment settings, and fetch the artifact they name.
 
 The manifest (``environments/<env>/model.yaml``) says which bundle to serve and its sha256;
-``model: null`` means nothing is deployed. The artifact URI may be a relative or absolute file
-path, a ``file://`` URI or an ``s3://`` URI (boto3; ``AWS_ENDPOINT_URL`` selects a non-AWS
-endpoint). The digest is checked by :func:`pipelines.registry.bundle.load_bundle`.
+``model: null`` means nothing is deployed. The service reads it with the registry's schema
+(:func:`load_manifest`); :func:`read_manifest` is the lenient reader offline tools (rehearsal)
+still use on partial manifests. The artifact URI may be a relative or absolute file path, a
+``file://`` URI or an ``s3://`` URI (boto3; ``AWS_ENDPOINT_URL`` selects a non-AWS endpoint).
+The digest is checked by :func:`pipelines.registry.bundle.load_bundle`.
 """
 
 from __future__ import annotations
@@ -40,8 +42,24 @@ def _read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{file}: not valid YAML") from None
 
 
+def load_manifest(path: str | Path) -> ModelRef | None:
+    """Read a manifest with the registry's schema; None when it deploys nothing.
+
+    Raises:
+        ManifestError: The file is missing, not YAML or not a valid manifest (one line).
+    """
+    from pipelines.registry.manifest import model_key
+    from pipelines.registry.manifest import read_manifest as read_valid
+
+    doc = read_valid(path)
+    key = model_key(doc)
+    if key is None:
+        return None
+    return ModelRef(key[0], key[1], str(doc["model"]["artifact"]["uri"]), key[2])
+
+
 def read_manifest(path: str | Path) -> ModelRef | None:
-    """Read a manifest; None when it deploys nothing (``model: null``).
+    """Read a possibly partial manifest; None when it deploys nothing (``model: null``).
 
     Raises:
         ConfigError: The file is missing or a required field is absent or of the wrong type.

@@ -7,11 +7,13 @@ Pure code: no I/O, no clock. Online features are computed by
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from pipelines.data.features import BarArrays
@@ -19,6 +21,25 @@ from pipelines.data.params import FeatureParams
 
 OHLCV_FEATURES = {"range_21", "volume_z_21"}
 OPTIONAL_FIELDS = ("open", "high", "low", "volume")
+SHOWN_CHARS = 40
+MAX_TIMESTAMP_CHARS = 64
+
+
+def shown(value: Any) -> str:
+    """Client input for an error message: short, never echoed unbounded, never recursive.
+
+    Containers are named by type (their ``repr`` could be megabytes or nest past the recursion
+    limit), long strings are cut to ``SHOWN_CHARS`` and huge integers described by their size.
+    """
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[:SHOWN_CHARS]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 class BadRequest(Exception):
@@ -41,6 +62,31 @@ class Bar:
     volume: float | None = None
 
 
+def parse_json_body(raw: bytes) -> Any:
+    """The request body as JSON.
+
+    orjson is the fast path. The standard parser is the fallback because it also reads the
+    NaN/Infinity literals and integers beyond float range (10**400 written out) that some
+    clients send, so that those bars get their specific 422 naming the field. Nesting deeper
+    than orjson's limit (1024) is refused without the fallback, whose recursion it would exhaust.
+
+    Raises:
+        BadRequest: 400 when the body is not JSON (the message never quotes the body).
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+    if not reason.startswith("depth limit exceeded"):
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            pass  # ValueError: JSONDecodeError, or an integer of more than 4300 digits
+    raise BadRequest(
+        400, f"body: expected a JSON object with instrument and bars (not valid JSON: {reason})"
+    )
+
+
 def required_bars(params: FeatureParams, ohlcv: bool) -> int:
     """Bars of history the last row's features need (the longest window plus one step)."""
     windows = [
@@ -58,21 +104,34 @@ def required_bars(params: FeatureParams, ohlcv: bool) -> int:
 def _number(row: dict[str, Any], key: str, index: int, positive: bool) -> float:
     value = row[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(422, f"bars[{index}].{key}: expected a number, got {value!r}")
-    number = float(value)
+        raise BadRequest(422, f"bars[{index}].{key}: expected a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range, e.g. 10**400 written out in full
+        number = math.inf
     if not math.isfinite(number):
-        raise BadRequest(422, f"bars[{index}].{key}: expected a finite number, got {value!r}")
+        raise BadRequest(422, f"bars[{index}].{key}: expected a finite number, got {shown(value)}")
     if positive and number <= 0:
-        raise BadRequest(422, f"bars[{index}].{key}: expected a positive price, got {value!r}")
+        raise BadRequest(422, f"bars[{index}].{key}: expected a positive price, got {shown(value)}")
     if number < 0:
-        raise BadRequest(422, f"bars[{index}].{key}: expected a non-negative value, got {value!r}")
+        raise BadRequest(
+            422, f"bars[{index}].{key}: expected a non-negative value, got {shown(value)}"
+        )
     return number
 
 
 def _timestamp(value: Any, index: int) -> pd.Timestamp:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise BadRequest(422, f"bars[{index}].timestamp: expected an ISO-8601 time")
+    if isinstance(value, str) and len(value) > MAX_TIMESTAMP_CHARS:
+        raise BadRequest(
+            422,
+            f"bars[{index}].timestamp: expected an ISO-8601 time of at most "
+            f"{MAX_TIMESTAMP_CHARS} characters",
+        )
     try:
         stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         stamp = None
     if not isinstance(stamp, pd.Timestamp) or pd.isna(stamp):
         raise BadRequest(422, f"bars[{index}].timestamp: expected an ISO-8601 time")

@@ -59,6 +59,34 @@ def _unique_times(stamps: pd.Series) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(stamps.unique()).sort_values()
 
 
+def learning_facts(
+    report: dict[str, Any],
+    oos: pd.DataFrame,
+    positions: np.ndarray,
+    grid_returns: np.ndarray,
+    trial_scores: np.ndarray,
+) -> dict[str, Any]:
+    """What the learned-something gate judges: trees, importance, spread, agreement, trials.
+
+    ``baseline_agreement`` is the share of (bar, instrument) cells with a price where the
+    out-of-sample position equals the naive baseline's (long); ``tuning_spread`` is the best
+    minus the worst finite trial score (0 when all trials tie; None without two finite ones).
+    """
+    model = report.get("model") or {}
+    traded = np.isfinite(grid_returns)
+    agreement = float(np.mean(positions[traded] == 1.0)) if traded.any() else None
+    scores = trial_scores[np.isfinite(trial_scores)]
+    spread = float(scores.max() - scores.min()) if scores.size >= 2 else None
+    predictions = oos["prediction"].to_numpy(dtype="float64")
+    return {
+        "trees": model.get("trees"),
+        "importance_total": model.get("importance_total"),
+        "prediction_std": finite(float(np.std(predictions))) if predictions.size else None,
+        "baseline_agreement": agreement,
+        "tuning_spread": spread,
+    }
+
+
 def run(
     oos: pd.DataFrame,
     cpcv: pd.DataFrame,
@@ -81,7 +109,10 @@ def run(
         DataError: The walk-forward rows do not cover the grid from their first bar on.
     """
     bt = params.training.backtest
-    ppy = metrics.periods_per_year(str(report["data"]["frequency"]), bt.market, bt.periods_per_year)
+    try:
+        ppy = metrics.periods_per_year(report["data"].get("annualisation"), bt.periods_per_year)
+    except ValueError as exc:
+        raise DataError(f"{TRAINING_FILE}: {exc}") from None
     cost = (bt.cost_bps + bt.slippage_bps) / 10_000.0
     times = _unique_times(cpcv["timestamp"])
     instruments = pd.Index([str(name) for name in report["data"]["instruments"]])
@@ -111,6 +142,7 @@ def run(
     n_trials = int(tuning["n_trials"])
     dsr = metrics.deflated_sharpe(strategy.returns, trial_sr, n_trials)
     findings = list(report["leakage"]["findings"])
+    learning = learning_facts(report, oos, positions[first:], grid_returns[first:], trial_sr)
 
     s = strategy.summary
     headline = {
@@ -127,6 +159,7 @@ def run(
         "cpcv_sharpe_std": finite(float(np.nanstd(path_sharpes, ddof=1))),
         "leakage_findings": len(findings),
         "n_trials": n_trials,
+        **learning,
     }
     evaluation = {
         **{k: report[k] for k in ("leakage", "oos", "features", "feature_importance")},
@@ -142,6 +175,7 @@ def run(
             "trial_sharpe_per_bar": [finite(v) for v in trial_sr],
         },
         "data": {**report["data"], "periods_per_year": ppy},
+        "model": report.get("model"),
         "params_hash": report["params_hash"],
     }
     series = pd.DataFrame(

@@ -53,6 +53,8 @@ def build_card(
     baselines = {env: r["baseline"] for env, r in reports.items()}
     naive = m.get("baseline_naive_pnl")
     return {
+        "annualisation": annualisation_line(evaluation["data"], params),
+        "learned": learned_line(reports),
         "model_name": params.training.model_name,
         "bundle_sha256": bundle_sha256,
         "model": WHY_CLASSIFIER,
@@ -77,6 +79,25 @@ def build_card(
             for env, r in reports.items()
         },
     }
+
+
+def annualisation_line(data: dict[str, Any], params: Params) -> str:
+    """How many bars a year the Sharpe is annualised with, and where that comes from."""
+    ppy = data.get("periods_per_year")
+    if params.training.backtest.periods_per_year is not None:
+        return f"{ppy:g} bars a year (training.backtest.periods_per_year)"
+    derivation = (data.get("annualisation") or {}).get("derivation", "calendars not recorded")
+    return f"{ppy:g} bars a year: {derivation}"
+
+
+def learned_line(reports: dict[str, dict[str, Any]]) -> str:
+    """The learned-something verdict in one line (the same gate in every environment)."""
+    for report in reports.values():
+        for gate in report["gates"]:
+            if gate["name"] == "learned_something":
+                word = "yes" if gate["verdict"] == "pass" else "no"
+                return f"Learned something: {word} ({gate['reason']})."
+    return "Learned something: not judged (no gate report)."
 
 
 def _fmt(value: Any) -> str:
@@ -104,14 +125,18 @@ def render_markdown(card: dict[str, Any]) -> str:
         "## Data",
         "",
         f"{d['start']} to {d['end']}, {d['rows']} samples, {len(d['instruments'])} instruments, "
-        f"{d['frequency']} bars ({d['periods_per_year']:g} per year), label horizon "
+        f"{d['frequency']} bars, label horizon "
         f"{d['label_horizon']} bars, embargo {d['embargo_bars']} bars. "
         f"Input sha256 `{d['sha256']}`.",
+        "",
+        f"Annualisation: {card['annualisation']}.",
         "",
         f"Out of sample (purged walk-forward): {card['out_of_sample']['start']} to "
         f"{card['out_of_sample']['end']}. Params hash `{card['params_hash']}`.",
         "",
         "## Metrics (walk-forward out of sample, after costs)",
+        "",
+        card["learned"],
         "",
         "| metric | value |",
         "|---|---|",

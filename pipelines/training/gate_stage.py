@@ -145,7 +145,13 @@ def main(params: Params, envs: Sequence[str] = ENVIRONMENTS, report_only: bool =
                 else:
                     chosen = dataclasses.replace(compared, description=chosen.description)
             report = gates.evaluate(
-                env, params.gates.for_env(env), metrics, chosen.as_dict(), candidate, ci_status
+                env,
+                params.gates.for_env(env),
+                metrics,
+                chosen.as_dict(),
+                candidate,
+                ci_status,
+                learned=params.gates.learned,
             )
             atomic.write_json(report_path(params, env), report)
             bad = [g["name"] for g in report["gates"] if g["verdict"] == "fail"]

@@ -4,6 +4,10 @@ Fail closed: a metric that is missing, NaN, infinite or of the wrong type fails 
 so does a missing CI test status where tests are required. The PnL gate's margin is sign-aware:
 the required PnL is ``baseline + margin * |baseline|``, which is above the baseline whether the
 baseline made or lost money.
+
+In every environment, dev too, the learned-something gate fails a degenerate model: fewer than
+two trees, zero total importance, near-constant predictions, positions that copy the long
+baseline, or tuning trials that all tie.
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ from typing import Any
 
 import jsonschema
 
-from pipelines.training.params import GateThresholds
+from pipelines.training.params import GateThresholds, LearnedThresholds
 
 SCHEMA_VERSION = 1
+LEARNING_FACTS = (
+    "trees",
+    "importance_total",
+    "prediction_std",
+    "baseline_agreement",
+    "tuning_spread",
+)
 
 
 @cache
@@ -122,6 +133,50 @@ def leakage_gate(findings: Any) -> dict[str, Any]:
     return gate
 
 
+def degeneracies(metrics: dict[str, Any], limits: LearnedThresholds) -> list[str]:
+    """Why the model learned nothing, one short phrase per sign (empty: it learned something).
+
+    A missing or non-finite fact counts as a sign (fail closed).
+    """
+    found = []
+    facts = {k: _number(metrics.get(k)) for k in LEARNING_FACTS}
+    absent = [k for k, v in facts.items() if v is None and k != "tuning_spread"]
+    if absent:
+        found.append(f"{', '.join(absent)} not recorded")
+    trees, importance = facts["trees"], facts["importance_total"]
+    if trees is not None and trees < limits.min_trees:
+        found.append(f"{int(trees)} tree(s), fewer than {limits.min_trees}")
+    if importance is not None and importance <= 0.0:
+        found.append("zero total feature importance (no split)")
+    spread = facts["prediction_std"]
+    if spread is not None and spread < limits.min_prediction_std:
+        found.append(f"near-constant predictions (std {spread:.2g})")
+    agreement = facts["baseline_agreement"]
+    if agreement is not None and agreement > limits.max_baseline_agreement:
+        found.append(f"positions equal the long baseline's on {agreement:.1%} of bars")
+    tuning, trials = facts["tuning_spread"], _number(metrics.get("n_trials"))
+    if trials is None or trials > 1:  # one trial cannot tie; an unknown count is checked
+        if tuning is None:
+            found.append("fewer than two tuning trials scored")
+        elif tuning <= limits.min_tuning_spread:
+            found.append("all tuning trials tie")
+    return found
+
+
+def learned_gate(metrics: dict[str, Any], limits: LearnedThresholds) -> dict[str, Any]:
+    """The learned-something gate: fails when any sign of a degenerate model is found."""
+    found = degeneracies(metrics, limits)
+    if found:
+        return _gate(
+            "learned_something", False, True, "==", False, "learned nothing: " + "; ".join(found)
+        )
+    reason = (
+        f"{int(metrics['trees'])} trees, prediction std {metrics['prediction_std']:.2g}, "
+        f"{metrics['baseline_agreement']:.1%} of positions equal to the long baseline's"
+    )
+    return _gate("learned_something", True, True, "==", True, reason)
+
+
 def evaluate(
     env: str,
     thresholds: GateThresholds,
@@ -129,6 +184,7 @@ def evaluate(
     baseline: dict[str, Any],
     candidate: dict[str, Any],
     ci_status: dict[str, Any] | None,
+    learned: LearnedThresholds | None = None,
 ) -> dict[str, Any]:
     """Build one environment's gate report (validated against the schema).
 
@@ -139,8 +195,9 @@ def evaluate(
         baseline: The resolved baseline (kind, description, total_pnl, reason).
         candidate: ``bundle`` path, ``sha256`` and ``git_commit`` of the candidate.
         ci_status: CI's test status, or None when none was recorded.
+        learned: Limits of the learned-something gate, enforced in every environment.
     """
-    gates: list[dict[str, Any]] = []
+    gates: list[dict[str, Any]] = [learned_gate(metrics, learned or LearnedThresholds())]
     skipped: list[str] = []
     numeric = [
         ("sharpe", "sharpe", ">", thresholds.min_sharpe),

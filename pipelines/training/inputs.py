@@ -68,9 +68,15 @@ def prepare(
     names = select_features(list(metadata["features"]), tp.use_cross_sectional)
     ds = evaluate.build_dataset(store, labels, names, tp.model.objective)
     embargo = horizon if tp.splits.embargo_bars is None else tp.splits.embargo_bars
+    enough_data(ds, {"the whole data set": len(ds.frame)}, params)
     wf = splits.walk_forward(
         ds.start_pos, ds.end_pos, len(ds.times), tp.splits.walk_forward_folds, embargo
     )
+    first_test = wf[0].blocks[0][0]
+    tuning, _ = tuning_rows(ds, first_test, embargo)
+    sizes = {"the tuning block": int(tuning.size)}
+    sizes |= {f"walk-forward fold {i}": int(s.train.size) for i, s in enumerate(wf, start=1)}
+    enough_data(ds, sizes, params)
     return Prepared(
         ds=ds,
         names=names,
@@ -82,6 +88,43 @@ def prepare(
         first_test=wf[0].blocks[0][0],
         cost=(tp.backtest.cost_bps + tp.backtest.slippage_bps) / 10_000.0,
         rule=PositionRule(tp.backtest.threshold, tp.backtest.long_only),
+    )
+
+
+def tuning_rows(ds: Dataset, first_test: int, embargo: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and scoring rows of the tuning objective: the first block, 70% / 30%, purged."""
+    region_end = first_test - 1
+    cut = int(region_end * 0.7)
+    keep = splits.keep_for_training(ds.start_pos, ds.end_pos, ((cut, region_end),), embargo)
+    rows = np.flatnonzero(keep & (ds.start_pos < cut))
+    test = np.flatnonzero((ds.start_pos >= cut) & (ds.start_pos <= region_end))
+    return rows, test
+
+
+def enough_data(ds: Dataset, sizes: dict[str, int], params: Params) -> None:
+    """Refuse, in one line, data too small for every training set to split once.
+
+    A LightGBM split needs ``min_data_in_leaf`` rows on each side, and early stopping takes
+    ``validation_fraction`` of a training set's time, so each training set needs
+    ``2 * min_data_in_leaf / (1 - validation_fraction)`` rows.
+
+    Raises:
+        DataError: The smallest training set is below that.
+    """
+    model, sp = params.training.model, params.training.splits
+    need = math.ceil(2 * model.min_data_in_leaf / (1.0 - sp.validation_fraction))
+    which, smallest = min(sizes.items(), key=lambda item: item[1])
+    blocks = max(sp.walk_forward_folds + 1, sp.cpcv_groups)
+    if smallest >= need and len(ds.times) >= 2 * blocks:
+        return
+    raise DataError(
+        f"{params.paths.features}: too little data to train: {len(ds.frame)} samples "
+        f"({len(ds.instruments)} instrument(s) x {len(ds.times)} bars); {which} has {smallest} "
+        f"rows but each training set needs {need} (2 x training.model.min_data_in_leaf="
+        f"{model.min_data_in_leaf} / (1 - training.splits.validation_fraction="
+        f"{sp.validation_fraction:g})) and the time is cut in training.splits.walk_forward_folds"
+        f"={sp.walk_forward_folds} + 1 blocks (at least 2 bars each); add data or lower those "
+        "params"
     )
 
 

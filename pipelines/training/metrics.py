@@ -1,7 +1,8 @@
 """Performance metrics of a return series (pure functions).
 
-Sharpe is annualised with the number of bars in a trading year, which follows from the bar
-frequency and the market: equities trade 252 days of 6.5 hours, crypto trades around the clock.
+Sharpe is annualised with the number of bars in a trading year, which the features stage
+derives from the instruments' calendars (sessions a year x bars a session: 252 for daily NYSE
+stocks, 261 x 24 = 6,264 for hourly FX, 365 x 24 = 8,760 for hourly crypto).
 The Probabilistic and Deflated Sharpe Ratios (Bailey and Lopez de Prado) use the per-bar Sharpe,
 its skewness and kurtosis, the sample length and, for the DSR, the number of trials.
 """
@@ -9,38 +10,25 @@ its skewness and kurtosis, the sample length and, for the DSR, the number of tri
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 EULER_GAMMA = 0.5772156649015329
 
-_PERIODS = {
-    ("daily", "equities"): 252.0,
-    ("hourly", "equities"): 252.0 * 6.5,
-    ("minute", "equities"): 252.0 * 6.5 * 60.0,
-    ("daily", "crypto"): 365.0,
-    ("hourly", "crypto"): 365.0 * 24.0,
-    ("minute", "crypto"): 365.0 * 24.0 * 60.0,
-}
 
-
-def periods_per_year(
-    frequency: str, market: str = "equities", override: float | None = None
-) -> float:
-    """Bars per year for a bar frequency and market, or ``override`` when given.
+def periods_per_year(annualisation: dict[str, Any] | None, override: float | None = None) -> float:
+    """Bars per year: ``override`` when given, else the calendars' figure from the features.
 
     Raises:
-        ValueError: Unknown frequency or market.
+        ValueError: No override and no annualisation recorded (an old feature store).
     """
     if override is not None:
         return float(override)
-    try:
-        return _PERIODS[(frequency, market)]
-    except KeyError:
-        raise ValueError(
-            f"no trading year for frequency {frequency!r}, market {market!r}"
-        ) from None
+    if not annualisation or not annualisation.get("bars_per_year"):
+        raise ValueError("no trading year recorded by the features stage (run it again)")
+    return float(annualisation["bars_per_year"])
 
 
 def sharpe(returns: np.ndarray, ppy: float = 1.0) -> float:

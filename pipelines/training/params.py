@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
 from pipelines.params_base import StrictModel
 
@@ -19,6 +19,15 @@ class SplitParams(StrictModel):
         default=None, ge=0, description="null: the label horizon (the minimum allowed)"
     )
     validation_fraction: float = Field(default=0.15, gt=0, lt=0.5)
+
+    @model_validator(mode="after")
+    def _test_groups_below_groups(self) -> SplitParams:
+        if self.cpcv_test_groups >= self.cpcv_groups:
+            raise ValueError(
+                f"cpcv_test_groups ({self.cpcv_test_groups}) must be below cpcv_groups "
+                f"({self.cpcv_groups})"
+            )
+        return self
 
 
 class ModelParams(StrictModel):
@@ -52,9 +61,10 @@ class BacktestParams(StrictModel):
     long_only: bool = False
     cost_bps: NonNegativeFloat = 1.0
     slippage_bps: NonNegativeFloat = 1.0
-    market: Literal["equities", "crypto"] = "equities"
     periods_per_year: float | None = Field(
-        default=None, gt=0, description="null: derived from data.frequency and market"
+        default=None,
+        gt=0,
+        description="null: from the instruments' calendars (sessions a year x bars a session)",
     )
 
 
@@ -100,10 +110,29 @@ class GateThresholds(StrictModel):
     require_tests_passed: bool = False
 
 
+class LearnedThresholds(StrictModel):
+    """When a model counts as having learned nothing (checked in every environment)."""
+
+    min_trees: PositiveInt = Field(default=2, description="fewer trees: a constant model")
+    min_prediction_std: NonNegativeFloat = Field(
+        default=1e-4, description="out-of-sample predictions spread less: near-constant"
+    )
+    max_baseline_agreement: float = Field(
+        default=0.99,
+        gt=0,
+        le=1,
+        description="share of bars where the position equals the naive long baseline's",
+    )
+    min_tuning_spread: NonNegativeFloat = Field(
+        default=1e-12, description="best minus worst trial score; at most this: all tied"
+    )
+
+
 class GatesParams(StrictModel):
-    """Promotion gates per environment."""
+    """Promotion gates per environment, and the learned-something gate of every one."""
 
     ci_status: str = "reports/ci_status.json"
+    learned: LearnedThresholds = LearnedThresholds()
     dev: GateThresholds = GateThresholds(require_tests_passed=False)
     staging: GateThresholds = GateThresholds(
         min_sharpe=2.0,

@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
+from pipelines.data import events as events_table
+from pipelines.data.event_features import EventInput, available_by
 from pipelines.data.features import compute_features
+from pipelines.data.params import FeatureParams
 from pipelines.errors import DataError
 from pipelines.io import atomic
 from pipelines.registry.bundle import (
@@ -77,6 +80,7 @@ def run(
     params: Params,
     tuning: dict[str, Any],
     feature_fn: FeatureFn | None = None,
+    events: EventInput | None = None,
 ) -> TrainingOutput:
     """Predict out of sample (purged walk-forward and CPCV), check leakage, fit the final model.
 
@@ -87,7 +91,9 @@ def run(
         bars: The validated bars the store was built from (truncation re-run).
         params: All params.
         tuning: The tune stage's output (``best_params``, ``n_trials``).
-        feature_fn: Feature code for the truncation re-run (default: the project's own).
+        feature_fn: Feature code for the truncation re-run (default: the project's own, with
+            the news events available when the truncated bars' latest bar closed).
+        events: News events and calendars, when the event features are on.
     """
     tp = params.training
     prep = prepare(store, metadata, labels, bars, params)
@@ -136,7 +142,7 @@ def run(
             .assign(path=np.int16(number))
         )
 
-    truncation_fn = feature_fn or partial(compute_features, params=params.features)
+    truncation_fn = feature_fn or partial(truncated_features, params=params.features, events=events)
     sample_times = leakage.sample_timestamps(
         ds.times, tp.leakage.truncation_samples, tp.leakage.seed, min_position=n_times // 10
     )
@@ -181,13 +187,13 @@ def run(
         },
         reference=ds.frame.iloc[ref_rows][names].reset_index(drop=True),
     )
+    gain = final.feature_importance("gain").astype(float)
     report = {
         "leakage": {"findings": findings, "truncation_times": [str(t) for t in sample_times]},
+        "model": {"trees": int(final.num_trees()), "importance_total": float(gain.sum())},
         "oos": {"start": str(ds.times[first_test]), "end": str(ds.times[-1])},
         "features": names,
-        "feature_importance": dict(
-            zip(names, final.feature_importance("gain").astype(float).tolist(), strict=True)
-        ),
+        "feature_importance": dict(zip(names, gain.tolist(), strict=True)),
         "data": {
             "sha256": metadata.get("input_sha256"),
             "start": str(ds.times[0]),
@@ -197,11 +203,31 @@ def run(
             "frequency": prep.frequency,
             "label_horizon": horizon,
             "embargo_bars": embargo,
+            "annualisation": metadata.get("annualisation"),
+            "calendars": metadata.get("calendars"),
+            "events": metadata.get("events"),
         },
         "params_hash": params_hash(params),
     }
     oos = _positions(ds, wf_rows, wf_pred, objective, rule)
     return TrainingOutput(bundle, report, oos, pd.concat(path_frames, ignore_index=True))
+
+
+def truncated_features(
+    bars: pd.DataFrame, params: FeatureParams, events: EventInput | None
+) -> pd.DataFrame:
+    """Features of truncated bars, seeing only the events available by their latest close."""
+    if events is None or not params.events.enabled:
+        return compute_features(bars, params)
+    return compute_features(bars, params, available_by(bars, events, params.events))
+
+
+def event_input(params: Params, metadata: dict[str, Any]) -> EventInput | None:
+    """The stored events and the store's calendars, when the event features are on."""
+    if not params.features.events.enabled:
+        return None
+    stored = events_table.read_stored(params.paths.events)
+    return EventInput(stored, dict(metadata.get("calendars") or {}), params.data.frequency)
 
 
 def _positions(
@@ -228,7 +254,7 @@ def main(params: Params) -> int:
             f"{models / TUNING_FILE}: expected best_params an object and n_trials an integer"
         )
     store, metadata, labels, bars = read_inputs(params)
-    out = run(store, metadata, labels, bars, params, tuning)
+    out = run(store, metadata, labels, bars, params, tuning, events=event_input(params, metadata))
     digest = save_bundle(out.bundle, models / "model_bundle.json")
     atomic.write_json(models / TRAINING_FILE, out.report)
     for name, frame in ((OOS_FILE, out.oos), (CPCV_FILE, out.cpcv)):

@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 import pandas as pd
 
 from pipelines.config import Params
 from pipelines.io import atomic
-from pipelines.training import evaluate, splits
-from pipelines.training.inputs import TUNING_FILE, Prepared, finite, prepare, read_inputs
+from pipelines.training import evaluate
+from pipelines.training.inputs import (
+    TUNING_FILE,
+    Prepared,
+    finite,
+    prepare,
+    read_inputs,
+    tuning_rows,
+)
 from pipelines.training.params import TuningParams
 
 log = logging.getLogger(__name__)
@@ -94,10 +100,7 @@ def tuning_objective(prep: Prepared, params: Params) -> Objective:
     ds = prep.ds
     region_end = prep.first_test - 1
     cut = int(region_end * 0.7)
-    block = ((cut, region_end),)
-    keep = splits.keep_for_training(ds.start_pos, ds.end_pos, block, prep.embargo)
-    rows = np.flatnonzero(keep & (ds.start_pos < cut))
-    test = np.flatnonzero((ds.start_pos >= cut) & (ds.start_pos <= region_end))
+    rows, test = tuning_rows(ds, prep.first_test, prep.embargo)
 
     def trial(overrides: dict[str, Any]) -> float:
         booster = evaluate.train_rows(ds, rows, tp.model, tp.splits.validation_fraction, overrides)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,5 +43,3 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
         return code, [line for line in err.splitlines() if line.startswith("error")]
 
     return run
-
-

@@ -1,15 +1,21 @@
-"""Leak-free by construction, proven: features on data truncated at t equal the full features at t."""
+"""Leak-free by construction, proven: features from bars truncated at t equal the full ones at t."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.data.event_features import EventInput, available_by
+from pipelines.data.events import parse_events
 from pipelines.data.features import compute_features, compute_labels, instrument_features
-from pipelines.data.params import FeatureParams, LabelParams
+from pipelines.data.params import EventFeatureParams, FeatureParams, LabelParams
+from pipelines.data.reference import parse_reference
+from pipelines.training.leakage import check_truncation
+from pipelines.training.train import truncated_features
 
 
 def _bundled_long(repo_root: Path) -> pd.DataFrame:
@@ -46,7 +52,9 @@ def test_a_feature_that_peeks_is_caught_by_the_same_comparison(bars: pd.DataFram
     peek = one["close"].shift(-1)
     t_index = 500
     truncated = one.iloc[: t_index + 1]
-    assert not np.isclose(peek.iloc[t_index], truncated["close"].shift(-1).iloc[t_index], equal_nan=False)
+    assert not np.isclose(
+        peek.iloc[t_index], truncated["close"].shift(-1).iloc[t_index], equal_nan=False
+    )
 
 
 def test_instrument_features_are_what_compute_features_uses(bars: pd.DataFrame) -> None:
@@ -67,3 +75,45 @@ def test_labels_carry_end_time_and_are_forward(bars: pd.DataFrame) -> None:
     expected = np.log(one["close"].iloc[5:].to_numpy() / one["close"].iloc[:-5].to_numpy())
     np.testing.assert_allclose(lab["fwd_return"].to_numpy(), expected, rtol=1e-9, atol=1e-12)
     assert set(lab["label_sign"].unique()) <= {0, 1}
+
+
+@pytest.fixture(scope="module")
+def news(repo_root: Path) -> EventInput:
+    path = repo_root / "data/sample/news_sentiment.csv.gz"
+    events, rejects = parse_events(path.name, path.read_bytes())
+    assert rejects.empty
+    master = repo_root / "data/sample/instruments.csv"
+    rows, _ = parse_reference(master.name, master.read_bytes())
+    calendars = dict(zip(rows["instrument"], rows["calendar"], strict=False))
+    return EventInput(events, calendars, "daily")
+
+
+def _peeking_by_date(bars: pd.DataFrame, params: FeatureParams, inputs: EventInput) -> pd.DataFrame:
+    """A tempting, wrong join: every headline of the bar's calendar date, whatever the hour."""
+    plain = compute_features(bars, params.model_copy(update={"events": EventFeatureParams()}))
+    day = inputs.events.assign(timestamp=inputs.events["published_at"].dt.floor("D"))
+    daily = day.groupby(["timestamp", "instrument"])["sentiment"].agg(["size", "mean"])
+    joined = plain.join(daily, on=["timestamp", "instrument"])
+    return plain.assign(news_count_1=joined["size"].fillna(0.0), news_sentiment_1=joined["mean"])
+
+
+def test_truncation_with_event_features_on(bars: pd.DataFrame, news: EventInput) -> None:
+    """Bars cut at t and the events available at t's close give the full data's features."""
+    params = FeatureParams(events=EventFeatureParams(enabled=True, windows=[1, 5]))
+    recent = bars[bars["timestamp"] >= pd.Timestamp("2017-06-01", tz="UTC")]
+    full = compute_features(recent, params, news)
+    names = [c for c in full.columns if c.startswith("news_")]
+    assert full["news_count_5"].sum() > 5000
+    stamps = np.sort(recent["timestamp"].unique())
+    cuts = list(np.random.default_rng(3).choice(stamps[300:-1], size=8, replace=False))
+    truncate = partial(truncated_features, params=params, events=news)
+    assert check_truncation(recent, full, names, truncate, cuts, 1e-9) == []
+    # The same comparison catches a join by calendar date (a headline after the close).
+    one = params.model_copy(update={"events": EventFeatureParams(enabled=True, windows=[1])})
+    leaky_full = _peeking_by_date(recent, one, news)
+
+    def leaky(cut: pd.DataFrame) -> pd.DataFrame:
+        return _peeking_by_date(cut, one, available_by(cut, news, one.events))
+
+    findings = check_truncation(recent, leaky_full, ["news_count_1"], leaky, cuts, 1e-9)
+    assert findings and "news_count_1" in findings[0]

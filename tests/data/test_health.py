@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data.health import assess, bars_between
+from pipelines.data.completeness import count_expected
+from pipelines.data.health import assess
 from pipelines.data.params import HealthParams
 from pipelines.data.psi import psi, reference_bins
 
@@ -30,11 +31,23 @@ def test_psi_without_values_is_nan() -> None:
     assert np.isnan(psi(reference_bins(np.arange(10.0)), np.array([np.nan])))
 
 
-def test_bars_between_counts_business_days_for_daily() -> None:
-    friday = pd.Timestamp("2024-01-05", tz="UTC")
-    assert bars_between(friday, pd.Timestamp("2024-01-08", tz="UTC"), "daily") == 1
-    assert bars_between(friday, friday, "daily") == 0
-    assert bars_between(friday, friday + pd.Timedelta(hours=5), "hourly") == 5
+CAL = {"AAA": "24/5", "BBB": "24/5"}
+
+
+def test_due_bars_are_counted_in_the_instruments_own_sessions() -> None:
+    def utc(text: str) -> pd.Timestamp:
+        return pd.Timestamp(text, tz="UTC")
+
+    # A NYSE Wednesday close judged on Friday night: Thursday 4 July is a holiday, Friday is due.
+    assert count_expected("XNYS", "daily", utc("2024-07-03"), utc("2024-07-05 22:00")) == 1
+    # Before Friday's close (20:00 UTC) nothing is due yet.
+    assert count_expected("XNYS", "daily", utc("2024-07-03"), utc("2024-07-05 19:00")) == 0
+    # The last FX bar of the week (Friday 20:00 UTC in summer) judged on Sunday: nothing due.
+    assert count_expected("FX", "hourly", utc("2024-06-07 20:00"), utc("2024-06-09 12:00")) == 0
+    # ... and on Monday 01:30 UTC: Sunday 21:00 .. Monday 00:00 are due (4 hourly bars).
+    assert count_expected("FX", "hourly", utc("2024-06-07 20:00"), utc("2024-06-10 01:30")) == 4
+    # Crypto never closes: 30 hours later, 30 hourly bars are due.
+    assert count_expected("24/7", "hourly", utc("2024-06-07 20:00"), utc("2024-06-09 03:00")) == 30
 
 
 def _frames(n: int = 300, shift: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -47,16 +60,16 @@ def _frames(n: int = 300, shift: float = 0.0) -> tuple[pd.DataFrame, pd.DataFram
 
 def test_first_run_has_no_reference_and_is_ok() -> None:
     features, bars = _frames()
-    report, snapshot = assess(features, bars, None, HealthParams(), "daily")
+    report, snapshot = assess(features, bars, None, HealthParams(), "daily", CAL)
     assert report["status"] == "ok" and report["features"]["f"]["psi"] is None
     assert snapshot["features"]["f"]["count"] == 252
 
 
 def test_drift_against_the_previous_run_is_critical() -> None:
     features, bars = _frames()
-    _, snapshot = assess(features, bars, None, HealthParams(), "daily")
+    _, snapshot = assess(features, bars, None, HealthParams(), "daily", CAL)
     drifted, _ = _frames(shift=2.0)
-    report, _ = assess(drifted, bars, snapshot, HealthParams(), "daily")
+    report, _ = assess(drifted, bars, snapshot, HealthParams(), "daily", CAL)
     assert report["status"] == "critical"
     assert [f["check"] for f in report["findings"]] == ["psi"]
 
@@ -68,7 +81,7 @@ def test_stale_instrument_and_missing_features_are_found() -> None:
     features = pd.concat(
         [features, other[["timestamp", "instrument"]].assign(f=np.nan)], ignore_index=True
     )
-    report, _ = assess(features, bars, None, HealthParams(), "daily")
+    report, _ = assess(features, bars, None, HealthParams(), "daily", CAL)
     checks = {(f["check"], f["subject"], f["level"]) for f in report["findings"]}
     assert ("freshness", "BBB", "critical") in checks
     assert report["freshness"]["BBB"]["age_bars"] == 10
@@ -79,12 +92,13 @@ def test_as_of_now_makes_old_data_critical() -> None:
     features, bars = _frames()
     last = bars["timestamp"].max()
     now = HealthParams(as_of="now")
-    assert assess(features, bars, None, now, "daily", last)[0]["status"] == "ok"
+    assert assess(features, bars, None, now, "daily", CAL, last)[0]["status"] == "ok"
     late = last + pd.Timedelta(days=7)
-    report, _ = assess(features, bars, None, now, "daily", late)
-    assert report["status"] == "critical" and report["freshness"]["AAA"]["age_bars"] == 5
+    report, _ = assess(features, bars, None, now, "daily", CAL, late)
+    # A week later at midnight: four weekday sessions have closed, the fifth is still open.
+    assert report["status"] == "critical" and report["freshness"]["AAA"]["age_bars"] == 4
     pinned = HealthParams(as_of=late.isoformat())
-    assert assess(features, bars, None, pinned, "daily")[0]["status"] == "critical"
+    assert assess(features, bars, None, pinned, "daily", CAL)[0]["status"] == "critical"
 
 
 def test_cli_health_twice_then_drift_exits_one(
@@ -96,7 +110,10 @@ def test_cli_health_twice_then_drift_exits_one(
     wide = pd.DataFrame(closes, columns=["AAA", "BBB", "CCC"]).assign(Date=stamps.date)
     (project / "incoming").mkdir()
     wide[["Date", "AAA", "BBB", "CCC"]].to_csv(project / "incoming/w.csv", index=False)
-    params = make_params(data={"source": "file", "file": {"path": "incoming/w.csv"}})
+    params = make_params(
+        data={"source": "file", "file": {"path": "incoming/w.csv", "market": "equity"}},
+        validation={"max_integrity_rejects": 0},
+    )
     for stage in ("ingest", "validate", "features", "health", "health"):
         assert run_cli("--params", params, "data", stage) == (0, []), stage
     report = json.loads((project / "reports/data_health.json").read_text(encoding="utf-8"))
@@ -120,4 +137,4 @@ def test_bad_as_of_is_one_line() -> None:
 
     features, bars = _frames()
     with pytest.raises(ConfigError, match="health.as_of: expected null, 'now' or an ISO"):
-        assess(features, bars, None, HealthParams(as_of="yesterday-ish"), "daily")
+        assess(features, bars, None, HealthParams(as_of="yesterday-ish"), "daily", CAL)

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.data.incremental import plan_merge
 from pipelines.data.ingest import safe_name
-from pipelines.data.sources.formats import parse_bars
+from pipelines.data.sources.formats import parse_table
 
 DAY1 = "timestamp,instrument,close\n2024-01-02,AAA,10\n2024-01-03,AAA,11\n2024-01-05,AAA,12\n"
 DAY1 += "2024-01-02,BBB,20\n2024-01-05,BBB,21\n"
@@ -22,8 +22,8 @@ DAY2 += "2024-01-08,CCC,5\n"
 
 
 def test_plan_merge_splits_new_unchanged_and_revisions() -> None:
-    stored = parse_bars("day1.csv", DAY1.encode())
-    plan = plan_merge(stored, parse_bars("day2.csv", DAY2.encode()))
+    stored = parse_table("day1.csv", DAY1.encode()).bars
+    plan = plan_merge(stored, parse_table("day2.csv", DAY2.encode()).bars)
     assert sorted(zip(plan.append["instrument"], plan.append["close"], strict=True)) == [
         ("AAA", 13.0),
         ("BBB", 22.0),
@@ -36,7 +36,7 @@ def test_plan_merge_splits_new_unchanged_and_revisions() -> None:
 
 
 def test_plan_merge_on_empty_store_appends_everything() -> None:
-    batch = parse_bars("day1.csv", DAY1.encode())
+    batch = parse_table("day1.csv", DAY1.encode()).bars
     plan = plan_merge(pd.DataFrame(columns=["timestamp", "instrument", "close"]), batch)
     assert len(plan.append) == len(batch) and plan.revisions.empty
 
@@ -46,7 +46,9 @@ def test_two_nightly_runs_append_only_new_bars_and_quarantine_revisions(
 ) -> None:
     incoming = project / "incoming" / "bars.csv"
     incoming.parent.mkdir()
-    params = make_params(data={"source": "file", "file": {"path": "incoming/bars.csv"}})
+    params = make_params(
+        data={"source": "file", "file": {"path": "incoming/bars.csv", "market": "equity"}}
+    )
     incoming.write_text(DAY1, encoding="utf-8")
     assert run_cli("--params", params, "data", "ingest") == (0, [])
     incoming.write_text(DAY2, encoding="utf-8")
@@ -78,7 +80,9 @@ def test_archive_folder_is_never_reused(
     incoming = project / "incoming" / "bars.csv"
     incoming.parent.mkdir()
     incoming.write_text(DAY1, encoding="utf-8")
-    params = load_params(make_params(data={"source": "file", "file": {"path": "incoming/*"}}))
+    params = load_params(
+        make_params(data={"source": "file", "file": {"path": "incoming/*", "market": "equity"}})
+    )
     moment = pd.Timestamp("2024-01-09T02:00:00Z")
     assert ingest.main(params, now=moment) == 0
     incoming.write_text(DAY2, encoding="utf-8")
@@ -102,7 +106,8 @@ def test_bundled_ohlcv_sample_runs_through_every_stage(
     project: Path,
 ) -> None:
     sample = str(repo_root / "data/sample/goog_daily_ohlcv.csv.gz")
-    params = make_params(data={"source": "sample", "sample": {"path": sample}})
+    master = str(repo_root / "data/sample/instruments.csv")
+    params = make_params(data={"source": "sample", "sample": {"path": sample, "reference": master}})
     for stage in ("ingest", "validate", "features", "health"):
         assert run_cli("--params", params, "data", stage) == (0, []), stage
     meta = json.loads((project / "data/features/_metadata.json").read_text(encoding="utf-8"))
@@ -117,12 +122,18 @@ def test_an_input_already_ingested_is_not_read_again(
     incoming = project / "incoming" / "bars.csv"
     incoming.parent.mkdir()
     incoming.write_text(DAY1, encoding="utf-8")
-    params = make_params(data={"source": "file", "file": {"path": "incoming/*.csv"}})
+    params = make_params(
+        data={"source": "file", "file": {"path": "incoming/*.csv", "market": "equity"}}
+    )
     assert run_cli("--params", params, "data", "ingest") == (0, [])
     assert run_cli("--params", params, "data", "ingest") == (0, [])
     state = json.loads((project / "data/ingested/state.json").read_text(encoding="utf-8"))
     assert state["last_run"]["fetched"] == 0 and state["last_run"]["archive"] is None
     assert list(state["seen"]) == [str(Path("incoming/bars.csv"))]
+    assert state["dataset"] == {
+        "frequency": "daily",
+        "sources": {"file:incoming/*.csv": ["AAA", "BBB"]},
+    }
     assert len(list((project / "data/raw").iterdir())) == 1
 
     (project / "data/ingested/bars.parquet").unlink()  # bars gone: the state is not trusted

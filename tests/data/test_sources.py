@@ -14,7 +14,7 @@ import pytest
 
 from pipelines.data.params import ExchangeSource, FileSource
 from pipelines.data.sources import exchange, files, parse_item
-from pipelines.data.sources.formats import parse_bars
+from pipelines.data.sources.formats import parse_table
 from pipelines.errors import DataError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -23,7 +23,7 @@ WIDE = "Date,AAA,BBB\n2024-01-02,10,\n2024-01-03,11,21\n"
 
 
 def test_long_csv_becomes_utc_long_bars() -> None:
-    bars = parse_bars("bars.csv", LONG.encode())
+    bars = parse_table("bars.csv", LONG.encode()).bars
     assert list(bars.columns) == ["timestamp", "instrument", "close"]
     assert str(bars["timestamp"].dt.tz) == "UTC"
     assert bars["close"].dtype == "float64"
@@ -32,12 +32,12 @@ def test_long_csv_becomes_utc_long_bars() -> None:
 
 def test_offsets_are_converted_to_utc() -> None:
     text = "timestamp,instrument,close\n2024-01-02T10:00:00+02:00,AAA,10\n"
-    bars = parse_bars("bars.csv", text.encode())
+    bars = parse_table("bars.csv", text.encode()).bars
     assert bars["timestamp"].iloc[0] == pd.Timestamp("2024-01-02T08:00:00Z")
 
 
 def test_wide_csv_melts_and_drops_empty_cells() -> None:
-    bars = parse_bars("wide.csv", WIDE.encode())
+    bars = parse_table("wide.csv", WIDE.encode()).bars
     assert sorted(zip(bars["instrument"], bars["close"], strict=True)) == [
         ("AAA", 10.0),
         ("AAA", 11.0),
@@ -46,13 +46,20 @@ def test_wide_csv_melts_and_drops_empty_cells() -> None:
 
 
 def test_wide_tickers_that_look_like_fields_keep_their_names() -> None:
-    bars = parse_bars("wide.csv", b"Date,LOW,HIGH\n2024-01-02,200.5,10\n")
+    text = b"Date,LOW,HIGH\n2024-01-02,200.5,10\n"
+    # Only field names and no close: a single-instrument file missing close, or two tickers?
+    with pytest.raises(DataError, match="cannot tell the layout: columns Date, LOW, HIGH"):
+        parse_table("wide.csv", text)
+    bars = parse_table("wide.csv", text, layout="wide").bars
     assert sorted(bars["instrument"]) == ["HIGH", "LOW"]
+    # A column that cannot be a field makes the file certainly wide, tickers kept as named.
+    bars = parse_table("wide.csv", b"Date,LOW,HD\n2024-01-02,200.5,10\n").bars
+    assert sorted(bars["instrument"]) == ["HD", "LOW"]
 
 
 def test_single_instrument_ohlcv_file_is_named_after_the_file(repo_root: Path) -> None:
     path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
-    bars = parse_bars(path.name, path.read_bytes())
+    bars = parse_table(path.name, path.read_bytes()).bars
     assert set(bars["instrument"]) == {"GOOG"}
     assert {"open", "high", "low", "close", "volume"} <= set(bars.columns)
     assert len(bars) == 2148
@@ -65,7 +72,7 @@ def test_file_glob_reads_every_match_in_order(tmp_path: Path) -> None:
     (tmp_path / "b" / "bars.csv").write_text(WIDE, encoding="utf-8")
     items = files.fetch(FileSource(path=str(tmp_path / "*" / "bars.csv")))
     assert [i.name for i in items] == ["0000_bars.csv", "0001_bars.csv"]
-    assert [len(parse_item(i)) for i in items] == [3, 3]
+    assert [len(parse_item(i).bars) for i in items] == [3, 3]
 
 
 def test_parquet_long_with_naive_timestamps(tmp_path: Path) -> None:
@@ -79,7 +86,7 @@ def test_parquet_long_with_naive_timestamps(tmp_path: Path) -> None:
     path = tmp_path / "bars.parquet"
     frame.to_parquet(path)
     items = files.fetch(FileSource(path=str(path)))
-    bars = parse_item(items[0])
+    bars = parse_item(items[0]).bars
     assert str(bars["timestamp"].dt.tz) == "UTC" and bars["close"].tolist() == [1.0, 2.0]
 
 
@@ -101,7 +108,12 @@ def test_s3_source_through_moto(
     s3.put_object(Bucket="bars-src", Key="daily/long.csv", Body=LONG.encode())
     s3.put_object(Bucket="bars-src", Key="daily/wide.csv", Body=WIDE.replace("AAA", "CCC"))
     s3.put_object(Bucket="bars-src", Key="other/ignored.csv", Body=b"junk")
-    source = {"bucket": "bars-src", "prefix": "daily/", "endpoint_url": moto_server}
+    source = {
+        "bucket": "bars-src",
+        "prefix": "daily/",
+        "endpoint_url": moto_server,
+        "market": "equity",
+    }
     params = make_params(data={"source": "s3", "s3": source})
 
     assert run_cli("--params", params, "data", "ingest") == (0, [])
@@ -180,7 +192,7 @@ def test_exchange_paginates_retries_and_drops_the_forming_bar(
 
     items = exchange.fetch(params, {}, sleep=sleeps.append, now=now)
 
-    bars = parse_item(items[0])
+    bars = parse_item(items[0]).bars
     assert len(bars) == 22  # candles 0..21 closed; candle 22 is still forming at `now`
     assert bars["timestamp"].is_monotonic_increasing and set(bars["instrument"]) == {"BTCUSDT"}
     assert replay["since"] == [start, start, start + 10 * HOUR_MS, start + 20 * HOUR_MS]
@@ -208,7 +220,7 @@ def test_exchange_resumes_after_the_last_stored_bar(
         ExchangeSource(page_limit=10), {"BTCUSDT": last}, sleep=lambda _: None, now=now
     )
     assert replay["since"][0] == int(recorded[22][0])
-    assert len(parse_item(items[0])) == 3
+    assert len(parse_item(items[0]).bars) == 3
 
 
 def test_exchange_gives_up_after_retries_with_backoff(replay: dict[str, Any]) -> None:

@@ -4,20 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data.completeness import (
-    completeness_table,
-    expected_calendar,
-    instrument_completeness,
-)
-from pipelines.data.params import ValidationParams
+from pipelines.data.completeness import completeness_table
+from pipelines.data.instruments import made_rows
+from pipelines.data.params import MarketDefaults, ValidationParams
+from pipelines.data.reference import parse_reference
 from pipelines.data.rules import anomaly_failures, check_schema, integrity_failures
-from pipelines.data.sources.formats import parse_bars
+from pipelines.data.sources.formats import parse_table
 from pipelines.data.validate import validate_bars
 from pipelines.errors import DataError
+
+WEEKDAYS = MarketDefaults(market="equity", calendar="24/5", currency="USD")
+
+
+def _rows(*names: str, start: str = "2000-01-03") -> pd.DataFrame:
+    first = {n: pd.Timestamp(start, tz="UTC") for n in names}
+    return made_rows(first, WEEKDAYS, "data.file")
+
+
+def _bundled(repo_root: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    path = repo_root / "data/sample" / name
+    master = repo_root / "data/sample/instruments.csv"
+    rows, rejects = parse_reference(master.name, master.read_bytes())
+    assert rejects.empty
+    return parse_table(path.name, path.read_bytes()).bars, rows
+
+
+def _completeness(stamps: pd.Series, calendar: str, frequency: str, gap: int) -> dict:
+    names = pd.Series("X", index=stamps.index)
+    return completeness_table(names, stamps, frequency, gap, {"X": calendar})["X"]
 
 
 def _bars(closes: list[float], instrument: str = "AAA", start: str = "2024-01-01") -> pd.DataFrame:
@@ -95,7 +114,7 @@ def test_stale_prices_flag_the_repeats_only() -> None:
 def test_completeness_lists_long_gaps_only() -> None:
     stamps = pd.bdate_range("2024-01-01", periods=60, tz="UTC")
     kept = stamps.delete([5] + list(range(20, 28)))
-    result = instrument_completeness(pd.Series(kept), "daily", max_gap_bars=5)
+    result = _completeness(pd.Series(kept), "24/5", "daily", 5)
     assert result["missing_bars"] == 9 and result["expected_bars"] == 60
     assert result["gaps"] == [
         {
@@ -106,16 +125,25 @@ def test_completeness_lists_long_gaps_only() -> None:
     ]
 
 
-def test_hourly_completeness_expects_every_hour() -> None:
-    stamps = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC").delete([10, 11])
-    result = instrument_completeness(pd.Series(stamps), "hourly", max_gap_bars=1)
+def test_hourly_completeness_in_a_24_7_calendar_expects_every_hour() -> None:
+    stamps = pd.date_range("2024-01-06", periods=48, freq="h", tz="UTC").delete([10, 11])
+    result = _completeness(pd.Series(stamps), "24/7", "hourly", 1)
     assert result["missing_bars"] == 2 and len(result["gaps"]) == 1
+
+
+def test_exchange_holidays_and_weekends_are_not_missing_but_a_closed_day_bar_is_off() -> None:
+    # NYSE, July 2024: the 4th is a holiday, the 3rd closes early; one session (the 9th) lost.
+    stamps = pd.DatetimeIndex(xc.get_calendar("XNYS").sessions_in_range("2024-07-01", "2024-07-31"))
+    kept = stamps.tz_localize("UTC").delete(5).append(pd.DatetimeIndex(["2024-07-13"], tz="UTC"))
+    result = _completeness(pd.Series(kept), "XNYS", "daily", 5)
+    assert (result["expected_bars"], result["missing_bars"]) == (22, 1)
+    assert result["off_calendar_bars"] == 1  # the Saturday bar: not a session, not a gap filler
 
 
 def test_report_counts_per_rule_and_instrument() -> None:
     bars = pd.concat([_bars(_walk(30), "AAA"), _bars(_walk(30, 2), "BBB")], ignore_index=True)
     bars.loc[3, "close"] = -1.0
-    result = validate_bars(bars, ValidationParams(), "daily")
+    result = validate_bars(bars, ValidationParams(), "daily", _rows("AAA", "BBB"))
     assert result.report["rules"]["nonpositive_price"] == 1
     assert result.report["instruments"]["AAA"]["quarantined"] == 1
     assert result.report["instruments"]["BBB"]["quarantined"] == 0
@@ -124,38 +152,42 @@ def test_report_counts_per_rule_and_instrument() -> None:
 
 
 def test_bundled_data_defaults_keep_almost_everything(repo_root: Path) -> None:
-    path = repo_root / "data/sample/sp500_20_daily_close.csv.gz"
-    bars = parse_bars(path.name, path.read_bytes())
-    result = validate_bars(bars, ValidationParams(), "daily")
+    bars, rows = _bundled(repo_root, "sp500_20_daily_close.csv.gz")
+    result = validate_bars(bars, ValidationParams(), "daily", rows)
     report = result.report
     assert report["integrity_rejects"] == 0
     # Only RRC's 1990-92 stretch of repeated closes (runs up to 69 days) is quarantined.
     assert report["rules"]["stale_price"] == report["instruments"]["RRC"]["quarantined"]
     assert report["rows_quarantined"] / report["rows_in"] < 0.005
     assert report["rules"]["return_outlier"] == 0
-    assert report["completeness"]["ratio"] > 0.95
+    # Every bar is on its exchange's calendar: the only missing bars are the quarantined ones.
+    assert report["completeness"]["off_calendar_bars"] == 0
+    assert report["completeness"]["missing_bars"] == report["rows_quarantined"]
+    assert report["instruments"]["AAPL"]["calendar"] == "XNAS"
 
 
 def test_bundled_ohlcv_passes_every_rule(repo_root: Path) -> None:
-    path = repo_root / "data/sample/goog_daily_ohlcv.csv.gz"
-    result = validate_bars(parse_bars(path.name, path.read_bytes()), ValidationParams(), "daily")
+    bars, rows = _bundled(repo_root, "goog_daily_ohlcv.csv.gz")
+    result = validate_bars(bars, ValidationParams(), "daily", rows)
     assert result.report["rows_quarantined"] == 0 and len(result.valid) == 2148
+    assert result.report["instruments"]["GOOG"]["completeness"] == 1.0
 
 
 def test_out_of_order_rows_are_counted_and_kept() -> None:
     bars = _bars(_walk(10))
     bars = pd.concat([bars.iloc[5:], bars.iloc[:5]], ignore_index=True)
-    result = validate_bars(bars, ValidationParams(), "daily")
+    result = validate_bars(bars, ValidationParams(), "daily", _rows("AAA"))
     assert result.report["non_monotonic"] == 5
     assert result.report["instruments"]["AAA"]["non_monotonic"] == 5
     assert len(result.valid) == 10 and result.valid["timestamp"].is_monotonic_increasing
 
 
 def _calendar_reference(stamps: pd.Series, max_gap_bars: int) -> tuple[int, int, list[tuple]]:
-    """The slow, obvious way: build the business-day calendar and look for each day."""
-    days = pd.DatetimeIndex(stamps.dt.floor("D").unique()).sort_values()
-    expected = expected_calendar(days[0], days[-1], "daily")
-    missing = ~expected.isin(days)
+    """The slow, obvious way: the NYSE sessions from the library, and a look for each one."""
+    days = pd.DatetimeIndex(stamps.dt.floor("D").unique()).sort_values().tz_localize(None)
+    sessions = xc.get_calendar("XNYS", start="1989-01-01").sessions_in_range(days[0], days[-1])
+    expected = pd.DatetimeIndex(sessions).tz_localize("UTC")
+    missing = ~expected.isin(days.tz_localize("UTC"))
     positions = np.flatnonzero(missing)
     runs = np.split(positions, np.flatnonzero(np.diff(positions) != 1) + 1)
     long_runs = [
@@ -167,11 +199,11 @@ def _calendar_reference(stamps: pd.Series, max_gap_bars: int) -> tuple[int, int,
 
 
 def test_vectorised_completeness_matches_the_calendar_on_bundled_data(repo_root: Path) -> None:
-    path = repo_root / "data/sample/sp500_20_daily_close.csv.gz"
-    bars = parse_bars(path.name, path.read_bytes())
+    bars, _ = _bundled(repo_root, "sp500_20_daily_close.csv.gz")
     bars = bars[bars["instrument"].isin(["RRC", "AAPL", "BAC"])]
     bars = bars[(bars.index % 7 != 3) & (bars.index % 101 > 4)]  # gaps of many lengths
-    table = completeness_table(bars["instrument"], bars["timestamp"], "daily", 1)
+    calendars = {"RRC": "XNYS", "AAPL": "XNYS", "BAC": "XNYS"}
+    table = completeness_table(bars["instrument"], bars["timestamp"], "daily", 1, calendars)
     for name, group in bars.groupby("instrument"):
         expected, missing, long_runs = _calendar_reference(group["timestamp"], 1)
         entry = table[str(name)]

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from pipelines.registry.manifest import empty_manifest, write_manifest
+from tests.registry.fixtures import image_for
 
 ENVS = ("dev", "staging", "prod")
 
@@ -33,9 +34,26 @@ def init_repo(root: Path) -> Path:
     return root
 
 
-def write_candidate(root: Path, version: str, *, verdicts: dict[str, str] | None = None) -> str:
-    """Write models/candidate.json and reports/gates/<env>.json; return the artifact digest."""
-    sha = hashlib.sha256(f"bundle-{version}".encode()).hexdigest()
+def bundle_sha(version: str) -> str:
+    """The artifact digest :func:`write_candidate` gives ``version``."""
+    return hashlib.sha256(f"bundle-{version}".encode()).hexdigest()
+
+
+def write_candidate(
+    root: Path,
+    version: str,
+    *,
+    verdicts: dict[str, str] | None = None,
+    uri: str | None = None,
+    judged: str | None = None,
+    image: str | None = "default",
+) -> str:
+    """Write models/candidate.json and reports/gates/<env>.json; return the artifact digest.
+
+    ``root`` is the evidence folder (the repository by default in promote). ``judged`` is the
+    bundle digest the gate reports name (default: the candidate's own).
+    """
+    sha = bundle_sha(version)
     verdicts = verdicts or {}
     reports = {}
     for env in ENVS:
@@ -43,6 +61,7 @@ def write_candidate(root: Path, version: str, *, verdicts: dict[str, str] | None
         report = {
             "environment": env,
             "verdict": verdict,
+            "candidate": {"bundle": "models/model_bundle.json", "sha256": judged or sha},
             "gates": [
                 {
                     "name": "sharpe",
@@ -70,7 +89,11 @@ def write_candidate(root: Path, version: str, *, verdicts: dict[str, str] | None
     candidate = {
         "model_name": "strategy-lgbm",
         "model_version": version,
-        "artifact": {"uri": f"s3://models/strategy-lgbm/{version}/bundle.json", "sha256": sha},
+        "artifact": {
+            "uri": uri or f"s3://mlflow/1/run{version}/artifacts/bundle/model_bundle.json",
+            "sha256": sha,
+        },
+        "image": image_for(f"image-{version}") if image == "default" else image,
         "provenance": {
             "git_commit": "a" * 40,
             "dvc_data_hash": "md5:abc",
@@ -81,7 +104,7 @@ def write_candidate(root: Path, version: str, *, verdicts: dict[str, str] | None
         "gate_reports": reports,
         "unknown": {"tolerated": True},
     }
-    (root / "models").mkdir(exist_ok=True)
+    (root / "models").mkdir(parents=True, exist_ok=True)
     (root / "models" / "candidate.json").write_text(json.dumps(candidate))
     (root / "models" / "card.md").write_text(f"# Model card v{version}\n")
     return sha

@@ -1,4 +1,4 @@
-"""Artifact digest verification and the deploy workflow submission helpers."""
+"""Artifact digest verification, and `pipelines deploy` against a fake Argo Server API."""
 
 from __future__ import annotations
 
@@ -6,34 +6,24 @@ import hashlib
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipelines.delivery.actions import render_outputs, set_outputs
+from pipelines.delivery.argo import ArgoClient, ArgoError, ArgoServer, server_from
 from pipelines.delivery.artifact import ArtifactError, verify
-from pipelines.delivery.deploy import DeployError, affected, manifest_version, wait, workflow_for
+from pipelines.delivery.deploy import DeployError, changed_environments, deploy
 from pipelines.delivery.gitops import Git
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import DigestMismatch
 from pipelines.registry.manifest import empty_manifest, write_manifest
+from tests.delivery.fake_argo import FakeArgo, serve
 from tests.delivery.gitrepo import git, init_repo
+from tests.registry.fixtures import image_for, write
+
+TOOLS = image_for("tools")
 
 
 def manifest_for(tmp_path: Path, uri: str, sha: str) -> Path:
-    doc = empty_manifest("dev")
-    doc["model"] = {
-        "name": "m",
-        "version": "1",
-        "artifact": {"uri": uri, "sha256": sha},
-        "provenance": {
-            "git_commit": "abcdef1",
-            "dvc_data_hash": "d",
-            "mlflow_run_id": "r",
-            "params_hash": "p",
-        },
-        "evaluation": {"metrics": {}, "gate": {"verdict": "pass", "report_sha256": "0" * 64}},
-        "promotion": {"from": "training", "at": "2026-11-27T00:00:00Z", "by": "t", "reason": "r"},
-    }
-    return write_manifest(tmp_path / "model.yaml", doc)
+    return write(tmp_path / "model.yaml", "dev", uri, sha, name="m")
 
 
 def test_verify_accepts_matching_digest_and_refuses_mismatch(tmp_path: Path) -> None:
@@ -41,41 +31,20 @@ def test_verify_accepts_matching_digest_and_refuses_mismatch(tmp_path: Path) -> 
     bundle.write_bytes(b'{"model": "text"}')
     good = hashlib.sha256(bundle.read_bytes()).hexdigest()
     out = tmp_path / "out" / "bundle.json"
-    assert verify(manifest_for(tmp_path, "bundle.json", good), out, tmp_path) == good
+    target = manifest_for(tmp_path, f"file://{bundle}", good)
+    assert verify(target, out, tmp_path) == good
     assert out.read_bytes() == bundle.read_bytes()
     out.unlink()
+    with pytest.raises(ArtifactError, match="but the deploy was given"):
+        verify(target, out, tmp_path, expected_image=TOOLS)
     with pytest.raises(DigestMismatch, match="refusing the model"):
         verify(manifest_for(tmp_path, f"file://{bundle}", "f" * 64), out, tmp_path)
     assert not out.exists()
     with pytest.raises(ArtifactError, match="artifact not found"):
-        verify(manifest_for(tmp_path, "missing.json", good), out, tmp_path)
+        verify(manifest_for(tmp_path, f"file://{tmp_path}/missing.json", good), out, tmp_path)
     write_manifest(tmp_path / "model.yaml", empty_manifest("dev"))
     with pytest.raises(ArtifactError, match="model is null"):
         verify(tmp_path / "model.yaml", out, tmp_path)
-
-
-def test_affected_only_for_changed_environments(tmp_path: Path) -> None:
-    root = init_repo(tmp_path / "repo")
-    (root / "environments" / "staging" / "model.yaml").write_text("# changed\n")
-    git(root, "commit", "--quiet", "-am", "staging change")
-    repo = Git(root)
-    assert affected(repo, "staging", "HEAD~1")
-    assert not affected(repo, "prod", "HEAD~1")
-
-
-def test_workflow_object_and_wait() -> None:
-    wf = workflow_for("prod", "abc123")
-    assert wf["spec"]["workflowTemplateRef"] == {"name": "deploy"}
-    assert {"name": "environment", "value": "prod"} in wf["spec"]["arguments"]["parameters"]
-    phases = iter(["Pending", "Running", "Succeeded"])
-    assert wait("w", "argo", 60, phase_of=lambda n, ns: next(phases), sleep=lambda s: None) == (
-        "Succeeded"
-    )
-    failed = iter(["Running", "Failed"])
-    with pytest.raises(DeployError, match="ended Failed"):
-        wait("w", "argo", 60, phase_of=lambda n, ns: next(failed), sleep=lambda s: None)
-    with pytest.raises(DeployError, match="still Running"):
-        wait("w", "argo", 30, phase_of=lambda n, ns: "Running", sleep=lambda s: None)
 
 
 @pytest.fixture
@@ -99,24 +68,104 @@ def test_verify_downloads_from_s3(tmp_path: Path, moto_s3: str) -> None:
         verify(manifest_for(tmp_path, "s3://models/m/2/bundle.json", sha), out, tmp_path)
 
 
-def test_deploy_writes_step_outputs_for_the_event(
+def gitops_with_changes(tmp_path: Path) -> tuple[Path, str]:
+    """A repository, and the commit before a two-commit push that changes dev and staging."""
+    root = init_repo(tmp_path / "repo")
+    before = git(root, "rev-parse", "HEAD")
+    for env, version in (("dev", "3"), ("staging", "2")):
+        uri = f"s3://mlflow/1/r{version}/artifacts/bundle/model_bundle.json"
+        write(root / "environments" / env / "model.yaml", env, uri, "a" * 64, version=version)
+        git(root, "commit", "--quiet", "-am", f"promote {env}")
+    return root, before
+
+
+def test_changed_environments_over_a_multi_commit_push(tmp_path: Path) -> None:
+    root, before = gitops_with_changes(tmp_path)
+    repo = Git(root)
+    envs = ["dev", "staging", "prod"]
+    assert changed_environments(repo, before, envs) == ["dev", "staging"]
+    assert changed_environments(repo, "HEAD~1", envs) == ["staging"]
+    assert changed_environments(repo, "0" * 40, envs) == envs  # a new branch: everything
+    with pytest.raises(DeployError, match="not in this clone"):
+        changed_environments(repo, "b" * 40, envs)
+
+
+def test_deploy_submits_each_changed_environment_through_the_sdk(tmp_path: Path) -> None:
+    root, before = gitops_with_changes(tmp_path)
+    fake = FakeArgo(phases={"dev": ["Running", "Succeeded"], "staging": ["Running", "Failed"]})
+    with serve(fake) as url:
+        client = ArgoClient(ArgoServer(url, "tok", "argo"))
+        outcomes = deploy(
+            root, ["dev", "staging", "prod"], client, since=before, tools_image=TOOLS,
+            wait_seconds=30, poll_seconds=0.05,
+        )  # fmt: skip
+    lines = [o.line() for o in outcomes]
+    assert lines[0].startswith("dev: workflow deploy-dev-00001 Succeeded, model 3")
+    assert lines[1].startswith("staging: workflow deploy-staging-00002 Failed, model 2")
+    assert lines[2] == f"prod: unchanged since {before}; not deploying"
+    assert [o.ok for o in outcomes] == [True, False, True]
+    first = fake.submitted[0]
+    assert first["body"]["resourceName"] == "deploy" and first["body"]["namespace"] == "argo"
+    assert first["parameters"] == {
+        "environment": "dev",
+        "revision": git(root, "rev-parse", "HEAD"),
+        "image": image_for("strategy-lgbm-3"),
+        "tools-image": TOOLS,
+    }
+    assert first["labels"] == {"pipelines.trading/environment": "dev"}
+
+
+def test_deploy_cli_one_line_per_environment_and_refusals(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipelines.cli import main
+    from pipelines.cli import main as cli
+    from tests.conftest import REPO_ROOT
 
-    root = init_repo(tmp_path / "repo")
-    write_manifest(
-        root / "environments" / "dev" / "model.yaml",
-        yaml.safe_load(manifest_for(tmp_path, "bundle.json", "a" * 64).read_text()),
-    )
+    def main(argv: list[str]) -> int:
+        return cli(["--params", str(REPO_ROOT / "params.yaml"), *argv])
+
+    root, before = gitops_with_changes(tmp_path)
     outputs = tmp_path / "github_output"
-    outputs.write_text("earlier=1\n")
     monkeypatch.chdir(root)
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    assert main(["deploy", "--env", "dev", "--changed-since", "HEAD"]) == 0
-    assert "dev: nothing changed since HEAD" in capsys.readouterr().out
-    assert outputs.read_text() == "earlier=1\nmodel_version=1\ndeployed=false\n"
-    assert manifest_version(root, "staging") == "none"
+    monkeypatch.setenv("TOOLS_IMAGE", TOOLS)
+    fake = FakeArgo()
+    with serve(fake) as url:
+        monkeypatch.setenv("ARGO_SERVER", url)
+        monkeypatch.setenv("ARGO_TOKEN", "Bearer tok")
+        assert main(["deploy", "--since", "HEAD~1", "--poll", "0.05"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert [line.split(":")[0] for line in out] == ["dev", "staging", "prod"]
+        assert "staging: workflow deploy-staging-00001 Succeeded" in out[1]
+        assert "staging_deployed=true\n" in outputs.read_text()
+        assert "dev_deployed=false\n" in outputs.read_text()
+
+        monkeypatch.setenv("ARGO_TOKEN", "wrong")
+        assert main(["deploy", "--since", before]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: Argo Server http://127.0.0.1:") and "HTTP 401" in err
+        assert err.count("\n") == 1
+    monkeypatch.setenv("TOOLS_IMAGE", "ghcr.io/trading-pipelines/tools:main")
+    assert main(["deploy", "--since", before]) == 2
+    assert "--tools-image: 'ghcr.io/trading-pipelines/tools:main' is not an image by digest" in (
+        capsys.readouterr().err
+    )
+
+
+def test_unknown_template_and_connection_settings() -> None:
+    fake = FakeArgo(templates=set())
+    with serve(fake) as url:
+        client = ArgoClient(ArgoServer(url, "tok"))
+        with pytest.raises(ArgoError, match='HTTP 404 workflowtemplates.argoproj.io "deploy"'):
+            client.submit("deploy", {"environment": "dev"}, {})
+    server = server_from(None, None, None, environ={"ARGO_SERVER": "argo.example:2746"})
+    assert (server.url, server.token, server.namespace) == (
+        "https://argo.example:2746",
+        None,
+        "argo",
+    )
+    with pytest.raises(ArgoError, match="set ARGO_SERVER"):
+        server_from(None, None, None, environ={})
 
 
 def test_step_outputs_are_one_line_each(tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ def test_unpinned_action(repo: Path) -> None:
     )
     messages = workflow_messages(repo)
     assert any(
-        "ci.yml: jobs.test.steps[0]: action 'actions/checkout@v4' is not pinned" in m
+        "ci.yml: jobs.changes.steps[0]: action 'actions/checkout@v4' is not pinned" in m
         for m in messages
     ), messages
     assert any("zizmor unpinned-uses" in m for m in messages), messages
@@ -180,7 +180,18 @@ def test_unknown_metric_names_and_impossible_failure_limit(repo: Path) -> None:
         "      count: 1\n      failureLimit: 0\n",
         "      count: 1\n      failureLimit: 1\n",
     )
-    edit(repo / "environments/base/prometheusrule.yaml", "(strategy_ready)", "(strategy_redy{})")
+    # An overlay may still carry a PrometheusRule: its expressions are checked too.
+    (repo / "environments/dev/rule.yaml").write_text(
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n"
+        "metadata:\n  name: strategy-service-delivery\nspec:\n  groups:\n"
+        "    - name: strategy-delivery\n      rules:\n        - alert: StrategyServiceNotReady\n"
+        "          expr: max (strategy_redy{}) == 0\n"
+    )
+    edit(
+        repo / "environments/dev/kustomization.yaml",
+        "  - model.yaml\n",
+        "  - model.yaml\n  - rule.yaml\n",
+    )
     messages = overlay_messages(repo, "dev")
     assert any("query uses 'strategy_request_total'" in m for m in messages), messages
     assert any("failureLimit 1 >= count 1: the metric can never fail" in m for m in messages)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.delivery.digests import MlflowRegistry, move_alias
+from pipelines.registry.tags import DIGEST_TAG, ran_successfully
 
 
 @pytest.mark.slow
@@ -19,7 +20,7 @@ def test_digest_lookup_and_alias(tmp_path: Path) -> None:
     for version, sha in (("1", "a" * 64), ("2", "b" * 64)):
         mv = client.create_model_version("strategy-lgbm", source=str(tmp_path / version))
         assert str(mv.version) == version
-        client.set_model_version_tag("strategy-lgbm", version, "sha256", sha)
+        client.set_model_version_tag("strategy-lgbm", version, DIGEST_TAG, sha)
 
     registry = MlflowRegistry(uri)
     assert registry.knows("strategy-lgbm", "1", "a" * 64)
@@ -31,3 +32,12 @@ def test_digest_lookup_and_alias(tmp_path: Path) -> None:
     assert move_alias(uri, "strategy-lgbm", "prod", "2") == "1"
     assert str(client.get_model_version_by_alias("strategy-lgbm", "prod").version) == "2"
     assert str(client.get_model_version_by_alias("strategy-lgbm", "prod-previous").version) == "1"
+
+    image = "ghcr.io/trading-pipelines/strategy-service@sha256:" + "ab" * 32
+    assert ran_successfully(registry.tags("strategy-lgbm", "2") or {}, "prod") is not None
+    registry.record_deployed("strategy-lgbm", "2", "prod", image)
+    assert ran_successfully(registry.tags("strategy-lgbm", "2") or {}, "prod", image) is None
+    registry.record_rolled_back("strategy-lgbm", "2", "prod")
+    why = ran_successfully(registry.tags("strategy-lgbm", "2") or {}, "prod", image)
+    assert why is not None and why.startswith("was rolled back out of prod")
+    assert registry.tags("strategy-lgbm", "9") is None

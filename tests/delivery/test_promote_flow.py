@@ -15,7 +15,8 @@ from pipelines.delivery.params import DeliveryParams
 from pipelines.delivery.promote import PromotionRefused, promote
 from pipelines.delivery.rollback import RollbackRefused, rollback
 from pipelines.errors import GateFailed, PipelineError
-from tests.delivery.gitrepo import git, init_repo, merge, write_candidate
+from pipelines.registry.manifest import empty_manifest
+from tests.delivery.gitrepo import bundle_sha, git, init_repo, merge, write_candidate
 
 PARAMS = DeliveryParams()
 
@@ -24,13 +25,26 @@ def manifest(root: Path, env: str, rev: str = "main") -> dict[str, Any]:
     return yaml.safe_load(git(root, "show", f"{rev}:environments/{env}/model.yaml"))
 
 
-def promote_and_merge(root: Path, env: str) -> None:
-    result = promote(root, PARAMS, env, by="tester")
+def registry_for(*versions: str) -> InMemoryRegistry:
+    return InMemoryRegistry({("strategy-lgbm", v): bundle_sha(v) for v in versions})
+
+
+def deployed(root: Path, env: str, registry: InMemoryRegistry) -> None:
+    """What the deploy template's record step does once the Rollout is healthy."""
+    doc = manifest(root, env)
+    model = doc["model"]
+    registry.record_deployed(model["name"], model["version"], env, doc["image"])
+
+
+def promote_and_merge(root: Path, env: str, registry: InMemoryRegistry | None = None) -> None:
+    result = promote(root, PARAMS, env, by="tester", registry=registry)
     assert result.status == "created"
     assert git(root, "diff", "--name-only", "main", result.branch) == (
         f"environments/{env}/model.yaml"
     )
     merge(root, result.branch)
+    if registry is not None:
+        deployed(root, env, registry)
 
 
 class FakeGitHub:
@@ -69,30 +83,36 @@ class FakeGitHub:
 
 def test_dev_staging_prod_then_rollback(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
+    registry = registry_for("1", "2")
     sha1 = write_candidate(root, "1")
 
-    with pytest.raises(PromotionRefused, match="never ran in staging"):
-        promote(root, PARAMS, "prod", by="tester")
-    with pytest.raises(PromotionRefused, match="never ran in dev"):
-        promote(root, PARAMS, "staging", by="tester")
+    with pytest.raises(PromotionRefused, match="nothing runs in staging"):
+        promote(root, PARAMS, "prod", by="tester", registry=registry)
+    with pytest.raises(PromotionRefused, match="nothing runs in dev"):
+        promote(root, PARAMS, "staging", by="tester", registry=registry)
 
     for env in ("dev", "staging", "prod"):
-        promote_and_merge(root, env)
-        model = manifest(root, env)["model"]
-        assert (model["version"], model["artifact"]["sha256"]) == ("1", sha1)
+        promote_and_merge(root, env, registry)
+        doc = manifest(root, env)
+        assert (doc["model"]["version"], doc["model"]["artifact"]["sha256"]) == ("1", sha1)
+        # The image travels with the model, from the candidate to dev and onwards.
+        assert doc["image"] == manifest(root, "dev")["image"] != empty_manifest(env)["image"]
     assert manifest(root, "prod")["model"]["promotion"]["from"] == "staging"
 
-    sha2 = write_candidate(root, "2")
+    write_candidate(root, "2")
     for env in ("dev", "staging", "prod"):
-        promote_and_merge(root, env)
+        promote_and_merge(root, env, registry)
     assert manifest(root, "prod")["model"]["version"] == "2"
+    image2 = manifest(root, "prod")["image"]
 
-    registry = InMemoryRegistry({("strategy-lgbm", "1"): sha1, ("strategy-lgbm", "2"): sha2})
     result = rollback(root, PARAMS, "prod", registry=registry, reason="canary aborted")
     assert result.version == "1" and result.branch == "rollback/prod/previous"
     assert git(root, "rev-parse", "--abbrev-ref", "HEAD") == "main"
-    assert manifest(root, "prod", result.branch)["model"]["version"] == "1"
+    rolled = manifest(root, "prod", result.branch)
+    assert rolled["model"]["version"] == "1" and rolled["image"] != image2
     assert "Reason: canary aborted" in git(root, "log", "-1", "--format=%B", result.branch)
+    # The version taken out is no longer one that ran successfully in prod.
+    assert "rolled_back.prod" in (registry.tags("strategy-lgbm", "2") or {})
     merge(root, result.branch)
     assert manifest(root, "prod")["model"]["artifact"]["sha256"] == sha1
     assert manifest(root, "staging")["model"]["version"] == "2"
@@ -104,9 +124,115 @@ def test_dev_staging_prod_then_rollback(tmp_path: Path) -> None:
     direct = rollback(root, PARAMS, "dev", registry=registry, to_version="1", direct=True)
     assert direct.branch is None and direct.version == "1"
     assert manifest(root, "dev")["model"]["version"] == "1"
+    assert git(root, "status", "--porcelain") == ""
     assert first == git(
         root, "rev-list", "--max-count=1", "main", "--", "environments/prod/model.yaml"
     )
+
+
+def test_promotion_asks_whether_it_ran_successfully_before(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo")
+    registry = registry_for("1")
+    write_candidate(root, "1")
+    promote_and_merge(root, "dev")  # merged, but the deploy never finished
+    with pytest.raises(PromotionRefused, match="never finished deploying in dev"):
+        promote(root, PARAMS, "staging", by="t", registry=registry)
+    with pytest.raises(PromotionRefused, match="model registry is needed"):
+        promote(root, PARAMS, "staging", by="t")
+
+    image = manifest(root, "dev")["image"]
+    other = image.replace("@sha256:", "@sha256:f")[:-1]
+    registry.record_deployed("strategy-lgbm", "1", "dev", other)
+    with pytest.raises(PromotionRefused, match="ran in dev with image"):
+        promote(root, PARAMS, "staging", by="t", registry=registry)
+
+    deployed(root, "dev", registry)
+    registry.record_rolled_back("strategy-lgbm", "1", "dev")
+    with pytest.raises(PromotionRefused, match="was rolled back out of dev"):
+        promote(root, PARAMS, "staging", by="t", registry=registry)
+
+    deployed(root, "dev", registry)  # redeployed after the rollback: it ran successfully
+    assert promote(root, PARAMS, "staging", by="t", registry=registry).status == "created"
+
+    # A newer candidate than what dev runs is not evidence for staging.
+    write_candidate(root, "2")
+    with pytest.raises(PromotionRefused, match="promote it to dev first"):
+        promote(root, PARAMS, "staging", by="t", registry=registry_for("1", "2"))
+
+
+def test_evidence_is_checked_not_trusted(tmp_path: Path) -> None:
+    import hashlib
+
+    from pipelines.delivery.candidate import CandidateError
+
+    root = init_repo(tmp_path / "repo")
+    write_candidate(root, "1", judged="e" * 64)
+    with pytest.raises(CandidateError, match="judged bundle sha256 eeeeeeeeeeee"):
+        promote(root, PARAMS, "dev", by="t")
+
+    evidence = tmp_path / "evidence"  # the training artifact, outside the checkout
+    write_candidate(evidence, "1")
+    result = promote(root, PARAMS, "dev", by="t", evidence=evidence)
+    recorded = manifest(root, "dev", result.branch)["model"]["evaluation"]["gate"]
+    report = (evidence / "reports/gates/dev.json").read_bytes()
+    assert recorded["report_sha256"] == hashlib.sha256(report).hexdigest()
+    assert git(root, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("uri", "image", "message"),
+    [
+        ("models/model_bundle.json", "default", "is a path, not an object in the artifact store"),
+        ("runs:/abc/bundle/model_bundle.json", "default", "embedded MLflow's local store"),
+        ("https://example.com/b.json", "default", "not in the artifact store"),
+        (None, None, "image is null"),
+    ],
+)
+def test_undeployable_candidate_is_refused(
+    tmp_path: Path, uri: str | None, image: str | None, message: str
+) -> None:
+    root = init_repo(tmp_path / "repo")
+    write_candidate(root, "1", uri=uri, image=image)
+    with pytest.raises(PromotionRefused, match=message):
+        promote(root, PARAMS, "dev", by="t")
+    assert git(root, "branch", "--list", "promote/*") == ""
+
+
+def test_git_writing_commands_refuse_a_dirty_tree_and_never_reset(tmp_path: Path) -> None:
+    from pipelines.delivery.gitops import DirtyTree
+
+    root = init_repo(tmp_path / "repo")
+    registry = registry_for("1", "2")
+    write_candidate(root, "1")
+    promote_and_merge(root, "dev", registry)
+    write_candidate(root, "2")
+    promote_and_merge(root, "dev", registry)
+    target = root / "environments/dev/model.yaml"
+    edited = target.read_bytes() + b"# work in progress\n"
+    target.write_bytes(edited)
+    refs = git(root, "for-each-ref")
+    with pytest.raises(DirtyTree, match=r"uncommitted changes to environments/dev/model.yaml"):
+        rollback(root, PARAMS, "dev", registry=registry, direct=True)
+    with pytest.raises(DirtyTree, match="promote --to dev: uncommitted changes"):
+        promote(root, PARAMS, "dev", by="t")
+    assert target.read_bytes() == edited and git(root, "for-each-ref") == refs
+
+    # Refused later (unknown digest) in a clean tree: the tree is untouched, untracked files too.
+    git(root, "checkout", "--", ".")
+    (root / "notes.txt").write_text("mine\n")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    with pytest.raises(RollbackRefused, match="unknown to the model registry"):
+        rollback(root, PARAMS, "dev", registry=InMemoryRegistry(), direct=True)
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before and git(root, "for-each-ref") == refs
+
+    sources = Path(__file__).resolve().parents[2] / "pipelines"
+    offenders = [
+        str(p)
+        for p in sources.rglob("*.py")
+        if any(s in p.read_text() for s in ('"reset"', "--hard"))
+    ]
+    assert offenders == []
 
 
 def test_rollback_refuses_digest_unknown_to_registry(tmp_path: Path) -> None:
@@ -208,26 +334,20 @@ def test_concurrent_promotions_one_wins(tmp_path: Path) -> None:
 
 def test_concurrent_promotions_in_one_clone(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo")
-    write_candidate(root, "2")
-    (root / "models" / "candidate2.json").write_text(
-        (root / "models" / "candidate.json").read_text()
-    )
-    write_candidate(root, "1")
+    for version in ("1", "2"):
+        write_candidate(tmp_path / f"evidence{version}", version)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
-    def run(candidate: str) -> None:
+    def run(evidence: Path) -> None:
         barrier.wait()
         try:
-            promote(root, PARAMS, "dev", by="t", candidate_path=Path(candidate))
+            promote(root, PARAMS, "dev", by="t", evidence=evidence)
             outcomes.append("ok")
         except PromotionRefused as exc:
             outcomes.append(str(exc))
 
-    threads = [
-        threading.Thread(target=run, args=(f"models/{n}.json",))
-        for n in ("candidate", "candidate2")
-    ]
+    threads = [threading.Thread(target=run, args=(tmp_path / f"evidence{n}",)) for n in ("1", "2")]
     for t in threads:
         t.start()
     for t in threads:
@@ -250,8 +370,8 @@ def test_cli_promote_and_refusal_are_one_line(
     assert capsys.readouterr().out == "dev: created on promote/dev\n"
     assert main([*params, "promote", "--to", "prod"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: prod: strategy-lgbm 1 (sha256 ") and err.count("\n") == 1
-    assert "never ran in staging" in err
+    assert err.startswith("error: prod: nothing runs in staging; promote strategy-lgbm 1 (sha256 ")
+    assert err.count("\n") == 1
 
 
 def test_rollback_refuses_invalid_result_and_mixed_commits(tmp_path: Path) -> None:
@@ -262,7 +382,9 @@ def test_rollback_refuses_invalid_result_and_mixed_commits(tmp_path: Path) -> No
     with pytest.raises(RollbackRefused, match="besides environments/dev/model.yaml"):
         rollback(root, PARAMS, "dev", registry=registry)
     target = root / "environments" / "dev" / "model.yaml"
-    target.write_text("apiVersion: pipelines.trading/v1\nkind: ModelManifest\nenvironment: dev\n")
+    broken = yaml.safe_load(target.read_text())
+    del broken["model"]
+    target.write_text(yaml.safe_dump(broken))
     git(root, "commit", "--quiet", "-am", "hand edit without model key")
     write_manifest(target, empty_manifest("dev"))
     git(root, "commit", "--quiet", "-am", "fix")

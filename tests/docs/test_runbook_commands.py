@@ -25,6 +25,7 @@ FENCE = re.compile(r"^```(\w*)\s*$")
 INLINE = re.compile(r"`([^`\n]+)`")
 INLINE_PROGRAMS = ("pipelines ", "python -m pipelines", "make ", "dvc ", "git ", "kubectl ")
 SHELL_LANGS = {"bash", "sh", "shell", "console"}
+RUNNABLE = "<!-- runnable:"
 
 DVC = {
     "add",
@@ -90,6 +91,7 @@ KUBECTL = {
     "get",
     "kustomize",
     "logs",
+    "patch",
     "port-forward",
     "rollout",
     "scale",
@@ -109,6 +111,7 @@ ARGO_ROLLOUTS = {
     "undo",
 }
 PROMTOOL = {"check", "query", "test"}
+GH = {"workflow"}
 AMTOOL = {"alert", "check-config", "config", "silence"}
 PLAIN = {"cd", "curl", "ls", "cat", "jq"}
 
@@ -123,13 +126,18 @@ def extract(path: Path, root: Path = REPO_ROOT) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     lang: str | None = None
     pending = ""
+    previous = ""
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         where = f"{path.relative_to(root)}:{number}"
         stripped = line.strip()
         fence = FENCE.match(stripped)
         if fence:
-            lang = None if lang is not None else fence.group(1)
+            # A runnable block is a whole script (tests/infra/test_runbook.py checks it).
+            runnable = lang is None and previous.startswith(RUNNABLE)
+            lang = None if lang is not None else ("runnable" if runnable else fence.group(1))
+            previous = stripped
             continue
+        previous = stripped or previous
         if lang is not None:
             if lang in SHELL_LANGS and stripped and not stripped.startswith("#"):
                 text = pending + stripped.removeprefix("$ ")
@@ -183,13 +191,14 @@ def check(command: str, targets: set[str]) -> str | None:
             problem = None if args and set(args) <= targets else f"unknown make target {args}"
         elif program == "kubectl" and args[:2] == ["argo", "rollouts"]:
             problem = None if args[2:3] and args[2] in ARGO_ROLLOUTS else f"argo rollouts {args}"
-        elif program in {"dvc", "git", "kubectl", "promtool", "amtool"}:
+        elif program in {"dvc", "git", "kubectl", "promtool", "amtool", "gh"}:
             known = {
                 "dvc": DVC,
                 "git": GIT,
                 "kubectl": KUBECTL,
                 "promtool": PROMTOOL,
                 "amtool": AMTOOL,
+                "gh": GH,
             }[program]
             problem = None if args and args[0] in known else f"unknown {program} sub-command"
         elif program in PLAIN:
@@ -257,7 +266,7 @@ def test_every_runbook_and_playbook_exists():
         "rollback-procedures",
         "disaster-recovery",
     }
-    assert len(playbooks) == 6  # one per critical alert (tests/monitoring checks the links)
+    assert len(playbooks) == 7  # one per critical alert (tests/monitoring checks the links)
 
 
 def test_relative_links_resolve():

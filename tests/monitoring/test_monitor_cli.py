@@ -136,10 +136,20 @@ def test_health_refuses_a_bundle_whose_digest_differs(workdir, capsys):
     )
 
 
-def test_health_with_nothing_deployed_says_so(workdir, capsys):
+def test_health_with_nothing_deployed_is_a_notice_and_a_successful_run(
+    workdir, capsys, monkeypatch
+):
+    outputs = workdir / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.delenv("PUSHGATEWAY_URL", raising=False)
     (workdir / "model.yaml").write_text("environment: prod\nmodel: null\n")
-    assert main(["monitor", "health", "--manifest", "model.yaml"]) == 2
-    assert "no model deployed" in capsys.readouterr().err
+    assert main(["monitor", "health", "--manifest", "model.yaml"]) == 0
+    assert "notice:" in capsys.readouterr().err
+    assert "status=no-model" in outputs.read_text()
+    runs = _samples(workdir / "reports/metrics/pipeline_feature_health.prom")
+    assert (
+        runs[("pipeline_runs_total", (("pipeline", "feature_health"), ("status", "success")))] == 1
+    )
 
 
 def test_mark_carries_counts_and_timestamps_forward(workdir):

@@ -224,7 +224,9 @@ def test_template_queries_catch_each_bad_candidate(
     ]
     window = 64
     warm_up(services, bars, window)
-    url = start_prometheus({HASHES[name]: f"127.0.0.1:{s.port}" for name, s in services.items()})
+    url = start_prometheus(
+        {HASHES[name]: f"127.0.0.1:{s.metrics_port}" for name, s in services.items()}
+    )
     # The window's baseline: every service scraped at least once (with its warm-up counts)
     # before the replay starts, so rate() over the window sees the replay as an increase.
     deadline = time.monotonic() + 30

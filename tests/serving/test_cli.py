@@ -23,7 +23,7 @@ def test_serve_missing_manifest(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     settings.write_text("instruments: [KO]\n")
     code = main(["serve", "--manifest", str(tmp_path / "nope.yaml"), "--settings", str(settings)])
     assert code == 2
-    assert one_error_line(capsys) == f"error: {tmp_path / 'nope.yaml'}: file not found"
+    assert one_error_line(capsys) == f"error: {tmp_path / 'nope.yaml'}: manifest not found"
 
 
 def test_serve_settings_without_instruments(

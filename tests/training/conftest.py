@@ -56,6 +56,7 @@ def synthetic() -> dict[str, Any]:
         "label_horizon": params.label.horizon,
         "frequency": "daily",
         "input_sha256": "0" * 64,
+        "annualisation": {"bars_per_year": 252.0, "derivation": "24/5 calendar (test)"},
     }
     return {"params": params, "bars": bars, "store": store, "labels": labels, "metadata": metadata}
 

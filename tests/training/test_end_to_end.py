@@ -20,6 +20,7 @@ import jsonschema
 import pandas as pd
 import pytest
 
+from pipelines.data import events, reference
 from pipelines.registry.bundle import load_bundle, sha256_file
 from pipelines.registry.mlflow_log import candidate_schema
 from pipelines.training.gates import report_schema
@@ -63,6 +64,16 @@ def repo(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
     bars["timestamp"] = pd.to_datetime(bars.pop("Date"), utc=True)
     (root / "data/validated").mkdir(parents=True, exist_ok=True)
     bars[["timestamp", "instrument", "close"]].to_parquet(root / "data/validated/bars.parquet")
+    # The features stage also reads the instrument master and the (empty) news events.
+    master = root / "data/sample/instruments.csv"
+    rows, _ = reference.parse_reference(master.name, master.read_bytes())
+    recorded = pd.Timestamp("2024-01-01T00:00:00Z")
+    reference.write(
+        root / "data/reference",
+        reference.merge(reference.read(root / "data/reference"), rows, recorded)[0],
+    )
+    (root / "data/ingested").mkdir(parents=True, exist_ok=True)
+    events.empty().to_parquet(root / "data/ingested/events.parquet")
     for args in (["git", "init", "-q"], ["git", "add", "-A"]):
         _run(root, *args)
     _run(

@@ -21,6 +21,15 @@ GOOD: dict[str, Any] = {
     "total_pnl": 1.5,
     "leakage_findings": 0,
 }
+LEARNED: dict[str, Any] = {
+    "trees": 40,
+    "importance_total": 12.5,
+    "prediction_std": 0.03,
+    "baseline_agreement": 0.6,
+    "tuning_spread": 0.2,
+    "n_trials": 20,
+}
+GOOD |= LEARNED
 BASELINE = {"kind": "naive_equal_weight_long", "description": "d", "total_pnl": 1.0, "reason": "r"}
 CANDIDATE = {"bundle": "models/model_bundle.json", "sha256": "a" * 64, "git_commit": "abc"}
 CI_OK = {"tests_passed": True, "commit": "abc"}
@@ -38,6 +47,7 @@ def test_everything_good_passes() -> None:
     report = gates.evaluate("prod", strict(), GOOD, BASELINE, CANDIDATE, CI_OK)
     assert report["verdict"] == "pass", report
     assert set(verdicts(report)) == {
+        "learned_something",
         "sharpe",
         "max_drawdown",
         "win_rate",
@@ -49,21 +59,23 @@ def test_everything_good_passes() -> None:
     }
 
 
-@pytest.mark.parametrize("metric", sorted(GOOD))
+@pytest.mark.parametrize("metric", sorted(set(GOOD) - {"n_trials"}))
 @pytest.mark.parametrize("bad", [None, math.nan, math.inf, "2.5", True])
 def test_missing_or_nan_metric_fails_closed(metric: str, bad: Any) -> None:
     broken = {**GOOD, metric: bad}
     report = gates.evaluate("prod", strict(), broken, BASELINE, CANDIDATE, CI_OK)
     assert report["verdict"] == "fail"
-    name = {"total_pnl": "pnl_vs_baseline", "leakage_findings": "no_leakage"}.get(metric, metric)
-    assert verdicts(report)[name] == "fail"
+    names = {"total_pnl": "pnl_vs_baseline", "leakage_findings": "no_leakage"}
+    names |= dict.fromkeys(LEARNED, "learned_something")
+    assert verdicts(report)[names.get(metric, metric)] == "fail"
 
 
 def test_absent_metric_key_fails_closed() -> None:
     broken = {k: v for k, v in GOOD.items() if k != "sharpe"}
     report = gates.evaluate("prod", strict(), broken, BASELINE, CANDIDATE, CI_OK)
     assert verdicts(report)["sharpe"] == "fail"
-    assert "missing" in report["gates"][0]["reason"]
+    sharpe = next(g for g in report["gates"] if g["name"] == "sharpe")
+    assert "missing" in sharpe["reason"]
 
 
 def test_empty_metrics_fail_every_environment_even_dev() -> None:

@@ -5,31 +5,36 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
+from pipelines.data.calendars import annualisation
 from pipelines.training import metrics
 
 
 @pytest.mark.parametrize(
-    ("frequency", "market", "expected"),
+    ("calendar", "frequency", "expected"),
     [
-        ("daily", "equities", 252.0),
-        ("hourly", "equities", 252.0 * 6.5),
-        ("minute", "equities", 252.0 * 390.0),
-        ("daily", "crypto", 365.0),
-        ("hourly", "crypto", 8760.0),
-        ("minute", "crypto", 525600.0),
+        ("XNYS", "daily", 252.0),
+        ("XNYS", "hourly", 252.0 * 7),  # 9:30-16:00 touches seven clock hours
+        ("XNYS", "minute", 252.0 * 390.0),
+        ("FX", "hourly", 261.0 * 24),
+        ("24/7", "daily", 365.0),
+        ("24/7", "hourly", 8760.0),
     ],
 )
-def test_periods_per_year(frequency: str, market: str, expected: float) -> None:
-    assert metrics.periods_per_year(frequency, market) == pytest.approx(expected)
+def test_periods_per_year_come_from_the_calendar(
+    calendar: str, frequency: str, expected: float
+) -> None:
+    year = annualisation([calendar], frequency, pd.Timestamp("2023-06-30"))  # type: ignore[arg-type]
+    assert metrics.periods_per_year(year) == expected
 
 
 def test_periods_override_and_unknown() -> None:
-    assert metrics.periods_per_year("hourly", "equities", override=2000.0) == 2000.0
-    with pytest.raises(ValueError, match="weekly"):
-        metrics.periods_per_year("weekly")
+    assert metrics.periods_per_year(None, override=2000.0) == 2000.0
+    with pytest.raises(ValueError, match="no trading year recorded"):
+        metrics.periods_per_year({})
 
 
 @pytest.mark.parametrize("ppy", [252.0, 1638.0, 98280.0])

@@ -81,12 +81,13 @@ class ServePods(FakePods):
 
     def start(self, namespace: str, name: str, pod_spec: dict, labels: Any) -> Pod:
         ip = next(ADDRESSES)
-        with socket.socket() as sock:
-            sock.bind((ip, 0))
-            port = int(sock.getsockname()[1])
+        port, metrics_port = (self._free(ip) for _ in range(2))
         spec = copy.deepcopy(pod_spec)
         container = spec["containers"][0]
-        container["ports"] = [{"name": "http", "containerPort": port}]
+        container["ports"] = [
+            {"name": "http", "containerPort": port},
+            {"name": "metrics", "containerPort": metrics_port},
+        ]
         folder = self.root / name
         folder.mkdir(parents=True)
         volume = next(v for v in spec.get("volumes") or [] if "configMap" in v)
@@ -106,11 +107,18 @@ class ServePods(FakePods):
             str(folder / "model.yaml"),
         ]
         argv += ["--settings", str(folder / "settings.yaml"), "--host", ip, "--port", str(port)]
+        argv += ["--metrics-port", str(metrics_port)]
         proc = procs.spawn(name, argv, log_dir=self.root / "logs", env=env, cwd=REPO_ROOT)
         pod = Pod(namespace, name, ip, dict(labels), spec, "Running", False)
         pod.extra["pid"] = proc.pid
         self.pods[(namespace, name)] = pod
         return pod
+
+    @staticmethod
+    def _free(ip: str) -> int:
+        with socket.socket() as sock:
+            sock.bind((ip, 0))
+            return int(sock.getsockname()[1])
 
     def probe(self) -> None:
         """Readiness as kubelet sees it: GET /readyz on the pod address."""
@@ -209,14 +217,10 @@ class Twin:
         return found
 
     def deploy(self, version: str, **env: str) -> None:
-        manifest = {
-            "environment": "prod",
-            "model": {
-                "name": "strategy",
-                "version": version,
-                "artifact": {"uri": str(self.bundle.path), "sha256": self.bundle.sha256},
-            },
-        }
+        from tests.registry.fixtures import manifest as promoted_unit
+
+        uri = f"file://{self.bundle.path}"
+        manifest = promoted_unit("prod", uri, self.bundle.sha256, name="strategy", version=version)
         name = f"model-manifest-{version}"
         data = {"model.yaml": yaml.safe_dump(manifest), "settings.yaml": yaml.safe_dump(SETTINGS)}
         self.store.apply(

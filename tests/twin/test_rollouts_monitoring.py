@@ -24,9 +24,8 @@ def prod() -> list[dict[str, Any]]:
 
 
 def add_pod(pods: FakePods, name: str, pod_hash: str, phase: str = "Running") -> None:
-    spec = {
-        "containers": [{"name": "strategy", "ports": [{"name": "http", "containerPort": 8080}]}]
-    }
+    ports = [{"name": "http", "containerPort": 8080}, {"name": "metrics", "containerPort": 9102}]
+    spec = {"containers": [{"name": "strategy", "ports": ports}]}
     labels = {"app.kubernetes.io/name": "strategy-service", "rollouts-pod-template-hash": pod_hash}
     ip = f"127.0.0.{len(pods.pods) + 2}"
     pods.pods[(NS, name)] = Pod(NS, name, ip, labels, spec, phase, phase == "Running")
@@ -45,13 +44,14 @@ def test_file_sd_targets_follow_the_pods(tmp_path: Path, prod: list[dict[str, An
     (path,) = writer.write()
     assert path == tmp_path / "prometheus" / "file_sd" / f"{NS}.json"
     groups = json.loads(path.read_text())
-    assert [g["targets"] for g in groups] == [["127.0.0.2:8080"], ["127.0.0.3:8080"]]
+    # the monitor's endpoint is the pods' metrics port (the API port is never scraped)
+    assert [g["targets"] for g in groups] == [["127.0.0.2:9102"], ["127.0.0.3:9102"]]
     assert groups[0]["labels"] == {
         "namespace": NS,
         "service": "strategy-service-metrics",  # the one Service the monitor selects
         "pod": "strategy-service-aaa-1",
         "container": "strategy",
-        "endpoint": "http",
+        "endpoint": "metrics",
         "job": "strategy-service-metrics",
         "rollouts_pod_template_hash": "aaa",
         "__metrics_path__": "/metrics",

@@ -52,7 +52,14 @@ class ObjectStore(Protocol):
 
 @dataclass
 class Pod:
-    """A running pod: its processes, loopback IP, labels and kubelet-observed state."""
+    """A running pod: its processes, loopback IP, labels and kubelet-observed state.
+
+    ``extra`` keys set by the cluster's runner: ``uid``; ``reason`` (``ErrImagePull``,
+    ``CreateContainerConfigError``, ``FailedMount``: the pod stays Pending with ``message``);
+    ``mappers`` (container name -> its container-path-to-host-path mapper); ``kubelet_thread``;
+    ``deleted`` (True once deleted, in the last notification). The runner mirrors every pod
+    into the store as a ``Pod`` object (``status.phase``, ``status.podIP``, ``Ready``).
+    """
 
     namespace: str
     name: str
@@ -68,8 +75,33 @@ class Pod:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class ServiceDns(Protocol):
+    """The cluster DNS the pods resolve (``<svc>.<ns>.svc[.cluster.local]:<port>``).
+
+    By default a Service name resolves to its ready pods at the target port (kube-proxy). A
+    controller that routes a Service itself (the Istio mesh) points the name at its listener.
+    """
+
+    def override(self, host: str, port: int, target: tuple[str, int] | None) -> None:
+        """Route ``host:port`` (``svc.ns``: every form of the name) to ``target``; None undoes."""
+        ...
+
+    def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+        """What a pod gets for ``host:port`` now (empty: no such name)."""
+        ...
+
+    def refresh(self) -> None:
+        """Recompute the table (after Services or readiness changed) and publish it to pods."""
+        ...
+
+
 class PodRunner(Protocol):
     """Runs pod specs as local processes, probes them and stops them by PID."""
+
+    @property
+    def dns(self) -> ServiceDns:
+        """The cluster DNS of the pods this runner starts."""
+        ...
 
     def start(self, namespace: str, name: str, pod_spec: Obj, labels: Mapping[str, str]) -> Pod:
         """Start every container of ``pod_spec`` (init containers first); returns at once."""
@@ -83,9 +115,26 @@ class PodRunner(Protocol):
         """Pods that exist (any phase)."""
         ...
 
+    def get(self, namespace: str, name: str) -> Pod | None:
+        """One pod, or None."""
+        ...
+
+    def subscribe(self, callback: Callable[[Pod], None]) -> None:
+        """Call ``callback(pod)`` on every visible change of a pod (phase, ready, message)."""
+        ...
+
 
 class Controller(Protocol):
-    """A reconciler started with the cluster process and stopped with it."""
+    """A reconciler started with the cluster process and stopped with it.
+
+    Rollout status contract (written by the Rollouts controller, read by the
+    ``kubectl-argo-rollouts`` shim and by ``GET /kube/v1/rollouts/{ns}/{name}``):
+    ``status.phase`` is Healthy, Progressing, Paused or Degraded and ``status.message`` says
+    why (for Degraded, Argo's abort message). The shim's ``promote`` clears
+    ``status.pauseConditions``, sets ``status.controllerPause: false`` and ``spec.paused:
+    false`` (``--full``: ``status.promoteFull: true``); ``abort`` sets ``status.abort: true``
+    and ``retry`` sets it false: the controller reads these fields as Argo's does.
+    """
 
     def start(self, store: ObjectStore, pods: PodRunner) -> None:
         """Begin watching and acting (in a thread of its own)."""

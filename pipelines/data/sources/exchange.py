@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipelines.data.params import ExchangeSource
 from pipelines.data.sources import RawItem
+from pipelines.data.sources.formats import Parsed, to_long
 from pipelines.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -156,8 +157,8 @@ def fetch(
     return items
 
 
-def parse_candles(name: str, data: bytes) -> pd.DataFrame:
-    """Turn an archived candle payload into long-format bars."""
+def parse_candles(name: str, data: bytes) -> Parsed:
+    """Turn an archived candle payload into long-format bars (a non-finite value: rejected)."""
     try:
         payload = json.loads(data.decode("utf-8"))
         candles = payload["candles"]
@@ -169,4 +170,4 @@ def parse_candles(name: str, data: bytes) -> pd.DataFrame:
     frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="ms", utc=True)
     frame[columns[1:]] = frame[columns[1:]].astype("float64")
     frame.insert(1, "instrument", instrument)
-    return frame
+    return to_long(frame, name, "long", parquet=True)

@@ -20,7 +20,12 @@ def client(params: S3Source) -> Any:
     return boto3.client("s3", endpoint_url=params.endpoint_url, region_name=params.region)
 
 
-def fetch(params: S3Source, s3: Any = None, seen: Mapping[str, str] | None = None) -> list[RawItem]:
+def fetch(
+    params: S3Source,
+    s3: Any = None,
+    seen: Mapping[str, str] | None = None,
+    required: bool = True,
+) -> list[RawItem]:
     """Download the objects under ``s3://bucket/prefix`` not ingested yet (sorted by key).
 
     Args:
@@ -28,6 +33,7 @@ def fetch(params: S3Source, s3: Any = None, seen: Mapping[str, str] | None = Non
         s3: A boto3 S3 client (built from params when None).
         seen: ETag of every object already ingested, by ``s3://`` URL; those are not
             downloaded again.
+        required: Whether no object under the prefix is an error (else nothing is read).
 
     Returns:
         One raw item per new or changed object, named by its key below the prefix.
@@ -48,6 +54,8 @@ def fetch(params: S3Source, s3: Any = None, seen: Mapping[str, str] | None = Non
             for obj in page.get("Contents", [])
             if not obj["Key"].endswith("/")
         )
+        if not objects and not required:
+            return []
         if not objects:
             raise DataError(f"{where}: no objects under the prefix (expected data.s3.prefix)")
         for key, etag in objects:

@@ -10,7 +10,9 @@ from typing import Any
 import yaml
 
 from pipelines.delivery.lint.analysis_rules import check_rule_names, check_template
+from pipelines.delivery.lint.dockerfile import lint_dockerfiles
 from pipelines.delivery.lint.findings import Finding
+from pipelines.delivery.lint.manifest_rules import check_manifest, check_rendered
 from pipelines.delivery.lint.rollout_rules import RolloutChecker
 from pipelines.delivery.lint.schemas import validate_objects
 from pipelines.delivery.lint.workflow_rules import check_argo_workflow
@@ -45,16 +47,17 @@ def overlays(root: Path) -> list[Path]:
 
 
 def lint_overlay(overlay: Path, source: str, shared: Path | None) -> list[Finding]:
-    """Findings for one rendered overlay."""
+    """Findings for one overlay: its manifest and what it renders."""
+    found, manifest = check_manifest(overlay, source)
     try:
         docs = render(overlay)
     except RuntimeError as exc:
-        return [Finding(source, "kubectl kustomize", str(exc))]
+        return [*found, Finding(source, "kubectl kustomize", str(exc))]
+    found += check_rendered(source, docs, manifest)
     settings_file = overlay / "settings.yaml"
     settings = (
         yaml.safe_load(settings_file.read_text(encoding="utf-8")) if settings_file.exists() else {}
     )
-    found: list[Finding] = []
     if shared is not None:
         found += validate_objects(shared, source, docs)
     templates = {
@@ -111,4 +114,5 @@ def run_lint(root: Path, shared: Path | None = None) -> list[Finding]:
     workflows = root / ".github" / "workflows"
     if workflows.is_dir():
         found += lint_workflows(root, workflows)
+    found += lint_dockerfiles(root)
     return sorted(set(found))

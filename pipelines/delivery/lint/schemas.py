@@ -2,7 +2,10 @@
 
 The Rollouts schemas are used in their strict variants (unknown fields rejected). The Workflows
 schema ships a known defect (IntOrString declared as string only, upstream issues #6060/#6349):
-it is fixed at load time as its SOURCE.md documents.
+it is fixed at load time as its SOURCE.md documents. It also has no ``additionalProperties:
+false`` anywhere, so a misspelled or removed field (v4 dropped ``synchronization.mutex`` for
+``mutexes``) would pass: it is made strict at load time the same way, every object definition
+with declared properties rejecting undeclared ones.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ def _workflow_definitions(folder: str) -> dict[str, Any]:
     schema = json.loads((Path(folder) / "schema.json").read_text(encoding="utf-8"))
     definitions: dict[str, Any] = schema["definitions"]
     definitions[INT_OR_STRING] = {"anyOf": [{"type": "integer"}, {"type": "string"}]}
+    for definition in definitions.values():
+        if isinstance(definition, dict) and "properties" in definition:
+            definition.setdefault("additionalProperties", False)
     return definitions
 
 

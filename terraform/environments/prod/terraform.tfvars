@@ -17,6 +17,19 @@ platform = {
       desired_size   = 3
       disk_size_gb   = 50
       labels         = { workload = "general" }
+      taints         = []
+    }
+    # GitHub Actions runners (modules/runners): scaled from zero by the cluster autoscaler while
+    # jobs run; the taint keeps every other pod off these nodes.
+    runners = {
+      instance_types = ["m6i.xlarge"]
+      capacity_type  = "ON_DEMAND"
+      min_size       = 0
+      max_size       = 3
+      desired_size   = 0
+      disk_size_gb   = 100
+      labels         = { workload = "runners" }
+      taints         = [{ key = "workload", value = "runners", effect = "NoSchedule" }]
     }
   }
 
@@ -28,8 +41,12 @@ platform = {
   controller_replicas = 2
   mlflow_replicas     = 2
 
-  github_repository    = "trading-gitops/trading-gitops"
-  create_oidc_provider = true
-  exchanges            = ["binance", "coinbase"]
-  alarm_emails         = []
+  # The one repository whose workflows may assume the CI roles.
+  github_repository = "trading-pipelines/gitops"
+  # The pipelines' data, MLflow and their CI roles live in prod (docs/architecture.md).
+  github_workflow_environments = ["data", "training", "health", "promote-staging", "promote-prod"]
+  create_oidc_provider         = true
+  exchanges                    = ["binance", "coinbase"]
+  alarm_emails                 = []
+  cluster_admin_arns           = []
 }

@@ -13,13 +13,16 @@ variable "github_repository" {
   }
 }
 
-variable "github_environments" {
+variable "workflow_environments" {
   type        = list(string)
-  description = "GitHub environments that get a role; each role trusts only repo:OWNER/REPO:environment:<name>."
+  description = "GitHub workflow environments that get a role in this stack (data, training, health, promote-staging, promote-prod); each role trusts only repo:OWNER/REPO:environment:<name>."
 
   validation {
-    condition     = alltrue([for env in var.github_environments : can(regex("^[A-Za-z0-9_-]+$", env))])
-    error_message = "GitHub environment names must not contain wildcards or separators."
+    condition = alltrue([
+      for env in var.workflow_environments :
+      contains(["data", "training", "health", "promote-staging", "promote-prod"], env)
+    ])
+    error_message = "workflow_environments: each must be one of data, training, health, promote-staging, promote-prod (the environments whose jobs use AWS)."
   }
 }
 
@@ -29,19 +32,19 @@ variable "create_oidc_provider" {
   default     = true
 }
 
-variable "data_bucket_arns" {
-  type        = list(string)
-  description = "Buckets the CI roles read and write (DVC remote, raw archive, MLflow artifacts)."
+variable "bucket_arns" {
+  type        = map(string)
+  description = "Data bucket ARNs by role: dvc (DVC remote), raw (market-data landing and raw archive), mlflow (MLflow artifacts)."
+
+  validation {
+    condition     = alltrue([for role in ["dvc", "raw", "mlflow"] : contains(keys(var.bucket_arns), role)])
+    error_message = "bucket_arns needs the keys dvc, raw and mlflow."
+  }
 }
 
 variable "data_kms_key_arn" {
   type        = string
   description = "KMS key of the data buckets."
-}
-
-variable "eks_cluster_arn" {
-  type        = string
-  description = "EKS cluster the deploy workflows describe (to build a kubeconfig)."
 }
 
 variable "exchanges" {

@@ -17,17 +17,24 @@ variable "settings" {
       desired_size   = number
       disk_size_gb   = number
       labels         = map(string)
+      taints = list(object({
+        key    = string
+        value  = string
+        effect = string
+      }))
     }))
-    db_instance_class        = string       # RDS instance class of the MLflow backend store
-    db_multi_az              = bool         # Multi-AZ standby for the database
-    db_deletion_protection   = bool         # deletion protection for the database
-    db_backup_retention_days = number       # days of automated database backups
-    controller_replicas      = number       # replicas of the Argo controllers
-    mlflow_replicas          = number       # replicas of the MLflow tracking server
-    github_repository        = string       # OWNER/REPO: the only repository whose workflows may assume the CI role
-    create_oidc_provider     = bool         # false if another stack in the same account owns the GitHub OIDC provider
-    exchanges                = list(string) # exchanges that get an (empty) API-key secret
-    alarm_emails             = list(string) # e-mail addresses subscribed to the alarm topic
+    db_instance_class            = string       # RDS instance class of the MLflow backend store
+    db_multi_az                  = bool         # Multi-AZ standby for the database
+    db_deletion_protection       = bool         # deletion protection for the database
+    db_backup_retention_days     = number       # days of automated database backups
+    controller_replicas          = number       # replicas of the Argo controllers
+    mlflow_replicas              = number       # replicas of the MLflow tracking server
+    github_repository            = string       # OWNER/REPO: the only repository whose workflows may assume the CI roles
+    github_workflow_environments = list(string) # GitHub environments whose OIDC role this stack holds (the pipelines' data lives in prod)
+    create_oidc_provider         = bool         # false if another stack in the same account owns the GitHub OIDC provider
+    exchanges                    = list(string) # exchanges that get an (empty) API-key secret
+    alarm_emails                 = list(string) # e-mail addresses subscribed to the alarm topic
+    cluster_admin_arns           = list(string) # IAM principals with cluster admin (EKS access entries)
   })
   description = "Sizing and identity of one environment, from its terraform.tfvars (attributes are commented in the type)."
 

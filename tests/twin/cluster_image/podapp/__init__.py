@@ -1,0 +1,1 @@
+"""A small HTTP service for the twin's pod tests."""

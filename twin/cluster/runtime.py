@@ -1,0 +1,127 @@
+"""The pods' Python runtime: the twin's venv, reachable by a pod's non-root user.
+
+A project image's RUN lines install the locked dependencies into a venv; the twin does not
+rebuild them, it reuses its own venv (the same lock). That venv's interpreter may live where a
+non-root uid cannot reach it (pyenv under ``/root``), so the runtime is a small venv at
+``<home>/cluster/runtime`` made from a system interpreter of the same minor version that every
+user can execute, whose site-packages loads the twin venv's site-packages (``.pth``) and whose
+``bin/`` holds the twin venv's console scripts with their shebang pointed at it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from pipelines.io import atomic
+from twin.errors import TwinError
+
+HERE = Path(__file__).resolve().parent
+RUNTIME_LAYOUT = "2"  # bump to rebuild existing runtimes when their layout changes
+_SKIP = re.compile(r"^(python[0-9.]*|pip[0-9.]*|activate.*|Activate.*)$")
+
+
+def world_reachable(path: Path) -> bool:
+    """Whether every user can reach ``path`` (each parent folder searchable by others)."""
+    resolved = path.resolve()
+    for parent in [resolved, *resolved.parents]:
+        mode = parent.stat().st_mode
+        if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+            return False
+    return bool(resolved.stat().st_mode & stat.S_IROTH)
+
+
+def _system_python() -> Path | None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    for candidate in (
+        base,
+        Path(f"/usr/bin/python{version}"),
+        Path(f"/usr/local/bin/python{version}"),
+    ):
+        if candidate.exists() and world_reachable(candidate):
+            return candidate
+    return None
+
+
+def ensure_support(home: Path) -> Path:
+    """Copy the shims and the pod network module under ``<home>/cluster/runtime``; return it.
+
+    Pods reach them there (a non-root pod user may not reach the checkout).
+    """
+    root = home / "cluster" / "runtime"
+    for name in ("shims", "podnet"):
+        target = root / name
+        target.mkdir(parents=True, exist_ok=True)
+        for source in sorted((HERE / name).iterdir()):
+            if source.name == "__pycache__":
+                continue
+            dest = target / source.name
+            if source.is_symlink():
+                if not dest.is_symlink():
+                    dest.unlink(missing_ok=True)
+                    dest.symlink_to(source.readlink())
+            elif not dest.exists() or dest.read_bytes() != source.read_bytes():
+                atomic.write_bytes(dest, source.read_bytes())
+                dest.chmod(source.stat().st_mode & 0o777)
+    return root
+
+
+def ensure_runtime(home: Path) -> Path:
+    """Create (once) the runtime venv; return its folder (``bin/``, ``shims/``, ``podnet/``).
+
+    Raises:
+        TwinError: No interpreter of this minor version that every user can run.
+    """
+    root = home / "cluster" / "runtime"
+    marker = root / ".ready"
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    stamp = f"{RUNTIME_LAYOUT} {site_packages}"
+    if not (marker.exists() and marker.read_text().strip() == stamp):
+        python = _system_python()
+        if python is None:
+            raise TwinError(
+                f"pod runtime: no python{sys.version_info.major}.{sys.version_info.minor} that "
+                "every user can execute (install the Debian python3 package)"
+            )
+        shutil.rmtree(root / "bin", ignore_errors=True)
+        shutil.rmtree(root / "lib", ignore_errors=True)
+        cmd = [str(python), "-m", "venv", "--without-pip", str(root)]
+        subprocess.run(cmd, check=True)  # noqa: S603
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
+        pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
+        _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
+        atomic.write_text(marker, f"{stamp}\n")
+    ensure_support(home)
+    return root
+
+
+def unreachable(home: Path) -> str | None:
+    """The first folder a non-root pod user needs but cannot reach (None: all reachable)."""
+    root = home / "cluster" / "runtime"
+    needed = [root, root / "bin" / "python", Path(sysconfig.get_paths()["purelib"])]
+    for path in needed:
+        if path.exists() and not world_reachable(path):
+            return str(path)
+    return None
+
+
+def _copy_scripts(source: Path, target: Path) -> None:
+    interpreter = f"#!{target / 'python'}\n"
+    for script in sorted(source.iterdir()):
+        if _SKIP.match(script.name) or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            first = handle.readline()
+        if not first.startswith(b"#!") or b"python" not in first:
+            continue
+        body = script.read_bytes()[len(first) :]
+        out = target / script.name
+        out.write_bytes(interpreter.encode() + body)
+        out.chmod(0o755)  # noqa: S103 - executables every pod user must run
