@@ -110,7 +110,6 @@ def _rollback(args: argparse.Namespace) -> int:
     )
     return 0
 
-
     return 0
 
 

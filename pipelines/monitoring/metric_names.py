@@ -26,24 +26,30 @@ class MetricSpec:
 
 
 # --- strategy service (pipelines serve) ---------------------------------------------------
+# ``traffic`` is "live" for requests a client sent and "shadow" for copies the mesh mirrored to
+# a canary or preview (Istio sets their Host to ``<host>-shadow``): the canary analysis compares
+# a canary's shadow paper returns with the stable's live ones on the same bars, and dashboards
+# that sum PnL or positions should keep ``traffic="live"`` (or ``traffic!="shadow"``).
+TRAFFIC_LIVE = "live"
+TRAFFIC_SHADOW = "shadow"
 REQUESTS = MetricSpec(
     "strategy_requests_total",
     "counter",
     "Signal requests answered, by model version, instrument and HTTP status code.",
-    ("model_version", "instrument", "code"),
+    ("model_version", "instrument", "code", "traffic"),
 )
 ERRORS = MetricSpec(
     "strategy_errors_total",
     "counter",
     "Signal requests answered 5xx (model errors, timeouts, invalid model output, internal "
     "errors, not ready), by reason; client errors (4xx) are not counted here.",
-    ("model_version", "instrument", "reason"),
+    ("model_version", "instrument", "reason", "traffic"),
 )
 LATENCY = MetricSpec(
     "strategy_request_latency_seconds",
     "histogram",
     "Signal request latency in seconds, by model version.",
-    ("model_version",),
+    ("model_version", "traffic"),
 )
 PAPER_RETURN_SUM = MetricSpec(
     "strategy_paper_return_sum_total",
@@ -55,31 +61,31 @@ PAPER_RETURN_SQUARED_SUM = MetricSpec(
     "strategy_paper_return_squared_sum_total",
     "counter",
     "Sum of squared realised per-bar paper returns (for a windowed standard deviation).",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 PAPER_RETURNS = MetricSpec(
     "strategy_paper_returns_total",
     "counter",
     "Number of realised per-bar paper returns (bars with a position held).",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 WINS = MetricSpec(
     "strategy_trade_wins_total",
     "counter",
     "Realised paper returns greater than zero.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 LOSSES = MetricSpec(
     "strategy_trade_losses_total",
     "counter",
     "Realised paper returns less than zero.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 POSITION = MetricSpec(
     "strategy_position",
     "gauge",
     "Current target position per instrument (-1 short .. 1 long).",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 CONFIDENCE = MetricSpec(
     "strategy_prediction_confidence",
@@ -119,13 +125,23 @@ PAPER_GAIN_SUM = MetricSpec(
     "strategy_paper_gain_sum_total",
     "counter",
     "Sum of the positive realised per-bar paper returns, in return units.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 PAPER_LOSS_SUM = MetricSpec(
     "strategy_paper_loss_sum_total",
     "counter",
     "Sum of the absolute values of the negative realised per-bar paper returns.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
+)
+
+# The market time of the newest bar an instance holds per instrument: the canary analysis pairs
+# a canary's shadow counters with the stable's live ones only at instants when both hold the
+# same newest bar, so both count exactly the same bars. Appended by the canary work.
+LAST_BAR = MetricSpec(
+    "strategy_last_bar_timestamp_seconds",
+    "gauge",
+    "Market time of the newest bar held, per instrument (seconds since the epoch).",
+    ("model_version", "instrument", "traffic"),
 )
 
 # --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------

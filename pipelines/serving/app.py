@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import load_bundle, sha256_file
 from pipelines.serving.engine import UNKNOWN, SignalEngine, injection_from_env
-from pipelines.serving.metrics import ServiceMetrics
+from pipelines.serving.metrics import LIVE, SHADOW, ServiceMetrics
 from pipelines.serving.model_check import check_model_parses
 from pipelines.serving.params import ServingParams
 from pipelines.serving.source import ModelRef, fetch_artifact
@@ -40,6 +40,15 @@ from pipelines.serving.state import BadRequest, Bar, InstrumentState
 
 log = logging.getLogger("pipelines.serving")
 SIGNAL_PATH = "/v1/signal"
+SHADOW_HOST_SUFFIX = "-shadow"  # Istio's Host/Authority of a mirrored request: <host>-shadow
+
+
+def traffic_of(host: str | None) -> str:
+    """``shadow`` for a request the mesh mirrored (Host ``<host>-shadow[:port]``), else ``live``."""
+    name = (host or "").lower().split(":", 1)[0]
+    return SHADOW if name.endswith(SHADOW_HOST_SUFFIX) else LIVE
+
+
 METRICS_PATH = "/metrics"
 
 
@@ -169,7 +178,12 @@ def create_app(
         return JSONResponse({"ready": True, "model_version": ctx.engine.version})
 
     async def signal(request: Request) -> Response:
-        status, data = await _signal_reply(ctx, request.headers.get("x-instrument"), request.body)
+        status, data = await _signal_reply(
+            ctx,
+            request.headers.get("x-instrument"),
+            request.body,
+            traffic_of(request.headers.get("host")),
+        )
         return Response(data, status, media_type="application/json")
 
     api = [
@@ -200,7 +214,10 @@ class ClientGone(Exception):
 
 
 async def _signal_reply(
-    ctx: ServiceContext, header: str | None, body: Callable[[], Awaitable[bytes | None]]
+    ctx: ServiceContext,
+    header: str | None,
+    body: Callable[[], Awaitable[bytes | None]],
+    traffic: str = LIVE,
 ) -> tuple[int, bytes]:
     """Status and JSON bytes of a signal request (shared by both routes to it).
 
@@ -209,17 +226,17 @@ async def _signal_reply(
     engine = ctx.engine
     if engine is None:
         label = ctx.label(header)
-        ctx.metrics.error(label, "not_ready")
-        ctx.metrics.answered(label, 503, 0.0)
+        ctx.metrics.error(label, "not_ready", traffic)
+        ctx.metrics.answered(label, 503, 0.0, traffic)
         return 503, orjson.dumps({"error": f"not ready: {ctx.not_ready_reason}"})
     start = engine.clock()
     raw = await body()
     if raw is None:
         limit = ctx.params.limits.max_body_bytes
         refusal = BadRequest(413, f"body: at most {limit} bytes (serving.limits.max_body_bytes)")
-        status, payload = engine.rejected(engine.label(header), refusal, start)
+        status, payload = engine.rejected(engine.label(header), refusal, start, traffic)
     else:
-        status, payload = await engine.handle_raw(header, raw)
+        status, payload = await engine.handle_raw(header, raw, traffic)
     return status, orjson.dumps(payload)
 
 
@@ -254,11 +271,12 @@ class SignalFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SIGNAL_PATH:
             await self.app(scope, receive, send)
             return
-        header = None
+        header = host = None
         for name, value in scope["headers"]:
             if name == b"x-instrument":
                 header = value.decode("latin-1")
-                break
+            elif name == b"host":
+                host = value.decode("latin-1")
         limit = self.ctx.params.limits.max_body_bytes
 
         async def body() -> bytes | None:
@@ -276,7 +294,7 @@ class SignalFastPath:
                     return b"".join(chunks)
 
         try:
-            status, data = await _signal_reply(self.ctx, header, body)
+            status, data = await _signal_reply(self.ctx, header, body, traffic_of(host))
         except ClientGone:
             return
         except Exception:

@@ -22,7 +22,7 @@ from pipelines.data.features import latest_features, per_instrument_feature_name
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import ModelBundle
 from pipelines.serving.breaker import InstrumentBreakers
-from pipelines.serving.metrics import ServiceMetrics
+from pipelines.serving.metrics import LIVE, ServiceMetrics
 from pipelines.serving.params import FaultInjection, ServingParams
 from pipelines.serving.single_row import SingleRowPredictor
 from pipelines.serving.state import (
@@ -158,12 +158,12 @@ class SignalEngine:
         """The ``instrument`` metric label of a request: a served instrument or ``unknown``."""
         return header if header is not None and header in self.states else UNKNOWN
 
-    def failed(self, instrument: str, reason: str) -> None:
+    def failed(self, instrument: str, reason: str, traffic: str = LIVE) -> None:
         """Count one failure of the service itself; it trips the instrument's breaker only.
 
         A failure that cannot be attributed to a served instrument is counted and trips nothing.
         """
-        self.metrics.error(instrument, reason)
+        self.metrics.error(instrument, reason, traffic)
         if instrument not in self.states:
             return
         now = self.clock()
@@ -171,44 +171,46 @@ class SignalEngine:
         tripped = breaker.record_failure(now)
         self.metrics.breaker(instrument, breaker.is_open(now), reason if tripped else None)
 
-    async def handle_raw(self, header: str | None, raw: bytes) -> Reply:
+    async def handle_raw(self, header: str | None, raw: bytes, traffic: str = LIVE) -> Reply:
         """Answer one signal request from its raw body (JSON parsed here, errors are 4xx)."""
         try:
             body = parse_json_body(raw)
         except BadRequest as exc:
-            return self.rejected(self.label(header), exc, self.clock())
-        return await self.handle(header, body)
+            return self.rejected(self.label(header), exc, self.clock(), traffic)
+        return await self.handle(header, body, traffic)
 
-    async def handle(self, header: str | None, body: Any) -> Reply:
+    async def handle(self, header: str | None, body: Any, traffic: str = LIVE) -> Reply:
         """Answer one signal request: (HTTP status, JSON payload).
 
         Requests for one instrument are served one at a time (a lock per instrument), so a
         prediction always sees exactly the bars up to its own request. Bad input is a 4xx and
-        touches no breaker; an unexpected error is a 500 counted as ``internal``.
+        touches no breaker; an unexpected error is a 500 counted as ``internal``. ``traffic``
+        labels the request's metrics: ``shadow`` for a copy mirrored by the mesh, else ``live``.
         """
         start = self.clock()
         label = self.label(header)
         try:
             instrument, bars = self._validate(header, body)
         except BadRequest as exc:
-            return self.rejected(label, exc, start)
+            return self.rejected(label, exc, start, traffic)
         except Exception:  # a bug reached through client input: counted, trips nothing
             log.exception("internal error while validating a request")
-            return self._internal(label, start, trips=False)
+            return self._internal(label, start, False, traffic)
         try:
             async with self._locks[instrument]:
                 state = self.states[instrument]
                 try:
                     realised = state.append(bars)
                 except BadRequest as exc:
-                    return self.rejected(instrument, exc, start)
-                self.metrics.realised(instrument, realised)
-                status, payload = await self._answer(instrument, state)
+                    return self.rejected(instrument, exc, start, traffic)
+                self.metrics.realised(instrument, realised, traffic)
+                self.metrics.last_bar(instrument, state.bars[-1].timestamp.timestamp(), traffic)
+                status, payload = await self._answer(instrument, state, traffic)
                 last = state.bars[-1].timestamp.isoformat()
         except Exception:
             log.exception("internal error while answering %s", instrument)
-            return self._internal(instrument, start, trips=True)
-        self.metrics.answered(instrument, status, self.clock() - start)
+            return self._internal(instrument, start, True, traffic)
+        self.metrics.answered(instrument, status, self.clock() - start, traffic)
         payload.update(
             instrument=instrument,
             timestamp=last,
@@ -218,20 +220,20 @@ class SignalEngine:
         )
         return status, payload
 
-    def rejected(self, label: str, exc: BadRequest, start: float) -> Reply:
+    def rejected(self, label: str, exc: BadRequest, start: float, traffic: str = LIVE) -> Reply:
         """Answer a bad request with its 4xx: counted as a request, never as a failure."""
-        self.metrics.answered(label, exc.status, self.clock() - start)
+        self.metrics.answered(label, exc.status, self.clock() - start, traffic)
         return exc.status, {"error": exc.message}
 
-    def _internal(self, label: str, start: float, trips: bool) -> Reply:
+    def _internal(self, label: str, start: float, trips: bool, traffic: str = LIVE) -> Reply:
         if trips:
-            self.failed(label, "internal")
+            self.failed(label, "internal", traffic)
         else:
-            self.metrics.error(label, "internal")
-        self.metrics.answered(label, 500, self.clock() - start)
+            self.metrics.error(label, "internal", traffic)
+        self.metrics.answered(label, 500, self.clock() - start, traffic)
         return 500, {"error": "internal error (logged by the service)"}
 
-    async def _answer(self, instrument: str, state: InstrumentState) -> Reply:
+    async def _answer(self, instrument: str, state: InstrumentState, traffic: str) -> Reply:
         breaker = self.breaker[instrument]
         if breaker.is_open(self.clock()):
             signal = Signal(0.0, None, None, "circuit_open")
@@ -244,22 +246,22 @@ class SignalEngine:
                 # would return its result anyway), and the task wait_for makes costs ~30 us.
                 signal = await answer
             except TimeoutError:
-                self.failed(instrument, "timeout")
+                self.failed(instrument, "timeout", traffic)
                 return 504, {"error": "model answer timed out", "position": state.position}
             except InjectedFault as exc:
-                self.failed(instrument, "injected")
+                self.failed(instrument, "injected", traffic)
                 return 500, {"error": str(exc), "position": state.position}
             except ValueError as exc:
-                self.failed(instrument, "invalid_output")
+                self.failed(instrument, "invalid_output", traffic)
                 return 500, {"error": f"invalid model output: {exc}", "position": state.position}
             except Exception as exc:  # noqa: BLE001 - any model failure is counted, never fatal
-                self.failed(instrument, "exception")
+                self.failed(instrument, "exception", traffic)
                 return 500, {"error": f"model failed: {type(exc).__name__}: {exc}"}
             if breaker.failures or breaker.opened_at is not None:
                 breaker.record_success()
                 self.metrics.breaker(instrument, False, None)
         state.position = signal.position
-        self.metrics.signal(instrument, signal.position, signal.confidence)
+        self.metrics.signal(instrument, signal.position, signal.confidence, traffic)
         return 200, {
             "position": signal.position,
             "confidence": signal.confidence,

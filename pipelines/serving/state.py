@@ -179,23 +179,20 @@ class InstrumentState:
     def append(self, new: list[Bar]) -> list[float]:
         """Add bars after the last one held; return the paper returns they realise.
 
-        A bar whose timestamp equals the last held one with the same close is a retry and is
-        skipped; an older bar, or the same time with another close, is refused.
+        A request may repeat bars this state already holds (a client that sends its recent
+        window every time, so that a fresh pod is warm at once): bars up to the last one held
+        are skipped when they agree with the held ones (or are not held: older than the buffer,
+        or missed), and refused when a held bar at that time has another close. A request that
+        brings no new bar is a retry when it ends at the last bar held, else it goes back in
+        time and is refused.
 
         Raises:
-            BadRequest: A bar goes back in time.
+            BadRequest: A bar goes back in time or conflicts with a held one (409).
         """
+        if self.bars:
+            new = self._fresh(new)
         realised: list[float] = []
         for bar in new:
-            if self.bars and bar.timestamp <= self.bars[-1].timestamp:
-                last = self.bars[-1]
-                if bar.timestamp == last.timestamp and bar.close == last.close:
-                    continue
-                raise BadRequest(
-                    409,
-                    f"bar at {bar.timestamp.isoformat()} is not after the last one held "
-                    f"({last.timestamp.isoformat()})",
-                )
             if self.bars and self.position != 0.0:
                 step = math.log(bar.close) - math.log(self.bars[-1].close)
                 realised.append(self.position * step)
@@ -203,6 +200,28 @@ class InstrumentState:
         if len(self.bars) > self.capacity:
             del self.bars[: len(self.bars) - self.capacity]
         return realised
+
+    def _fresh(self, new: list[Bar]) -> list[Bar]:
+        """The bars of a request after the last one held, once its overlap is checked."""
+        last = self.bars[-1]
+        cut = next((i for i, b in enumerate(new) if b.timestamp > last.timestamp), len(new))
+        overlap = new[:cut]
+        if cut == len(new) and overlap[-1].timestamp != last.timestamp:
+            raise BadRequest(
+                409,
+                f"bar at {overlap[-1].timestamp.isoformat()} is not after the last one held "
+                f"({last.timestamp.isoformat()})",
+            )
+        held = {b.timestamp: b.close for b in self.bars}
+        for bar in overlap:
+            close = held.get(bar.timestamp)
+            if close is not None and close != bar.close:
+                raise BadRequest(
+                    409,
+                    f"bar at {bar.timestamp.isoformat()} has close {bar.close!r}, the bar held "
+                    f"at that time {close!r}",
+                )
+        return new[cut:]
 
     def arrays(self, last: int) -> BarArrays:
         """The last ``last`` bars as the arrays :func:`latest_features` expects."""

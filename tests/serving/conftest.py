@@ -53,7 +53,13 @@ def load_long(instruments: list[str], start: str, end: str) -> pd.DataFrame:
     return long.dropna().sort_values(["instrument", "timestamp"]).reset_index(drop=True)
 
 
-def train(bars: pd.DataFrame, path: Path, version: str, invert: bool = False) -> Bundle:
+def train(
+    bars: pd.DataFrame,
+    path: Path,
+    version: str,
+    invert: bool = False,
+    metadata: dict[str, object] | None = None,
+) -> Bundle:
     feats = compute_features(bars, FEATURE_PARAMS)
     step = np.log(bars["close"]).groupby(bars["instrument"]).shift(-1) - np.log(bars["close"])
     label = (step > 0).astype(int)
@@ -83,7 +89,7 @@ def train(bars: pd.DataFrame, path: Path, version: str, invert: bool = False) ->
         1,
         "daily",
         PositionRule(0.0, False),
-        metadata={"version": version},
+        metadata={"version": version, **(metadata or {})},
     )
     return Bundle(path, save_bundle(payload, path), version)
 

@@ -134,13 +134,14 @@ def test_every_5xx_is_counted_by_reason(
         app.ctx.engine = engine
         metrics = client.get("/metrics").text
     assert (
-        'strategy_errors_total{instrument="KO",model_version="good-1",reason="internal"} 1.0'
-        in metrics
+        'strategy_errors_total{instrument="KO",model_version="good-1",reason="internal",'
+        'traffic="live"} 1.0' in metrics
     )
     assert (
-        'strategy_errors_total{instrument="unknown",model_version="good-1",reason="not_ready"} 1.0'
-        in metrics
+        'strategy_errors_total{instrument="unknown",model_version="good-1",reason="not_ready",'
+        'traffic="live"} 1.0' in metrics
     )
     assert (
-        'strategy_requests_total{code="500",instrument="KO",model_version="good-1"} 1.0' in metrics
+        'strategy_requests_total{code="500",instrument="KO",model_version="good-1",'
+        'traffic="live"} 1.0' in metrics
     )

@@ -39,7 +39,11 @@ def make_engine(bundle: Bundle, clock: Clock | None = None, **params: object) ->
 
 
 def sample(engine: SignalEngine, name: str, **labels: str) -> float:
-    value = engine.metrics.registry.get_sample_value(name, {"model_version": "v1", **labels})
+    """A sample of the engine's registry (live traffic for the series that have the label)."""
+    registry = engine.metrics.registry
+    value = registry.get_sample_value(name, {"model_version": "v1", "traffic": "live", **labels})
+    if value is None:
+        value = registry.get_sample_value(name, {"model_version": "v1", **labels})
     return 0.0 if value is None else value
 
 

@@ -92,10 +92,11 @@ def test_network_policy_admits_only_the_gateway_and_prometheus(
         ],
     }
     # Prometheus is the one the analysis queries: prometheus-operated in `monitoring`.
-    template = yaml.safe_load(
-        (REPO_ROOT / "environments/base/analysis/strategy-canary-analysis.yaml").read_text()
-    )
-    assert ".monitoring.svc" in str(template)
+    for name in ("strategy-service-level", "strategy-trading-kpis"):
+        template = yaml.safe_load(
+            (REPO_ROOT / f"environments/base/analysis/{name}.yaml").read_text()
+        )
+        assert ".monitoring.svc" in str(template)
 
 
 def test_pre_stop_delay_and_grace_cover_the_drain(rendered: list[dict[str, Any]]) -> None:
