@@ -140,10 +140,8 @@ class ClusterDns:
         lines = ["[safe]", "\tdirectory = *", "[advice]", "\tdetachedHead = false"]
         if "github" in servers:
             host, port = servers["github"]
-            base = (
-                state.load(self._home)["services"]["github"].get("git_url")
-                or f"http://{host}:{port}"
-            )
+            # The server's root: repository URLs keep their owner/name path after it.
+            base = state.load(self._home)["services"]["github"].get("url") or f"http://{host}:{port}"
             lines += [f'[url "{str(base).rstrip("/")}/"]', "\tinsteadOf = https://github.com/"]
         return "\n".join(lines) + "\n"
 

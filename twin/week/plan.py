@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twin.week import data_nights, training
+from twin.week import data_nights, delivery, training
 from twin.week.context import Week
 from twin.week.steps import Step
 
@@ -18,6 +18,10 @@ STEPS: list[Step[Week]] = [
     Step(
         "dev PR: CI runs on it, the person merges",
         lambda w: training.ci_and_merge(w, "dev_pr", "dev"),
+    ),
+    Step(
+        "deploy dev: deploy.yml, Argo, pods",
+        lambda w: delivery.deploy_after_merge(w, "dev", "dev_pr_merge"),
     ),
     Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
 ]
