@@ -186,6 +186,14 @@ def pod_egress_env(home: Path) -> dict[str, str]:
     servers = twin_servers(home)
     if "moto" in servers:
         out["AWS_ENDPOINT_URL"] = out["MLFLOW_S3_ENDPOINT_URL"] = "http://s3.twin.internal"
+        # A named endpoint makes botocore address buckets as <bucket>.<host> (virtual host),
+        # which moto cannot tell from a path: path-style, as for any S3-compatible store.
+        config = home / "cluster" / "aws-config"
+        if not config.exists():
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text("[default]\ns3 =\n    addressing_style = path\n", encoding="utf-8")
+            config.chmod(0o644)
+        out["AWS_CONFIG_FILE"] = str(config)
     if "github" in servers:
         out["GITHUB_API_URL"] = "http://github.twin.internal/api/v3"
     return out
