@@ -38,7 +38,8 @@ TWIN_NAMES: dict[str, list[tuple[str, int]]] = {
     "pushgateway": [("pushgateway.monitoring.svc", 9091)],
     "alertmanager": [("alertmanager-operated.monitoring.svc", 9093)],
     "mlflow": [("mlflow.mlflow.svc", 5000)],
-    "moto": [("s3.twin.internal", 80)],
+    # moto routes requests by their Host: it must be a name it knows as S3.
+    "moto": [("s3.amazonaws.com", 80)],
     "github": [("github.twin.internal", 80)],
 }
 
@@ -185,7 +186,7 @@ def pod_egress_env(home: Path) -> dict[str, str]:
     }
     servers = twin_servers(home)
     if "moto" in servers:
-        out["AWS_ENDPOINT_URL"] = out["MLFLOW_S3_ENDPOINT_URL"] = "http://s3.twin.internal"
+        out["AWS_ENDPOINT_URL"] = out["MLFLOW_S3_ENDPOINT_URL"] = "http://s3.amazonaws.com"
         # A named endpoint makes botocore address buckets as <bucket>.<host> (virtual host),
         # which moto cannot tell from a path: path-style, as for any S3-compatible store.
         config = home / "cluster" / "aws-config"
