@@ -193,6 +193,11 @@ resource "helm_release" "mlflow" {
         bucket  = var.bucket_names["mlflow"]
       }
     }
+    # MLflow refuses Host headers it does not know (DNS-rebinding guard): the Service names the
+    # pods and the Argo templates use.
+    extraEnvVars = {
+      MLFLOW_SERVER_ALLOWED_HOSTS = "mlflow.${var.namespaces["mlflow"]}.svc:*,mlflow.${var.namespaces["mlflow"]}.svc.cluster.local:*,localhost:*"
+    }
     serviceMonitor = { enabled = false }
   })]
 
