@@ -36,6 +36,7 @@ def _health(args: argparse.Namespace) -> int:
         bundle=args.bundle,
         manifest=args.manifest,
         features_path=args.features,
+        labels_path=args.labels,
     )
 
 
@@ -104,8 +105,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     source = health.add_mutually_exclusive_group()
     source.add_argument("--manifest", default=None, help="manifest (default: monitoring.manifest)")
     source.add_argument("--bundle", default=None, help="a model bundle file with a reference")
-    source.add_argument("--reference", default=None, help="an explicit reference table")
+    health.add_argument(
+        "--reference",
+        default=None,
+        help="an explicit reference table instead of the bundle's (alone: no model checks)",
+    )
     health.add_argument("--features", default=None, help="feature store (default: paths.features)")
+    health.add_argument("--labels", default=None, help="labels table (default: paths.labels)")
     health.set_defaults(handler=_health)
 
     mark = sub.add_parser(

@@ -177,6 +177,65 @@ FEATURE_HEALTH_STATUS = MetricSpec(
     (),
 )
 
+# The other checks of the hourly run (pipelines monitor health). Each check's status follows
+# its limits in params.yaml (monitoring.checks), so the alert rules compare the status only and
+# the limits have one home.
+FEATURE_HEALTH_CHECK_STATUS = MetricSpec(
+    "feature_health_check_status",
+    "gauge",
+    "Status of one hourly check: 0 ok, 1 warning, 2 critical.",
+    ("check",),
+)
+FEATURE_HEALTH_CHECK_VALUE = MetricSpec(
+    "feature_health_check_value",
+    "gauge",
+    "The figure an hourly check judges (absent when there was too little data to judge).",
+    ("check",),
+)
+FEATURE_OUTLIER_SHARE = MetricSpec(
+    "feature_outlier_share",
+    "gauge",
+    "Share of live values beyond the training reference's Tukey fences.",
+    ("feature",),
+)
+FEATURE_OUT_OF_RANGE_SHARE = MetricSpec(
+    "feature_out_of_range_share",
+    "gauge",
+    "Share of live values outside the training reference's minimum..maximum.",
+    ("feature",),
+)
+FEATURE_IMPORTANCE_SHARE = MetricSpec(
+    "feature_importance_share",
+    "gauge",
+    "Share of the model's mean |SHAP| per feature, on the live window or the reference.",
+    ("feature", "sample"),
+)
+MODEL_PREDICTION_IC = MetricSpec(
+    "model_prediction_ic",
+    "gauge",
+    "Rolling IC of the deployed model's predictions with realised returns (instrument 'all': "
+    "mean over instruments).",
+    ("instrument",),
+)
+MODEL_PREDICTION_HIT_RATE = MetricSpec(
+    "model_prediction_hit_rate",
+    "gauge",
+    "Rolling share of predictions whose side matched the realised return's sign.",
+    ("instrument",),
+)
+MODEL_BACKTEST_IC = MetricSpec(
+    "model_backtest_ic",
+    "gauge",
+    "IC of the deployed model's walk-forward backtest (the baseline of model_prediction_ic).",
+    ("instrument",),
+)
+MODEL_BACKTEST_HIT_RATE = MetricSpec(
+    "model_backtest_hit_rate",
+    "gauge",
+    "Hit rate of the deployed model's walk-forward backtest.",
+    ("instrument",),
+)
+
 # Key figures of a pipeline run, pushed with its outcome (pipelines monitor mark).
 DATA_ROWS_INGESTED = MetricSpec(
     "data_ingested_rows",
