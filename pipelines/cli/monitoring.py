@@ -40,6 +40,20 @@ def _health(args: argparse.Namespace) -> int:
     )
 
 
+def _drift_inputs(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import drift_inputs
+
+    return drift_inputs.main(load_params(args.params), args.manifest, args.out, args.features)
+
+
+def _weekly(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import weekly
+
+    return weekly.main(
+        load_params(args.params), args.out, args.env, args.days, url=args.prometheus_url
+    )
+
+
 def _mark(args: argparse.Namespace) -> int:
     from pipelines.monitoring import mark
 
@@ -113,6 +127,29 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     health.add_argument("--features", default=None, help="feature store (default: paths.features)")
     health.add_argument("--labels", default=None, help="labels table (default: paths.labels)")
     health.set_defaults(handler=_health)
+
+    inputs = sub.add_parser(
+        "drift-inputs",
+        help="write the deployed model's reference and the live window as Parquet (for drift)",
+    )
+    inputs.add_argument("--manifest", default=None, help="manifest (default: monitoring.manifest)")
+    inputs.add_argument(
+        "--out", required=True, help="folder for reference.parquet, current.parquet"
+    )
+    inputs.add_argument("--features", default=None, help="feature store (default: paths.features)")
+    inputs.set_defaults(handler=_drift_inputs)
+
+    week = sub.add_parser(
+        "weekly-report",
+        help="weekly performance report from Prometheus: Markdown, plots, job summary",
+    )
+    week.add_argument("--out", default="reports/weekly", help="folder (default: %(default)s)")
+    week.add_argument("--env", default="prod", help="environment (namespace trading-ENV)")
+    week.add_argument("--days", type=float, default=7.0, help="period in days (default: 7)")
+    week.add_argument(
+        "--prometheus-url", default=None, help="Prometheus (default: $PROMETHEUS_URL)"
+    )
+    week.set_defaults(handler=_weekly)
 
     mark = sub.add_parser(
         "mark",
