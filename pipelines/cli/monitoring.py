@@ -7,9 +7,11 @@ finding; 2 is kept for errors (bad input, missing file), as for every command.
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from pipelines.config import load_params
+from pipelines.errors import ConfigError
 
 _STATUS_EPILOG = "exit status: 0 ok, 10 warning, 20 critical, 2 error (bad input)"
 
@@ -71,12 +73,25 @@ def _event(args: argparse.Namespace) -> int:
     from pipelines.monitoring.events import mark_event
 
     params = load_params(args.params)
+    seconds = 0.0
+    if args.kind == "rollback":
+        from pipelines.monitoring.mark import duration_since
+
+        took = (
+            args.duration
+            if args.duration is not None
+            else duration_since(args.started_at, time.time())
+        )
+        if took is None:
+            raise ConfigError("--kind rollback: --duration or --started-at is required")
+        seconds = took
     mark_event(
         params.monitoring.textfile_dir,
         args.kind,
         args.env or "",
         args.model_version or "",
         args.status == "success",
+        seconds=seconds,
     )
     return 0
 
@@ -175,15 +190,22 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     event = sub.add_parser(
         "event",
-        help="record a deployment, promotion or weekly report "
+        help="record a deployment, promotion, rollback or weekly report "
         "(Pushgateway when PUSHGATEWAY_URL is set, else textfile metrics)",
     )
-    event.add_argument("--kind", required=True, choices=("deployment", "promotion", "report"))
+    event.add_argument(
+        "--kind", required=True, choices=("deployment", "promotion", "report", "rollback")
+    )
     event.add_argument("--env", default=None, help="environment (deployment, promotion)")
     event.add_argument(
         "--model-version", default=None, help="model version (deployment, promotion)"
     )
     event.add_argument("--status", choices=("success", "failure"), default="success")
+    took = event.add_mutually_exclusive_group()
+    took.add_argument("--duration", type=float, default=None, help="rollback: seconds it took")
+    took.add_argument(
+        "--started-at", type=float, default=None, help="rollback: Unix time it was triggered"
+    )
     event.set_defaults(handler=_event)
 
     dash = sub.add_parser("dashboards", help="write the Grafana dashboards JSON from code")

@@ -127,6 +127,33 @@ PAPER_LOSS_SUM = MetricSpec(
     ("model_version", "instrument"),
 )
 
+# Prediction accuracy and paper orders (pipelines/serving/accuracy.py, orders.py).
+PREDICTIONS_SCORED = MetricSpec(
+    "strategy_predictions_scored_total",
+    "counter",
+    "Predictions whose label horizon has passed and whose side was compared with the realised "
+    "return (flat moves left out).",
+    ("model_version", "instrument"),
+)
+PREDICTION_HITS = MetricSpec(
+    "strategy_prediction_hits_total",
+    "counter",
+    "Scored predictions whose side (P(up) above or below 0.5) matched the realised return's sign.",
+    ("model_version", "instrument"),
+)
+PAPER_ORDERS = MetricSpec(
+    "strategy_paper_orders_total",
+    "counter",
+    "Paper orders: changes of the target position, by side (buy, sell).",
+    ("model_version", "instrument", "side"),
+)
+PAPER_ORDER_QUANTITY = MetricSpec(
+    "strategy_paper_order_quantity_total",
+    "counter",
+    "Sum of the paper orders' sizes (absolute position change, in position units).",
+    ("model_version", "instrument"),
+)
+
 # --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------
 PIPELINE_LAST_SUCCESS = MetricSpec(
     "pipeline_last_success_timestamp_seconds",
@@ -292,6 +319,48 @@ PERFORMANCE_REPORT = MetricSpec(
     "gauge",
     "Unix time the weekly performance report was produced.",
     (),
+)
+
+# Success criteria (recording rules in monitoring/prometheus/rules/success.rules.yml). Counters
+# are carried forward by each push, so a 30-day difference is exact.
+DEPLOYMENTS = MetricSpec(
+    "model_deployments_total",
+    "counter",
+    "Deployments by environment and outcome (success, failure).",
+    ("environment", "status"),
+)
+ROLLBACKS = MetricSpec(
+    "model_rollbacks_total", "counter", "Rollbacks completed, by environment.", ("environment",)
+)
+ROLLBACK_SECONDS = MetricSpec(
+    "model_rollback_seconds_total",
+    "counter",
+    "Sum of rollback durations (trigger to the previous version serving), by environment.",
+    ("environment",),
+)
+ROLLBACK_LAST_SECONDS = MetricSpec(
+    "model_rollback_last_duration_seconds",
+    "gauge",
+    "Duration of the last rollback, by environment.",
+    ("environment",),
+)
+INCIDENTS = MetricSpec(
+    "incidents_total",
+    "counter",
+    "Resolved incidents by the alert that paged and whether it paged at all (detected).",
+    ("alertname", "detected"),
+)
+INCIDENT_DETECTION_SECONDS = MetricSpec(
+    "incident_detection_seconds_total",
+    "counter",
+    "Sum over detected incidents of alert fired minus incident start (for MTTD).",
+    ("alertname",),
+)
+INCIDENT_RESOLUTION_SECONDS = MetricSpec(
+    "incident_resolution_seconds_total",
+    "counter",
+    "Sum over detected incidents of resolved minus alert fired (for MTTR).",
+    ("alertname",),
 )
 
 # --- process (prometheus_client's ProcessCollector, registered in the service's registry) -------

@@ -32,6 +32,7 @@ from pipelines.serving.state import (
     parse_bars,
     required_bars,
 )
+from pipelines.serving.tracking import SignalTracking
 
 Reply = tuple[int, dict[str, Any]]
 
@@ -107,6 +108,10 @@ class SignalEngine:
         self.injection = injection or params.inject
         self._rng = random.Random(self.injection.seed)  # noqa: S311 - test hook, not security
         metrics.declare_instruments(list(instruments))
+        centre = 0.5 if bundle.objective == "binary" else 0.0
+        self.tracking = SignalTracking(
+            metrics.registry, version, list(instruments), bundle.label_horizon, centre
+        )
 
     def predict(self, state: InstrumentState) -> Signal:
         """Features on the buffer's last bars, then the model (pure apart from the booster)."""
@@ -171,6 +176,7 @@ class SignalEngine:
             except BadRequest as exc:
                 return self._rejected(instrument, exc, start)
             self.metrics.realised(instrument, realised)
+            self.tracking.bars(instrument, state)
             status, payload = await self._answer(instrument, state)
             last = state.bars[-1].timestamp.isoformat()
         self.metrics.answered(instrument, status, self.clock() - start)
@@ -213,6 +219,8 @@ class SignalEngine:
                 return 500, {"error": f"model failed: {type(exc).__name__}: {exc}"}
             self.breaker.record_success()
             self.metrics.breaker(False, False)
+        self.tracking.position(instrument, state.position, signal.position)
+        self.tracking.prediction(instrument, state, signal.prediction)
         state.position = signal.position
         self.metrics.signal(instrument, signal.position, signal.confidence)
         return 200, {
