@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin import state
+from twin import procs, state
 from twin.runbooks.extract import Block
 
 TAIL_LINES = 15
@@ -56,6 +56,8 @@ def build_env(
     for key, value in (("DO_NOT_TRACK", "true"), ("MLFLOW_DISABLE_TELEMETRY", "true")):
         env.setdefault(key, value)
     env.setdefault("DVC_NO_ANALYTICS", "1")
+    # A block that starts a local server (system-outages) listens here, not on a fixed port.
+    env.setdefault("SERVE_PORT", str(procs.free_port()))
     return env
 
 
