@@ -28,6 +28,7 @@ from pipelines.data.params import Frequency, ValidationParams
 from pipelines.data.sources.formats import is_parquet, layout_of, read_table, to_long
 from pipelines.errors import DataError
 from pipelines.io import atomic
+from pipelines.monitoring import summaries
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,8 @@ def main(params: Params, input_path: str | None = None) -> int:
     atomic.write_with(params.paths.validated, lambda tmp: valid.to_parquet(tmp, index=False))
     atomic.write_with(quarantine, lambda tmp: rejected.to_parquet(tmp, index=False))
     atomic.write_json(params.paths.validation_report, result.report)
+    summary = summaries.summary_path(params.paths.reports, "validation")
+    atomic.write_json(summary, summaries.validation_summary(result.report))
     log.info(
         "validate: %d rows in, %d valid, %d quarantined %s; completeness %.4f (%.1fs)",
         len(bars),

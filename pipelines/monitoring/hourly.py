@@ -54,9 +54,10 @@ def lookback(feature: str) -> int:
 
 def latest_window(frame: pd.DataFrame, bars: int) -> pd.DataFrame:
     """Rows of the latest ``bars`` distinct timestamps (all instruments)."""
-    stamps = np.sort(frame["timestamp"].unique())
+    times = frame["timestamp"].to_numpy()
+    stamps = np.unique(times)  # sorted; datetime64 values, no Python objects
     cutoff = stamps[-min(bars, stamps.size)]
-    return frame.loc[frame["timestamp"] >= cutoff].reset_index(drop=True)
+    return frame.loc[times >= cutoff].reset_index(drop=True)
 
 
 def feature_bars(features: list[str], params: Params) -> dict[str, int]:
