@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
-from pipelines.monitoring import correlation, drift, importance, power, ranges
-from pipelines.monitoring.checks import CheckResult, judged, no_verdict, worst
+from pipelines.monitoring import correlation, drift, ranges
+from pipelines.monitoring.checks import CheckResult, judged, worst
 from pipelines.monitoring.drift import FeatureDrift, Status
+from pipelines.monitoring.model_checks import model_checks
 from pipelines.monitoring.params import Limits
 from pipelines.monitoring.report import thresholds
 from pipelines.registry.bundle import ModelBundle
@@ -52,12 +53,24 @@ def lookback(feature: str) -> int:
     return int(match.group(1)) if match else 1
 
 
+class Windows:
+    """Latest-N-timestamp windows of one frame (its timestamps sorted once)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        # datetime64 (UTC) values: a tz-aware column's plain to_numpy() gives Python objects.
+        self.times = frame["timestamp"].to_numpy(dtype="datetime64[ns]")
+        self.stamps = np.unique(self.times)
+
+    def latest(self, bars: int) -> pd.DataFrame:
+        """Rows of the latest ``bars`` distinct timestamps (all instruments)."""
+        cutoff = self.stamps[-min(bars, self.stamps.size)]
+        return self.frame.loc[self.times >= cutoff].reset_index(drop=True)
+
+
 def latest_window(frame: pd.DataFrame, bars: int) -> pd.DataFrame:
     """Rows of the latest ``bars`` distinct timestamps (all instruments)."""
-    times = frame["timestamp"].to_numpy()
-    stamps = np.unique(times)  # sorted; datetime64 values, no Python objects
-    cutoff = stamps[-min(bars, stamps.size)]
-    return frame.loc[times >= cutoff].reset_index(drop=True)
+    return Windows(frame).latest(bars)
 
 
 def feature_bars(features: list[str], params: Params) -> dict[str, int]:
@@ -74,7 +87,7 @@ def _values(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 def drift_rows(
     reference: pd.DataFrame,
-    store: pd.DataFrame,
+    store: Windows,
     recent: pd.DataFrame,
     features: list[str],
     params: Params,
@@ -82,7 +95,7 @@ def drift_rows(
     """PSI and KS on each feature's own window, missing rate on the recent window."""
     mon, limits = params.monitoring, thresholds(params)
     bars = feature_bars(features, params)
-    windows = {n: latest_window(store, n) for n in sorted(set(bars.values()))}
+    windows = {n: store.latest(n) for n in sorted(set(bars.values()))}
     rows = []
     for name in features:
         ref, cur = _values(reference, name), _values(windows[bars[name]], name)
@@ -168,52 +181,22 @@ def run_checks(
         params: All params.
     """
     checks_params = params.monitoring.checks
-    recent = latest_window(store, params.monitoring.window_bars)
+    windows = Windows(store)
+    recent = windows.latest(params.monitoring.window_bars)
     full_bars = max(feature_bars(features, params).values())
-    full = latest_window(store, full_bars)
-    rows = drift_rows(reference, store, recent, features, params)
+    full = windows.latest(full_bars)
+    rows = drift_rows(reference, windows, recent, features, params)
     checks = drift_checks(rows, params)
     checks.append(ranges.outliers(reference, recent, features, checks_params.outliers))
     checks.append(ranges.value_range(reference, recent, features, checks_params.value_range))
     checks.append(correlation.correlation(reference, full, features, checks_params.correlation))
-    checks.extend(_model_checks(reference, store, full, labels, bundle, params))
-    windows = {
+    checks.extend(model_checks(reference, store, full, labels, bundle, params))
+    spans = {
         "recent": _span(recent, params.monitoring.window_bars),
         "full": _span(full, full_bars),
         "per_feature_bars": feature_bars(features, params),
     }
-    return HourlyResult(rows, checks, worst(checks), windows)
-
-
-def _model_checks(
-    reference: pd.DataFrame,
-    store: pd.DataFrame,
-    full: pd.DataFrame,
-    labels: pd.DataFrame | None,
-    bundle: ModelBundle | None,
-    params: Params,
-) -> list[CheckResult]:
-    """Importance, prediction power and confidence: the checks that need the model."""
-    cp = params.monitoring.checks
-    if bundle is None:
-        why = "no model given (an explicit reference table): nothing to explain or predict"
-        return [
-            no_verdict("importance", cp.importance, why, {}),
-            no_verdict("prediction_power", cp.prediction_power.ic_drop, why, {}),
-            no_verdict("confidence", cp.confidence, why, {}),
-        ]
-    names = list(bundle.feature_names)
-    out = [importance.importance(bundle.booster, reference, full, names, cp.importance)]
-    centre = 0.5 if bundle.objective == "binary" else 0.0
-    pp = cp.prediction_power
-    realised = power.latest_realised(_realised(store, labels, bundle), None, pp.window_bars)
-    backtest = bundle.metadata.get("prediction_power")
-    out.append(power.prediction_power(realised, backtest, centre, pp))
-    ref_conf = bundle.confidence(bundle.predict(reference))
-    live_conf = bundle.confidence(bundle.predict(full))
-    mon = params.monitoring
-    out.append(power.confidence(ref_conf, live_conf, cp.confidence, mon.n_bins, mon.epsilon))
-    return out
+    return HourlyResult(rows, checks, worst(checks), spans)
 
 
 def _span(frame: pd.DataFrame, bars: int) -> dict[str, Any]:
@@ -223,29 +206,3 @@ def _span(frame: pd.DataFrame, bars: int) -> dict[str, Any]:
         "start": str(frame["timestamp"].min()),
         "end": str(frame["timestamp"].max()),
     }
-
-
-def trained_until(bundle: ModelBundle) -> pd.Timestamp | None:
-    """The last timestamp of the model's training span (bundle metadata), if recorded."""
-    span = bundle.metadata.get("train_span")
-    if not span:
-        return None
-    stamp = pd.Timestamp(span[-1])
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-
-
-def _realised(
-    store: pd.DataFrame, labels: pd.DataFrame | None, bundle: ModelBundle
-) -> pd.DataFrame:
-    """Out-of-sample rows of the store with the model's prediction and the realised return."""
-    empty = pd.DataFrame(columns=["timestamp", "instrument", "prediction", "fwd_return"])
-    if labels is None or labels.empty:
-        return empty
-    after = trained_until(bundle)
-    rows = store if after is None else store.loc[store["timestamp"] > after]
-    rows = rows.merge(
-        labels[["timestamp", "instrument", "fwd_return"]], on=["timestamp", "instrument"]
-    )
-    if rows.empty:
-        return empty
-    return rows.assign(prediction=bundle.predict(rows))

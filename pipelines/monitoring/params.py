@@ -55,7 +55,7 @@ class ImportanceParams(Limits):
     """Spearman rank correlation of mean |SHAP| on the live window against the reference."""
 
     higher_is_worse: bool = False
-    max_rows: PositiveInt = 5000
+    max_rows: PositiveInt = 1000
     top_movers: PositiveInt = 3
 
 

@@ -25,6 +25,8 @@ from pipelines.monitoring.weekly_data import WeeklyFigures, collect
 from pipelines.training.metrics import periods_per_year
 
 PLOTS = ("pnl.png", "drawdown.png", "sharpe.png", "drift.png")
+BUCKETS = 168
+MIN_BUCKET_SECONDS = 15
 
 
 def _when(stamp: float) -> str:
@@ -166,7 +168,10 @@ def main(
     server = prom_read.prometheus_url(url)
     stop = time.time() if end is None else end
     per_year = periods_per_year(params.data.frequency, params.training.backtest.market)
-    figures = collect(server, environment, stop - days * 86400, stop, 168, per_year)
+    # Hourly buckets for a week; a short period (the twin's compressed week) gets buckets of
+    # at least 15 s, so that each bucket holds several scrapes.
+    steps = max(1, min(BUCKETS, int(days * 86400 // MIN_BUCKET_SECONDS)))
+    figures = collect(server, environment, stop - days * 86400, stop, steps, per_year)
     folder = Path(out)
     plots(figures, folder)
     text = tables(figures)

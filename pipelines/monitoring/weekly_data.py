@@ -78,7 +78,7 @@ def collect(
 ) -> WeeklyFigures:
     """Query every figure of the report for ``environment`` (namespace ``trading-<env>``)."""
     ns = f"trading-{environment}"
-    start, end = float(int(start)), float(int(end))
+    start, end = float(math.floor(start)), float(math.ceil(end))
     step = float(max(int((end - start) / steps), 1))
     win = f"{int(step)}s"
     figures = WeeklyFigures(environment, start, end, step)
