@@ -9,21 +9,11 @@ Histogram and counter names are the base names; Prometheus adds ``_bucket``, ``_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-Kind = Literal["counter", "gauge", "histogram"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Name, type, help text and label names of one exported metric."""
-
-    name: str
-    kind: Kind
-    help: str
-    labels: tuple[str, ...] = ()
-
+# Model and feature health, the success criteria and the service's accuracy and orders are
+# defined beside (the operations work) and named here: this module stays the one list.
+from pipelines.monitoring.metric_names_health import *  # noqa: F403
+from pipelines.monitoring.metric_spec import Kind as Kind
+from pipelines.monitoring.metric_spec import MetricSpec
 
 # --- strategy service (pipelines serve) ---------------------------------------------------
 REQUESTS = MetricSpec(
@@ -127,33 +117,6 @@ PAPER_LOSS_SUM = MetricSpec(
     ("model_version", "instrument"),
 )
 
-# Prediction accuracy and paper orders (pipelines/serving/accuracy.py, orders.py).
-PREDICTIONS_SCORED = MetricSpec(
-    "strategy_predictions_scored_total",
-    "counter",
-    "Predictions whose label horizon has passed and whose side was compared with the realised "
-    "return (flat moves left out).",
-    ("model_version", "instrument"),
-)
-PREDICTION_HITS = MetricSpec(
-    "strategy_prediction_hits_total",
-    "counter",
-    "Scored predictions whose side (P(up) above or below 0.5) matched the realised return's sign.",
-    ("model_version", "instrument"),
-)
-PAPER_ORDERS = MetricSpec(
-    "strategy_paper_orders_total",
-    "counter",
-    "Paper orders: changes of the target position, by side (buy, sell).",
-    ("model_version", "instrument", "side"),
-)
-PAPER_ORDER_QUANTITY = MetricSpec(
-    "strategy_paper_order_quantity_total",
-    "counter",
-    "Sum of the paper orders' sizes (absolute position change, in position units).",
-    ("model_version", "instrument"),
-)
-
 # --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------
 PIPELINE_LAST_SUCCESS = MetricSpec(
     "pipeline_last_success_timestamp_seconds",
@@ -202,65 +165,6 @@ FEATURE_HEALTH_STATUS = MetricSpec(
     "gauge",
     "Overall feature health: 0 ok, 1 warning, 2 critical.",
     (),
-)
-
-# The other checks of the hourly run (pipelines monitor health). Each check's status follows
-# its limits in params.yaml (monitoring.checks), so the alert rules compare the status only and
-# the limits have one home.
-FEATURE_HEALTH_CHECK_STATUS = MetricSpec(
-    "feature_health_check_status",
-    "gauge",
-    "Status of one hourly check: 0 ok, 1 warning, 2 critical.",
-    ("check",),
-)
-FEATURE_HEALTH_CHECK_VALUE = MetricSpec(
-    "feature_health_check_value",
-    "gauge",
-    "The figure an hourly check judges (absent when there was too little data to judge).",
-    ("check",),
-)
-FEATURE_OUTLIER_SHARE = MetricSpec(
-    "feature_outlier_share",
-    "gauge",
-    "Share of live values beyond the training reference's Tukey fences.",
-    ("feature",),
-)
-FEATURE_OUT_OF_RANGE_SHARE = MetricSpec(
-    "feature_out_of_range_share",
-    "gauge",
-    "Share of live values outside the training reference's minimum..maximum.",
-    ("feature",),
-)
-FEATURE_IMPORTANCE_SHARE = MetricSpec(
-    "feature_importance_share",
-    "gauge",
-    "Share of the model's mean |SHAP| per feature, on the live window or the reference.",
-    ("feature", "sample"),
-)
-MODEL_PREDICTION_IC = MetricSpec(
-    "model_prediction_ic",
-    "gauge",
-    "Rolling IC of the deployed model's predictions with realised returns (instrument 'all': "
-    "mean over instruments).",
-    ("instrument",),
-)
-MODEL_PREDICTION_HIT_RATE = MetricSpec(
-    "model_prediction_hit_rate",
-    "gauge",
-    "Rolling share of predictions whose side matched the realised return's sign.",
-    ("instrument",),
-)
-MODEL_BACKTEST_IC = MetricSpec(
-    "model_backtest_ic",
-    "gauge",
-    "IC of the deployed model's walk-forward backtest (the baseline of model_prediction_ic).",
-    ("instrument",),
-)
-MODEL_BACKTEST_HIT_RATE = MetricSpec(
-    "model_backtest_hit_rate",
-    "gauge",
-    "Hit rate of the deployed model's walk-forward backtest.",
-    ("instrument",),
 )
 
 # Key figures of a pipeline run, pushed with its outcome (pipelines monitor mark).
@@ -319,48 +223,6 @@ PERFORMANCE_REPORT = MetricSpec(
     "gauge",
     "Unix time the weekly performance report was produced.",
     (),
-)
-
-# Success criteria (recording rules in monitoring/prometheus/rules/success.rules.yml). Counters
-# are carried forward by each push, so a 30-day difference is exact.
-DEPLOYMENTS = MetricSpec(
-    "model_deployments_total",
-    "counter",
-    "Deployments by environment and outcome (success, failure).",
-    ("environment", "status"),
-)
-ROLLBACKS = MetricSpec(
-    "model_rollbacks_total", "counter", "Rollbacks completed, by environment.", ("environment",)
-)
-ROLLBACK_SECONDS = MetricSpec(
-    "model_rollback_seconds_total",
-    "counter",
-    "Sum of rollback durations (trigger to the previous version serving), by environment.",
-    ("environment",),
-)
-ROLLBACK_LAST_SECONDS = MetricSpec(
-    "model_rollback_last_duration_seconds",
-    "gauge",
-    "Duration of the last rollback, by environment.",
-    ("environment",),
-)
-INCIDENTS = MetricSpec(
-    "incidents_total",
-    "counter",
-    "Resolved incidents by the alert that paged and whether it paged at all (detected).",
-    ("alertname", "detected"),
-)
-INCIDENT_DETECTION_SECONDS = MetricSpec(
-    "incident_detection_seconds_total",
-    "counter",
-    "Sum over detected incidents of alert fired minus incident start (for MTTD).",
-    ("alertname",),
-)
-INCIDENT_RESOLUTION_SECONDS = MetricSpec(
-    "incident_resolution_seconds_total",
-    "counter",
-    "Sum over detected incidents of resolved minus alert fired (for MTTR).",
-    ("alertname",),
 )
 
 # --- process (prometheus_client's ProcessCollector, registered in the service's registry) -------
