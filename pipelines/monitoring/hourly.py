@@ -65,6 +65,8 @@ class Windows:
     def latest(self, bars: int) -> pd.DataFrame:
         """Rows of the latest ``bars`` distinct timestamps (all instruments)."""
         cutoff = self.stamps[-min(bars, self.stamps.size)]
+        if cutoff == self.stamps[0]:
+            return self.frame  # the window holds every row: no copy
         return self.frame.loc[self.times >= cutoff].reset_index(drop=True)
 
 
