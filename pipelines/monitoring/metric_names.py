@@ -9,21 +9,11 @@ Histogram and counter names are the base names; Prometheus adds ``_bucket``, ``_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-Kind = Literal["counter", "gauge", "histogram"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Name, type, help text and label names of one exported metric."""
-
-    name: str
-    kind: Kind
-    help: str
-    labels: tuple[str, ...] = ()
-
+# Model and feature health, the success criteria and the service's accuracy and orders are
+# defined beside (the operations work) and named here: this module stays the one list.
+from pipelines.monitoring.metric_names_health import *  # noqa: F403
+from pipelines.monitoring.metric_spec import Kind as Kind
+from pipelines.monitoring.metric_spec import MetricSpec
 
 # --- strategy service (pipelines serve) ---------------------------------------------------
 # ``traffic`` is "live" for requests a client sent and "shadow" for copies the mesh mirrored to

@@ -35,6 +35,7 @@ from pipelines.serving.state import (
     required_bars,
     shown,
 )
+from pipelines.serving.tracking import SignalTracking
 
 Reply = tuple[int, dict[str, Any]]
 UNKNOWN = "unknown"
@@ -112,6 +113,10 @@ class SignalEngine:
         self.injection = injection or params.inject
         self._rng = random.Random(self.injection.seed)  # noqa: S311 - test hook, not security
         metrics.declare_instruments(list(instruments))
+        centre = 0.5 if bundle.objective == "binary" else 0.0
+        self.tracking = SignalTracking(
+            metrics.registry, version, list(instruments), bundle.label_horizon, centre
+        )
 
     def predict(self, state: InstrumentState) -> Signal:
         """Features on the buffer's last bars, then the model (pure apart from the booster)."""
@@ -204,6 +209,7 @@ class SignalEngine:
                 except BadRequest as exc:
                     return self.rejected(instrument, exc, start, traffic)
                 self.metrics.realised(instrument, realised, traffic)
+                self.tracking.bars(instrument, state)
                 self.metrics.last_bar(instrument, state.bars[-1].timestamp.timestamp(), traffic)
                 status, payload = await self._answer(instrument, state, traffic)
                 last = state.bars[-1].timestamp.isoformat()
@@ -260,6 +266,8 @@ class SignalEngine:
             if breaker.failures or breaker.opened_at is not None:
                 breaker.record_success()
                 self.metrics.breaker(instrument, False, None)
+        self.tracking.position(instrument, state.position, signal.position)
+        self.tracking.prediction(instrument, state, signal.prediction)
         state.position = signal.position
         self.metrics.signal(instrument, signal.position, signal.confidence, traffic)
         return 200, {
