@@ -11,6 +11,7 @@ it is appended when ``GITHUB_STEP_SUMMARY`` is set). The scheduled workflow
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import Params
+from pipelines.errors import PipelineError
 from pipelines.io import atomic
 from pipelines.monitoring import charts, prom_read
 from pipelines.monitoring.weekly_data import WeeklyFigures, collect
@@ -156,6 +158,21 @@ def _save(fig: Any, path: Path) -> None:
     atomic.write_with(path, write)
 
 
+def bars_per_year(params: Params) -> float:
+    """The trading year the feature store's calendars give (``backtest.periods_per_year`` wins).
+
+    Raises:
+        PipelineError: Neither is available (pull the feature store first).
+    """
+    meta_path = Path(params.paths.features) / "_metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    try:
+        override = params.training.backtest.periods_per_year
+        return periods_per_year(meta.get("annualisation"), override)
+    except ValueError as exc:
+        raise PipelineError(f"{meta_path}: {exc}") from None
+
+
 def main(
     params: Params,
     out: str,
@@ -167,7 +184,7 @@ def main(
     """Write the report into ``out`` (and the job summary when in Actions); return 0."""
     server = prom_read.prometheus_url(url)
     stop = time.time() if end is None else end
-    per_year = periods_per_year(params.data.frequency, params.training.backtest.market)
+    per_year = bars_per_year(params)
     # Hourly buckets for a week; a short period (the twin's compressed week) gets buckets of
     # at least 15 s, so that each bucket holds several scrapes.
     steps = max(1, min(BUCKETS, int(days * 86400 // MIN_BUCKET_SECONDS)))
