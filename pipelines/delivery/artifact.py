@@ -81,7 +81,7 @@ def verify(
     problem = artifact_store_problem(uri)
     if problem is not None and not allow_local:
         raise ArtifactError(
-            f"{manifest_file}: model.artifact.uri {problem}; the pod cannot load it, refusing "
+            f"{manifest_file}: model.artifact.uri: {problem}; the pod cannot load it, refusing "
             "to deploy"
         )
     if expected_image is not None and doc["image"] != expected_image:

@@ -1,0 +1,122 @@
+"""Issue 10's five seams, each broken in a copy of the repository: the twin's piece must fail.
+
+Every test breaks one seam by editing the copy's real files, runs the piece the week in the
+life (``make e2e``) runs at that seam, from the copy, and expects the failure to name the seam;
+the same piece on the unbroken copy passes (the control, so the test can fail).
+
+Also breaking these seams, elsewhere: ``tests/delivery/test_lint_manifest.py`` (CI's
+``pipelines lint`` on a manifest with a repository path and on a Rollout without ``--host``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.registry.fixtures import image_for, write
+from tests.twin.seam_support import (
+    VENV,
+    break_file,
+    copy_repository,
+    dag_task,
+    deploy_template,
+    run_step,
+    workflow_step,
+)
+from twin.cluster.argo_expr import substitute
+
+pytestmark = pytest.mark.slow
+
+LOCAL_PATH = "models/model_bundle.json"  # the path issue 10 found in a promoted manifest
+
+
+def _fetch_and_verify(repo: Path, image: str) -> subprocess.CompletedProcess[str]:
+    """The deploy template's ``fetch-and-verify`` task, as its ``pipelines`` script runs it."""
+    template = deploy_template(repo)
+    scope = {"workflow.parameters.environment": "dev", "workflow.parameters.image": image}
+    args = substitute(str(dag_task(template, "fetch-and-verify")["arguments"]["parameters"][0]
+                          ["value"]), scope)  # fmt: skip
+    script = next(t for t in template["spec"]["templates"] if t["name"] == "pipelines")["script"]
+    source = substitute(str(script["source"]), {"inputs.parameters.args": args})
+    workspace = repo.parent / f"{repo.name}-workspace"
+    workspace.mkdir()
+    source = source.replace("/workspace/", f"{workspace}/")  # the volume, mounted
+    env = {**os.environ, "PATH": f"{VENV / 'bin'}:{os.environ['PATH']}"}
+    return subprocess.run(  # noqa: S603 - the template's own script
+        [*script["command"], "-c", source],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_manifest_on_a_local_path_is_refused_by_the_deploys_verify_step(
+    tmp_path: Path, s3_endpoint: str
+) -> None:
+    payload = b'{"bundle": "seam test"}'
+    sha = hashlib.sha256(payload).hexdigest()
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="seam-artifacts")
+    key = "1/r/artifacts/bundle/model_bundle.json"
+    s3.put_object(Bucket="seam-artifacts", Key=key, Body=payload)
+    image = image_for("seam")
+    cases = {
+        "control": f"s3://seam-artifacts/{key}",
+        "path": LOCAL_PATH,
+        "file": f"file://{tmp_path}/file/{LOCAL_PATH}",
+    }
+    for case, uri in cases.items():
+        repo = copy_repository(tmp_path / case)
+        write(repo / "environments" / "dev" / "model.yaml", "dev", "s3://placeholder/key", sha,
+              image=image)  # fmt: skip
+        break_file(repo, "environments/dev/model.yaml", "s3://placeholder/key", uri)
+        # Worst case for the break: the file exists where the step runs (not in the pod).
+        (repo / LOCAL_PATH).write_bytes(payload)
+    with ThreadPoolExecutor(3) as pool:
+        control, *broken = pool.map(lambda c: _fetch_and_verify(tmp_path / c, image), cases)
+    assert control.returncode == 0, control.stderr
+    assert f"artifact verified (sha256 {sha})" in control.stdout
+    for proc, (uri, why) in zip(
+        broken,
+        [(LOCAL_PATH, "is a path, not an object"), (cases["file"], "is not in the artifact store")],
+        strict=True,
+    ):
+        assert proc.returncode != 0
+        assert f"model.artifact.uri: '{uri}' {why}" in proc.stderr, proc.stderr
+        assert proc.stderr.count("\n") == 1, proc.stderr  # one readable line
+
+
+def test_no_default_dvc_remote_fails_the_nightly_push_naming_it(
+    tmp_path: Path, s3_endpoint: str
+) -> None:
+    boto3.client("s3").create_bucket(Bucket="seam-dvc")
+    env = {"DVC_REMOTE_URL": "s3://seam-dvc/cache", "DVC_NO_ANALYTICS": "1"}
+    steps = (
+        "Point the default DVC remote at the platform's bucket",
+        "Store the new data version on the DVC remote",
+    )
+
+    def nightly_push(case: str) -> list[subprocess.CompletedProcess[str]]:
+        repo = copy_repository(tmp_path / case, git_repo=True, venv=True)
+        if case == "broken":
+            break_file(repo, ".dvc/config", "    remote = storage\n", "")
+        return [run_step(repo, workflow_step(repo, "data.yml", "data", s), env) for s in steps]
+
+    with ThreadPoolExecutor(2) as pool:
+        broken, control = pool.map(nightly_push, ("broken", "control"))
+    for proc in control:
+        assert proc.returncode == 0, proc.stderr
+    configure, push = broken
+    assert configure.returncode == 0, configure.stderr  # the remote is there, not the default
+    assert push.returncode != 0
+    assert "failed to push data to the cloud" in push.stderr
+    assert "no remote specified" in push.stderr and "dvc remote default" in push.stderr
