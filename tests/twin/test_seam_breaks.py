@@ -20,12 +20,15 @@ import boto3
 import pytest
 
 from tests.registry.fixtures import image_for, write
+from tests.twin.seam_github import fake_github, promotable_candidate, run_promotion_step
 from tests.twin.seam_support import (
     VENV,
     break_file,
+    commit_all,
     copy_repository,
     dag_task,
     deploy_template,
+    git,
     run_step,
     workflow_step,
 )
@@ -120,3 +123,62 @@ def test_no_default_dvc_remote_fails_the_nightly_push_naming_it(
     assert push.returncode != 0
     assert "failed to push data to the cloud" in push.stderr
     assert "no remote specified" in push.stderr and "dvc remote default" in push.stderr
+
+
+PROMOTE_STEP = "pipelines promote --to dev"
+APP_TOKEN_ENV = """          BOT_TOKEN: ${{ steps.app-token.outputs.token }}
+          BOT_SLUG: ${{ steps.app-token.outputs.app-slug }}
+        run: .github/scripts/as-bot .venv/bin/python -m pipelines promote --to dev"""
+JOB_TOKEN_ENV = """          BOT_TOKEN: ${{ github.token }}
+          BOT_SLUG: github-actions
+        run: .github/scripts/as-bot .venv/bin/python -m pipelines promote --to dev"""
+
+
+def _promote_dev(tmp_path: Path, case: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    """train.yml's dev promotion step against a fake GitHub seeded with the (broken) copy."""
+    repo = copy_repository(tmp_path / case / "source")
+    promotable_candidate(repo, image_for("seam"), "s3://seam-mlflow/1/r/artifacts/bundle/b.json")
+    if case == "broken":
+        # Open the PR with the job's own token (given the permissions it then needs).
+        break_file(repo, ".github/workflows/train.yml", APP_TOKEN_ENV, JOB_TOKEN_ENV)
+        break_file(
+            repo,
+            ".github/workflows/train.yml",
+            "      contents: read # check out the committed candidate (the bot pushes with the App token)\n",
+            "      contents: write\n      pull-requests: write\n",
+        )
+    git(repo, "init", "-q", "--initial-branch=main")
+    commit_all(repo, "copy of the repository")
+    with fake_github(tmp_path / case / "home", repo) as gh:
+        proc = run_promotion_step(
+            gh, tmp_path / case / "work", "train.yml", "promote-dev", PROMOTE_STEP
+        )
+        assert proc.returncode == 0, proc.stderr
+        (pull,) = gh.client.pulls(head="promote/dev")
+        (opened,) = [e for e in gh.client.events(pr=pull["number"]) if e["action"] == "opened"]
+        for run_id in opened["runs"]:  # CI itself is not this test's business: cancel it
+            gh.client.api("POST", f"/actions/runs/{run_id}/cancel")
+            gh.client.wait_run(int(run_id), 60)
+        return proc, {
+            "pull": pull,
+            "opened": opened,
+            "reasons": gh.client.no_run_reasons(pr=pull["number"]),
+            "ci": gh.client.runs("ci.yml"),
+        }
+
+
+def test_promotion_pr_opened_with_github_token_gets_no_ci_naming_the_token(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        (_, broken), (_, control) = pool.map(
+            lambda c: _promote_dev(tmp_path, c), ("broken", "control")
+        )
+    assert control["pull"]["user"]["login"] == "trading-pipelines-bot[bot]"
+    assert [r["path"] for r in control["ci"]] == [".github/workflows/ci.yml"]
+    assert control["ci"][0]["head_sha"] == control["pull"]["head"]["sha"]
+    assert broken["pull"]["user"]["login"] == "github-actions[bot]"
+    assert broken["ci"] == [] and broken["opened"]["runs"] == []
+    number = broken["pull"]["number"]
+    assert any(
+        r.startswith(f"pull_request.opened on PR #{number} was made with GITHUB_TOKEN")
+        for r in broken["reasons"]
+    ), broken["reasons"]
