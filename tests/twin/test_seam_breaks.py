@@ -17,9 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 
 from tests.registry.fixtures import image_for, write
+from tests.twin.cluster_support import wait_for
+from tests.twin.seam_cluster import SeamCluster, rollout_pod_spec, seam_cluster  # noqa: F401
 from tests.twin.seam_github import fake_github, promotable_candidate, run_promotion_step
 from tests.twin.seam_support import (
     VENV,
@@ -182,3 +185,30 @@ def test_promotion_pr_opened_with_github_token_gets_no_ci_naming_the_token(tmp_p
         r.startswith(f"pull_request.opened on PR #{number} was made with GITHUB_TOKEN")
         for r in broken["reasons"]
     ), broken["reasons"]
+
+
+HOST_ARGS = "            - --host\n            - 0.0.0.0\n"
+
+
+def test_rollout_without_host_never_passes_its_probe_on_the_pod_ip(
+    seam_cluster: SeamCluster,
+) -> None:
+    pods = {}
+    for case in ("control", "broken"):
+        repo = seam_cluster.copy(f"host-{case}")
+        if case == "broken":
+            break_file(repo, "environments/base/rollout.yaml", HOST_ARGS, "")
+        seam_cluster.promote(repo, seam_cluster.image(repo, "serve"))
+        spec, labels = rollout_pod_spec(seam_cluster.apply_rendered(repo))
+        pods[case] = seam_cluster.cluster.pods.start(
+            "trading-dev", f"strategy-{case}", spec, labels
+        )
+    control, broken = pods["control"], pods["broken"]
+    wait_for("the rendered pod ready on its pod IP", lambda: control.ready, 120,
+             detail=lambda: (control.phase, control.message))  # fmt: skip
+    assert httpx.get(f"http://{control.ip}:8080/readyz", timeout=5).json()["ready"] is True
+    wait_for("the probe failure", lambda: "Readiness probe failed" in broken.message, 120,
+             detail=lambda: (broken.phase, broken.message))  # fmt: skip
+    assert not broken.ready
+    assert f'Get "http://{broken.ip}:8080/readyz"' in broken.message
+    assert f"dial tcp {broken.ip}:8080" in broken.message and "connection refused" in broken.message
