@@ -26,11 +26,11 @@ import uvicorn
 import yaml
 
 from tests.twin.cluster_support import wait_for
-from tests.twin.seam_support import GIT_IDENTITY, VENV, git
+from tests.twin.seam_support import GIT_IDENTITY, TIMEOUT, VENV, git
 from twin.github.client import GitHubTwinClient
 from twin.github.config import REPOSITORY
-from twin.github.expressions import Context, render
 from twin.github.expr_values import to_str
+from twin.github.expressions import Context, render
 from twin.github.seed import seed
 from twin.github.server import make_app
 from twin.github.service import GitHubTwin
@@ -147,7 +147,7 @@ def run_promotion_step(
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=TIMEOUT,
         check=False,
     )
 

@@ -20,6 +20,8 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 VENV = Path(sys.executable).parent.parent
+# Generous bounds (a 2-core machine shared by many jobs): a piece that needs longer is broken.
+TIMEOUT = 600.0
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Seam Test",
     "GIT_AUTHOR_EMAIL": "seam@example.invalid",
@@ -89,7 +91,7 @@ def workflow_step(repo: Path, workflow: str, job: str, step_name: str) -> dict[s
 
 
 def run_step(
-    repo: Path, step: dict[str, Any], env: dict[str, str], timeout: float = 120
+    repo: Path, step: dict[str, Any], env: dict[str, str], timeout: float = TIMEOUT
 ) -> subprocess.CompletedProcess[str]:
     """A ``run:`` step as the runner runs it (GitHub's default shell ``bash -e {0}``)."""
     script = repo.parent / f"{repo.name}-step.sh"

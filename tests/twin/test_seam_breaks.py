@@ -13,18 +13,30 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
+import yaml
 
+from pipelines.delivery.argo import failed_steps
 from tests.registry.fixtures import image_for, write
-from tests.twin.cluster_support import wait_for
-from tests.twin.seam_cluster import SeamCluster, rollout_pod_spec, seam_cluster  # noqa: F401
+from tests.twin.cluster_support import nodes_by_display, wait_for
+from tests.twin.seam_cluster import (
+    SeamCluster,
+    argo_prerequisites,
+    pod_logs,
+    rollout_pod_spec,
+    running_seam_cluster,
+    smoke_workflow,
+    submit_with_checkout,
+)
 from tests.twin.seam_github import fake_github, promotable_candidate, run_promotion_step
 from tests.twin.seam_support import (
+    TIMEOUT,
     VENV,
     break_file,
     commit_all,
@@ -60,7 +72,7 @@ def _fetch_and_verify(repo: Path, image: str) -> subprocess.CompletedProcess[str
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=TIMEOUT,
         check=False,
     )
 
@@ -129,10 +141,10 @@ def test_no_default_dvc_remote_fails_the_nightly_push_naming_it(
 
 
 PROMOTE_STEP = "pipelines promote --to dev"
-APP_TOKEN_ENV = """          BOT_TOKEN: ${{ steps.app-token.outputs.token }}
+PROMOTE_AS_APP = """          BOT_TOKEN: ${{ steps.app-token.outputs.token }}
           BOT_SLUG: ${{ steps.app-token.outputs.app-slug }}
         run: .github/scripts/as-bot .venv/bin/python -m pipelines promote --to dev"""
-JOB_TOKEN_ENV = """          BOT_TOKEN: ${{ github.token }}
+PROMOTE_AS_JOB = """          BOT_TOKEN: ${{ github.token }}
           BOT_SLUG: github-actions
         run: .github/scripts/as-bot .venv/bin/python -m pipelines promote --to dev"""
 
@@ -143,11 +155,12 @@ def _promote_dev(tmp_path: Path, case: str) -> tuple[subprocess.CompletedProcess
     promotable_candidate(repo, image_for("seam"), "s3://seam-mlflow/1/r/artifacts/bundle/b.json")
     if case == "broken":
         # Open the PR with the job's own token (given the permissions it then needs).
-        break_file(repo, ".github/workflows/train.yml", APP_TOKEN_ENV, JOB_TOKEN_ENV)
+        break_file(repo, ".github/workflows/train.yml", PROMOTE_AS_APP, PROMOTE_AS_JOB)
         break_file(
             repo,
             ".github/workflows/train.yml",
-            "      contents: read # check out the committed candidate (the bot pushes with the App token)\n",
+            "      contents: read # check out the committed candidate"
+            " (the bot pushes with the App token)\n",
             "      contents: write\n      pull-requests: write\n",
         )
     git(repo, "init", "-q", "--initial-branch=main")
@@ -161,7 +174,7 @@ def _promote_dev(tmp_path: Path, case: str) -> tuple[subprocess.CompletedProcess
         (opened,) = [e for e in gh.client.events(pr=pull["number"]) if e["action"] == "opened"]
         for run_id in opened["runs"]:  # CI itself is not this test's business: cancel it
             gh.client.api("POST", f"/actions/runs/{run_id}/cancel")
-            gh.client.wait_run(int(run_id), 60)
+            gh.client.wait_run(int(run_id), TIMEOUT)
         return proc, {
             "pull": pull,
             "opened": opened,
@@ -187,6 +200,12 @@ def test_promotion_pr_opened_with_github_token_gets_no_ci_naming_the_token(tmp_p
     ), broken["reasons"]
 
 
+@pytest.fixture(scope="module")
+def seam_cluster(moto_server: str) -> Iterator[SeamCluster]:
+    """The twin's pods and Argo executor with S3 and a bundle (see ``seam_cluster.py``)."""
+    yield from running_seam_cluster(moto_server)
+
+
 HOST_ARGS = "            - --host\n            - 0.0.0.0\n"
 
 
@@ -200,15 +219,65 @@ def test_rollout_without_host_never_passes_its_probe_on_the_pod_ip(
             break_file(repo, "environments/base/rollout.yaml", HOST_ARGS, "")
         seam_cluster.promote(repo, seam_cluster.image(repo, "serve"))
         spec, labels = rollout_pod_spec(seam_cluster.apply_rendered(repo))
+        for container in spec["containers"]:
+            # Liveness would restart a start slowed by a loaded machine (initialDelaySeconds
+            # 10); this seam is readiness on the pod IP, which needs no restart to show.
+            container.pop("livenessProbe")
         pods[case] = seam_cluster.cluster.pods.start(
             "trading-dev", f"strategy-{case}", spec, labels
         )
     control, broken = pods["control"], pods["broken"]
-    wait_for("the rendered pod ready on its pod IP", lambda: control.ready, 120,
+    wait_for("the rendered pod ready on its pod IP", lambda: control.ready, TIMEOUT,
              detail=lambda: (control.phase, control.message))  # fmt: skip
     assert httpx.get(f"http://{control.ip}:8080/readyz", timeout=5).json()["ready"] is True
-    wait_for("the probe failure", lambda: "Readiness probe failed" in broken.message, 120,
+    wait_for("the probe failure", lambda: "Readiness probe failed" in broken.message, TIMEOUT,
              detail=lambda: (broken.phase, broken.message))  # fmt: skip
     assert not broken.ready
     assert f'Get "http://{broken.ip}:8080/readyz"' in broken.message
     assert f"dial tcp {broken.ip}:8080" in broken.message and "connection refused" in broken.message
+
+
+def _without_body(repo: Path) -> None:
+    """The smoke step as issue 10 found it: curl POSTs /v1/signal with no body."""
+    path = repo / "deploy" / "argo" / "deploy.yaml"
+    doc = yaml.safe_load(path.read_text())
+    (step,) = [t for t in doc["spec"]["templates"] if t["name"] == "smoke-request"]
+    step["container"] = {
+        "image": "curlimages/curl:8.11.1",
+        "command": ["sh", "-c"],
+        "args": [
+            'curl --fail --silent --show-error -X POST -H "X-Instrument: AAPL"'
+            ' "http://{{inputs.parameters.address}}:8080/v1/signal"'
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def test_smoke_request_without_a_body_fails_the_deploy_naming_the_request(
+    seam_cluster: SeamCluster,
+) -> None:
+    argo_prerequisites(seam_cluster)
+    names = {}
+    for case in ("control", "broken"):
+        repo = seam_cluster.copy(f"smoke-{case}")
+        if case == "broken":
+            _without_body(repo)
+        image, tools = seam_cluster.image(repo, "serve"), seam_cluster.image(repo, "tools")
+        seam_cluster.promote(repo, image)
+        names[case] = f"smoke-{case}"
+        submit_with_checkout(seam_cluster, smoke_workflow(repo, names[case], image, tools), repo)
+    done = {c: seam_cluster.cluster.workflow_done("argo", n, TIMEOUT) for c, n in names.items()}
+    control = nodes_by_display(done["control"])
+    assert done["control"]["status"]["phase"] == "Succeeded", done["control"]["status"]
+    assert control["smoke-request"]["phase"] == "Succeeded"
+    assert f"(sha256 {seam_cluster.bundle.sha256})" in pod_logs(
+        seam_cluster, "argo", "smoke-control-smoke-request"
+    )
+    broken = nodes_by_display(done["broken"])
+    assert done["broken"]["status"]["phase"] == "Failed"
+    assert broken["smoke-serve"]["daemoned"] is True  # the service was up and ready
+    assert broken["smoke-request"]["phase"] == "Failed"
+    # What `pipelines deploy` prints for the environment (deploy.yml's log, the e2e's table).
+    assert failed_steps(done["broken"]) == ["smoke-request: Error (exit code 22)"]
+    log = pod_logs(seam_cluster, "argo", "smoke-broken-smoke-request")
+    assert "The requested URL returned error: 400" in log, log
