@@ -227,14 +227,21 @@ def test_rollout_without_host_never_passes_its_probe_on_the_pod_ip(
             "trading-dev", f"strategy-{case}", spec, labels
         )
     control, broken = pods["control"], pods["broken"]
-    wait_for("the rendered pod ready on its pod IP", lambda: control.ready, TIMEOUT,
-             detail=lambda: (control.phase, control.message))  # fmt: skip
-    assert httpx.get(f"http://{control.ip}:8080/readyz", timeout=5).json()["ready"] is True
-    wait_for("the probe failure", lambda: "Readiness probe failed" in broken.message, TIMEOUT,
-             detail=lambda: (broken.phase, broken.message))  # fmt: skip
-    assert not broken.ready
-    assert f'Get "http://{broken.ip}:8080/readyz"' in broken.message
-    assert f"dial tcp {broken.ip}:8080" in broken.message and "connection refused" in broken.message
+    try:
+        wait_for("the rendered pod ready on its pod IP", lambda: control.ready, TIMEOUT,
+                 detail=lambda: (control.phase, control.message))  # fmt: skip
+        assert httpx.get(f"http://{control.ip}:8080/readyz", timeout=5).json()["ready"] is True
+        wait_for("the probe failure", lambda: "Readiness probe failed" in broken.message, TIMEOUT,
+                 detail=lambda: (broken.phase, broken.message))  # fmt: skip
+        assert not broken.ready
+        assert f'Get "http://{broken.ip}:8080/readyz"' in broken.message
+        assert (
+            f"dial tcp {broken.ip}:8080" in broken.message
+            and "connection refused" in broken.message
+        )
+    finally:  # the pods would keep probing through the next tests
+        for pod in pods.values():
+            seam_cluster.cluster.pods.delete(pod, 2.0)
 
 
 def _without_body(repo: Path) -> None:
