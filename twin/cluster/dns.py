@@ -142,7 +142,9 @@ class ClusterDns:
         if "github" in servers:
             host, port = servers["github"]
             # The server's root: repository URLs keep their owner/name path after it.
-            base = state.load(self._home)["services"]["github"].get("url") or f"http://{host}:{port}"
+            base = (
+                state.load(self._home)["services"]["github"].get("url") or f"http://{host}:{port}"
+            )
             lines += [f'[url "{str(base).rstrip("/")}/"]', "\tinsteadOf = https://github.com/"]
         return "\n".join(lines) + "\n"
 
