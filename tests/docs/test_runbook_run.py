@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+import hcl2
 import pytest
 import yaml
 
@@ -88,16 +89,31 @@ def _dvc_outputs() -> set[str]:
     return out
 
 
+def _namespaces() -> set[str]:
+    """The namespaces Terraform creates (``modules/kubernetes-objects``): each model
+    environment's ``trading-<env>`` and the platform's (``argo``, ``monitoring``, ...)."""
+    path = REPO_ROOT / "terraform/modules/kubernetes-objects/main.tf"
+    with path.open() as handle:
+        local: dict[str, list[str]] = {}
+        for block in hcl2.load(handle)["locals"]:
+            local.update(block)
+    envs = {"trading-" + env.strip('"') for env in local["model_environments"]}
+    return envs | {name.strip('"') for name in local["platform"]}
+
+
 def test_commands_name_real_namespaces_and_files():
-    """``-n trading-<env>``; repository paths exist; data and model paths are DVC outputs;
+    """Namespaces are Terraform's; repository paths exist; data and model paths are DVC outputs;
     a report is read only where the command that writes it ran before (same file)."""
+    namespaces = _namespaces()
+    assert {"trading-dev", "trading-staging", "trading-prod", "argo", "monitoring"} <= namespaces
     outputs = _dvc_outputs()
     written: dict[str, set[str]] = {}
     for block in BLOCKS:
         doc = block.where.split(":")[0]
         mine = written.setdefault(doc, set())
-        for namespace in re.findall(r"(?:-n|--namespace)[ =](\S+)", block.script):
-            assert re.fullmatch(r"trading-(dev|staging|prod)", namespace), (block.where, namespace)
+        kubectl = "\n".join(line for line in block.script.splitlines() if "kubectl" in line)
+        for namespace in re.findall(r"(?:-n|--namespace)[ =](\S+)", kubectl):
+            assert namespace in namespaces, (block.where, namespace)
         for path in re.findall(PATH, block.script):
             if path.startswith(("environments/", "monitoring/")):
                 assert list(REPO_ROOT.glob(path)), (block.where, path)
