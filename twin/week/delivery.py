@@ -82,3 +82,69 @@ def start_feed(week: Week, env: str) -> str:
     if answer.status_code >= 300:
         raise TwinError(f"feed for {env}: HTTP {answer.status_code} {answer.text[:200]}")
     return f"feed to trading-{env}: {answer.text[:120]}"
+
+
+def analysis_runs(week: Week, env: str) -> list[dict[str, Any]]:
+    """The AnalysisRuns of ``env`` (newest last)."""
+    from twin.week.cluster_view import objects
+
+    runs = objects(week, "analysisrun", f"trading-{env}")
+    return sorted(runs, key=lambda r: str(r["metadata"].get("creationTimestamp", "")))
+
+
+def analyses_since(week: Week, env: str, seen: int) -> list[dict[str, Any]]:
+    """AnalysisRuns created after the first ``seen`` ones."""
+    return analysis_runs(week, env)[seen:]
+
+
+def _phases(runs: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{r['metadata']['name']}={(r.get('status') or {}).get('phase')}" for r in runs
+    )
+
+
+def blue_green(week: Week, merge_key: str) -> str:
+    """Staging: the preview is analysed on mirrored live bars, switched, the old kept a while."""
+    before = len(analysis_runs(week, "staging"))
+    old = {p.template_hash for p in serving(week, "staging")}
+    detail = deploy_after_merge(week, "staging", merge_key)
+    runs = analyses_since(week, "staging", before)
+    if len(runs) < 2 or any((r.get("status") or {}).get("phase") != "Successful" for r in runs):
+        raise TwinError(f"staging: pre/post-promotion analyses not all Successful: {_phases(runs)}")
+    still = [p for p in serving(week, "staging") if p.template_hash in old]
+    if not still:
+        raise TwinError("staging: the old version was scaled down at the switch (delay expected)")
+    delay = float(_settings(week, "staging")["scale_down_delay_seconds"])
+    from twin.procs import wait_until
+
+    wait_until(
+        f"staging: the old ReplicaSet scaled down after {delay:.0f}s",
+        lambda: not [p for p in serving(week, "staging") if p.template_hash in old],
+        timeout=delay + 60,
+    )
+    return f"{detail}; analyses {_phases(runs)}; old version kept {delay:.0f}s after the switch"
+
+
+def canary(week: Week, merge_key: str) -> str:
+    """Prod: 5 -> 25 -> 50 -> 100% by instrument, analysis each step; alias moved."""
+    from mlflow.tracking import MlflowClient
+
+    before = len(analysis_runs(week, "prod"))
+    detail = deploy_after_merge(week, "prod", merge_key)
+    runs = analyses_since(week, "prod", before)
+    bad = [r for r in runs if (r.get("status") or {}).get("phase") != "Successful"]
+    steps = len(_settings(week, "prod")["instrument_groups"])
+    if len(runs) < steps or bad:
+        raise TwinError(f"prod: canary analyses {_phases(runs)}; expected {steps} Successful")
+    model = manifest(week, "prod")["model"]
+    alias = MlflowClient(week.env["MLFLOW_TRACKING_URI"]).get_model_version_by_alias(
+        model["name"], "prod"
+    )
+    if str(alias.version) != str(model["version"]):
+        raise TwinError(f"MLflow alias prod is {alias.version}, prod serves {model['version']}")
+    return f"{detail}; {len(runs)} analyses Successful; MLflow alias prod -> {alias.version}"
+
+
+def _settings(week: Week, env: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(week.git("show", f"main:environments/{env}/settings.yaml"))
+    return doc
