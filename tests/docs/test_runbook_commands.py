@@ -309,7 +309,7 @@ def test_every_runbook_and_playbook_exists():
         "disaster-recovery",
     }
     # One per critical and warning alert (tests/monitoring/test_alert_rules.py checks the links).
-    assert len(playbooks) == 28
+    assert len(playbooks) == 30
 
 
 def test_relative_links_resolve():
