@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import hcl2
 import pytest
@@ -19,7 +20,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from twin.runbooks.extract import MarkerError, blocks, docs_blocks
-from twin.runbooks.run import build_env, capabilities, run_all
+from twin.runbooks.run import Outcome, build_env, capabilities, run_all
 
 BLOCKS = docs_blocks(REPO_ROOT / "docs", REPO_ROOT)
 PATH = r"(?<![\w/.-])((?:environments|monitoring|models|data)/[\w./*-]+)"
@@ -182,10 +183,23 @@ def test_the_blocks_that_need_no_cluster_run_in_a_workspace(tmp_path, s3_endpoin
     # once (in the order of its first appearance), which keeps this test to a few minutes.
     seen: set[str] = set()
     distinct = [b for b in BLOCKS if not (b.script in seen or seen.add(b.script))]
-    outcomes = run_all(distinct, env, workdir, have, timeout=240)
+    health = workdir / "reports/feature_health.json"
+    outcomes: list[Outcome] = []
+    deployed: dict[str, Any] | None = None
+    for block in distinct:
+        outcomes += run_all([block], env, workdir, have, timeout=240)
+        # A later block (the candidate's check before a promotion) rewrites the report.
+        if deployed is None and "monitor health --manifest" in block.script and health.exists():
+            deployed = yaml.safe_load(health.read_text())
     failed = [f"{o.where}: exit {o.exit_code}: {o.detail}" for o in outcomes if o.status == "FAIL"]
     assert not failed, "\n".join(failed)
     ran = [o for o in outcomes if o.status == "pass"]
-    assert len(ran) >= 25, len(ran)
-    report = yaml.safe_load((workdir / "reports/feature_health.json").read_text())
-    assert report["model_version"] == "1" and len(report["checks"]) == 9
+    # The distinct blocks that need only the repository, data and S3 (the others need a DVC
+    # remote, Prometheus, the Pushgateway, MLflow or the cluster; the disaster-recovery drill's
+    # blocks run in their own runner): 19 today, so a block turned manual or skipped shows here.
+    assert len(ran) >= 19, len(ran)
+    assert deployed is not None and deployed["model_version"] == "1"
+    assert len(deployed["checks"]) == 9
+    candidate = yaml.safe_load(health.read_text())
+    assert candidate["reference"] == "bundle models/model_bundle.json"
+    assert "model_version" not in candidate and len(candidate["checks"]) == 9
