@@ -140,8 +140,10 @@ def identity_problems(
 
 
 def _runs_pods(node: Any) -> bool:
-    """Whether an object holds a pod spec or an Argo container/script template (a ConfigMap
-    that carries a manifest naming ``s3://`` runs nothing)."""
+    """Whether an object holds a pod spec or an Argo container or script template.
+
+    A ConfigMap that carries a manifest naming ``s3://`` runs nothing.
+    """
     if isinstance(node, dict):
         if POD_KEYS & node.keys():
             return True
