@@ -43,7 +43,10 @@ def kubectl(week: Week, *argv: str) -> str:
 
 def objects(week: Week, kind: str, namespace: str) -> list[dict[str, Any]]:
     """``kubectl get <kind> -n <namespace> -o json`` items."""
-    doc = json.loads(kubectl(week, "get", kind, "-n", namespace, "-o", "json"))
+    text = kubectl(week, "get", kind, "-n", namespace, "-o", "json").strip()
+    if not text:  # "No resources found" goes to stderr
+        return []
+    doc = json.loads(text)
     items: list[dict[str, Any]] = doc.get("items", [doc] if doc.get("kind") else [])
     return items
 

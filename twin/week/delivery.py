@@ -9,6 +9,8 @@ what its manifest on main names.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ import yaml
 
 from twin import state
 from twin.errors import TwinError
+from twin.procs import wait_until
 from twin.week.cluster_view import rollout, serving
 from twin.week.context import RUN_TIMEOUT, Week
 from twin.week.training import ci_and_merge
@@ -46,7 +49,8 @@ def check_serving(week: Week, env: str) -> str:
     status = rollout(week, env).get("status") or {}
     if status.get("phase") != "Healthy":
         raise TwinError(f"{env}: Rollout is {status.get('phase')}: {status.get('message', '')}")
-    pods = serving(week, env)
+    # The stable ReplicaSet's pods (an old one may still be up for its scale-down delay).
+    pods = [p for p in serving(week, env) if p.template_hash == status.get("stableRS")]
     wrong = [p for p in pods if p.sha256 != want]
     if not pods or wrong:
         shown = ", ".join(f"{p.pod}@{p.ip}={p.sha256[:12]}" for p in (wrong or pods))
@@ -92,9 +96,14 @@ def analysis_runs(week: Week, env: str) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda r: str(r["metadata"].get("creationTimestamp", "")))
 
 
-def analyses_since(week: Week, env: str, seen: int) -> list[dict[str, Any]]:
-    """AnalysisRuns created after the first ``seen`` ones."""
-    return analysis_runs(week, env)[seen:]
+def analyses_of_current(week: Week, env: str) -> list[dict[str, Any]]:
+    """The AnalysisRuns of the Rollout's current pod template (its latest update)."""
+    current = (rollout(week, env).get("status") or {}).get("currentPodHash")
+    return [
+        r
+        for r in analysis_runs(week, env)
+        if (r["metadata"].get("labels") or {}).get("rollouts-pod-template-hash") == current
+    ]
 
 
 def _phases(runs: list[dict[str, Any]]) -> str:
@@ -103,35 +112,73 @@ def _phases(runs: list[dict[str, Any]]) -> str:
     )
 
 
+class _ServingWatch:
+    """Polls which model each ready pod serves, once a second, in a thread (for the delay)."""
+
+    def __init__(self, week: Week, env: str) -> None:
+        self.week, self.env = week, env
+        self.last_seen: dict[str, float] = {}
+        self.switched: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _ServingWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                stable = (rollout(self.week, self.env).get("status") or {}).get("stableRS")
+                now = time.monotonic()
+                for pod in serving(self.week, self.env):
+                    self.last_seen[pod.sha256] = now
+                    if pod.template_hash == stable:
+                        self.switched.setdefault(pod.sha256, now)
+            except (TwinError, httpx.HTTPError, KeyError, ValueError):
+                pass  # a pod going away mid-read; the next poll sees the rest
+            self._stop.wait(1.0)
+
+
 def blue_green(week: Week, merge_key: str) -> str:
     """Staging: the preview is analysed on mirrored live bars, switched, the old kept a while."""
-    before = len(analysis_runs(week, "staging"))
-    old = {p.template_hash for p in serving(week, "staging")}
-    detail = deploy_after_merge(week, "staging", merge_key)
-    runs = analyses_since(week, "staging", before)
-    if len(runs) < 2 or any((r.get("status") or {}).get("phase") != "Successful" for r in runs):
-        raise TwinError(f"staging: pre/post-promotion analyses not all Successful: {_phases(runs)}")
-    still = [p for p in serving(week, "staging") if p.template_hash in old]
-    if not still:
-        raise TwinError("staging: the old version was scaled down at the switch (delay expected)")
+    sha = str(week.facts[merge_key])
+    old = str(manifest(week, "staging", f"{sha}^1")["model"]["artifact"]["sha256"])
+    new = str(manifest(week, "staging", sha)["model"]["artifact"]["sha256"])
     delay = float(_settings(week, "staging")["scale_down_delay_seconds"])
-    from twin.procs import wait_until
-
-    wait_until(
-        f"staging: the old ReplicaSet scaled down after {delay:.0f}s",
-        lambda: not [p for p in serving(week, "staging") if p.template_hash in old],
-        timeout=delay + 60,
-    )
-    return f"{detail}; analyses {_phases(runs)}; old version kept {delay:.0f}s after the switch"
+    with _ServingWatch(week, "staging") as watch:
+        detail = deploy_after_merge(week, "staging", merge_key)
+        runs = analyses_of_current(week, "staging")
+        bad = [r for r in runs if (r.get("status") or {}).get("phase") != "Successful"]
+        if len(runs) < 2 or bad:
+            raise TwinError(
+                f"staging: pre/post-promotion analyses not all Successful: {_phases(runs)}"
+            )
+        wait_until(
+            "staging: the old version scaled down after the delay",
+            lambda: not [p for p in serving(week, "staging") if p.sha256 == old],
+            timeout=delay + 120,
+        )
+    if new not in watch.switched or old not in watch.last_seen:
+        raise TwinError(f"staging: the switch from {old[:12]} to {new[:12]} was not observed")
+    kept = watch.last_seen[old] - watch.switched[new]
+    if kept < delay - 2:
+        raise TwinError(
+            f"staging: the old version went {kept:.0f}s after the switch, delay {delay:.0f}s"
+        )
+    return f"{detail}; analyses {_phases(runs)}; old version kept {kept:.0f}s after the switch"
 
 
 def canary(week: Week, merge_key: str) -> str:
     """Prod: 5 -> 25 -> 50 -> 100% by instrument, analysis each step; alias moved."""
     from mlflow.tracking import MlflowClient
 
-    before = len(analysis_runs(week, "prod"))
     detail = deploy_after_merge(week, "prod", merge_key)
-    runs = analyses_since(week, "prod", before)
+    runs = analyses_of_current(week, "prod")
     bad = [r for r in runs if (r.get("status") or {}).get("phase") != "Successful"]
     steps = len(_settings(week, "prod")["instrument_groups"])
     if len(runs) < steps or bad:
