@@ -171,9 +171,12 @@ def start_areas(home: Path, source: Path) -> None:
         sys.stdout.write("twin: github settings: need the cluster's Argo address, skipped\n")
     elif checkout is not None:
         from twin.github.client import GitHubTwinClient
+        from twin.iam_roles import create_roles
         from twin.repo_settings import settings
 
-        GitHubTwinClient.from_home(home).configure(**settings(home, checkout))
+        config = settings(home, checkout)
+        GitHubTwinClient.from_home(home).configure(**config)
+        create_roles(state.load(home)["env"], config)
 
 
 def _mint_dispatch_token(home: Path) -> None:
