@@ -71,6 +71,18 @@ def test_walk_forward_tests_every_block_after_the_first_up_to_the_last_timestamp
         assert fold.train.tolist() == np.flatnonzero(end < first).tolist()
 
 
+def test_walk_forward_never_trains_on_its_test_rows_whatever_the_label_ends_say() -> None:
+    # Label ends come from the data; even ends that contradict the timestamps (before the
+    # sample's own time) must not put a test row into training: train is strictly earlier.
+    rng = np.random.default_rng(11)
+    start = np.sort(rng.integers(0, 40, 300))
+    end = rng.integers(0, 45, 300)
+    for fold in splits.walk_forward(start, end, 40, n_folds=3, embargo=2):
+        first, _ = fold.blocks[0]
+        assert not set(fold.train) & set(fold.test)
+        assert start[fold.train].max() < first
+
+
 @pytest.mark.parametrize(("n_groups", "n_test_groups"), [(6, 2), (5, 1), (4, 3)])
 def test_cpcv_tests_every_timestamp_including_the_first_and_the_last(
     n_groups: int, n_test_groups: int
