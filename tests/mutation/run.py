@@ -21,6 +21,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import os
 import re
@@ -77,6 +78,15 @@ TARGETS = (
 KILLED = {"ok_killed", "bad_timeout", "ok_suspicious"}
 PROSE = re.compile(r"[A-Za-z] | [A-Za-z]")
 FIELD = re.compile(r"\{[^{}]*\}")
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """The source a mutant changes: first line number, original text, mutated text."""
+
+    line_number: int
+    original: str
+    mutated: str
 
 
 @dataclass
@@ -143,14 +153,26 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(source, target)
 
 
-def mutated_line(filename: str, line: str, index: int, line_number: int, source: str) -> str:
-    """The line as mutant ``index`` of ``line`` changes it (mutmut's own engine)."""
+def mutated_hunk(filename: str, line: str, index: int, line_number: int, source: str) -> Hunk:
+    """What mutant ``index`` of ``line`` changes, by mutmut's own engine.
+
+    Compared on the whole source: a mutant of a multi-line node (``X = None`` for a tuple over
+    six lines) or of a decorator changes the number of lines.
+    """
     from mutmut import Context, RelativeMutationID, mutate
 
     mutation = RelativeMutationID(line, index, line_number, filename)
     context = Context(source=source, mutation_id=mutation, filename=filename)
     text, _ = mutate(context)
-    return text.split("\n")[line_number]
+    before, after = source.split("\n"), text.split("\n")
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not changed:
+        return Hunk(line_number + 1, line, line)
+    first, last = changed[0], changed[-1]
+    return Hunk(
+        first[1] + 1, "\n".join(before[first[1] : last[2]]), "\n".join(after[first[3] : last[4]])
+    )
 
 
 def start_forkserver(work: Path, python: Path) -> tuple[subprocess.Popen[str], Path]:
@@ -214,14 +236,18 @@ def classify(target: Target, work: Path, cache: Path) -> Outcome:
     os.chdir(work)
     try:
         for _, status, line, line_number, index in rows:
-            changed = mutated_line(target.module, line, index, line_number, source)
-            if is_text_only(line, changed):
+            try:
+                hunk = mutated_hunk(target.module, line, index, line_number, source)
+            except Exception as exc:  # noqa: BLE001 - one odd mutant must not lose the run
+                hunk = Hunk(line_number + 1, line, f"(not shown: {exc!r})")
+            if is_text_only(hunk.original, hunk.mutated):
                 outcome.text_only += 1
             elif status in KILLED:
                 outcome.killed += 1
             elif status == "bad_survived":
                 outcome.survived.append(
-                    f"{target.module}:{line_number + 1}\n  - {line.strip()}\n  + {changed.strip()}"
+                    f"{target.module}:{hunk.line_number}\n  - {hunk.original.strip()}\n"
+                    f"  + {hunk.mutated.strip()}"
                 )
             else:
                 outcome.other += 1  # untested or skipped: counted against the score
