@@ -67,6 +67,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=kubectl /opt/bitnami/kubectl/bin/kubectl /usr/local/bin/kubectl
 COPY --from=build-tools /opt/venv /opt/venv
+# Steps that run outside a checkout (the exit handler's rollback dispatch) read params from here.
+COPY params.yaml ./params.yaml
 # Argo steps run in a checked-out workspace (/workspace); HOME for git and DVC config.
 ENV HOME=/tmp
 USER 10001:10001

@@ -168,7 +168,8 @@ def start_ours(
         str(tmp / "settings.yaml"),
     ]
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines", *argv, "--port", str(port)],
+        [sys.executable, "-m", "pipelines", *argv, "--port", str(port)]
+        + ["--metrics-port", str(free_port())],
         cwd=ROOT,
         env={**os.environ, **ENV},
         stdout=subprocess.DEVNULL,

@@ -54,6 +54,7 @@ def _values(home: Path, root: Path, app_key: str) -> dict[str, str]:
         "DVC_REMOTE_URL": f"s3://{buckets.dvc}/cache",
         "MLFLOW_TRACKING_URI": env["MLFLOW_TRACKING_URI"],
         "PUSHGATEWAY_URL": env["PUSHGATEWAY_URL"],
+        "PROMETHEUS_URL": env["PROMETHEUS_URL"],  # weekly-report.yml reads the week back
         "ARGO_SERVER": str(cluster.get("argo_url", "")),
         "ARGO_TOKEN": str(cluster.get("argo_token", "")),
         "APP_ID": APP_ID,

@@ -124,6 +124,11 @@ def start_sink(ctx: Context) -> Server:
     return Server("sink", proc, url, procs.http_ok(f"{url}/healthz"), 30, {"file": str(out)})
 
 
+MLFLOW_ALLOWED_HOSTS = (
+    "127.0.0.1:*,localhost:*,mlflow.mlflow.svc:*,mlflow.mlflow.svc.cluster.local:*"
+)
+
+
 def start_pushgateway(ctx: Context) -> Server:
     """Debian's Pushgateway (batch jobs push their run markers here)."""
     # Debian's build persists to /var/lib/prometheus/pushgateway.data by default: a twin keeps
@@ -212,6 +217,9 @@ def start_mlflow(ctx: Context, postgres: Postgres, buckets: Buckets) -> Server:
     env = {
         **ctx.env,
         **AWS_ENV,
+        # Pods reach it by its cluster Service name, as the platform's MLflow (Helm values in
+        # terraform/modules/argo) is reached; MLflow refuses other Host headers.
+        "MLFLOW_SERVER_ALLOWED_HOSTS": MLFLOW_ALLOWED_HOSTS,
         "MLFLOW_S3_ENDPOINT_URL": ctx.url("moto"),
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }

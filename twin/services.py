@@ -157,6 +157,7 @@ def start_areas(home: Path, source: Path) -> None:
         seed = importlib.import_module("twin.github.seed")
         seed.seed(home, source, apply_profile)
         checkout = _origin_checkout(home)
+        _mint_dispatch_token(home)
     else:
         sys.stdout.write("twin: github seed: not built yet (twin.github.seed missing), skipped\n")
     if importlib.util.find_spec("twin.cluster.bootstrap") is not None:
@@ -173,6 +174,18 @@ def start_areas(home: Path, source: Path) -> None:
         from twin.repo_settings import settings
 
         GitHubTwinClient.from_home(home).configure(**settings(home, checkout))
+
+
+def _mint_dispatch_token(home: Path) -> None:
+    """The App installation token the cluster's Secret github-dispatch holds (clone, dispatch)."""
+    from twin.github.client import GitHubTwinClient
+    from twin.repo_settings import BOT_LOGIN
+
+    record = state.service(home, "github")
+    token = GitHubTwinClient.from_home(home).mint_token(
+        "app", BOT_LOGIN, {"contents": "write", "actions": "write"}
+    )
+    state.register(home, "github", **{**record, "dispatch_token": token})
 
 
 def _origin_checkout(home: Path) -> Path:

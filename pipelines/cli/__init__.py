@@ -14,12 +14,21 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipelines import __version__
-from pipelines.cli import data, delivery, deploy, doctor, monitoring, serving, training
+from pipelines.cli import (
+    data,
+    delivery,
+    deploy,
+    doctor,
+    monitoring,
+    recovery,
+    serving,
+    training,
+)
 from pipelines.errors import PipelineError
 
 Handler = Callable[[argparse.Namespace], int]
 
-_REGISTRARS = (data, training, delivery, deploy, serving, monitoring, doctor)
+_REGISTRARS = (data, training, delivery, deploy, serving, monitoring, doctor, recovery)
 
 # Nothing this project runs may phone home.
 _NO_TELEMETRY = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipelines.cli import restore
 from pipelines.config import load_params
 
 
@@ -40,9 +41,9 @@ def _freshness(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from pipelines.cli.delivery import restore_data_command
+    from pipelines.cli.restore import command
 
-    return restore_data_command(args)
+    return command(args)
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -98,10 +99,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     rollback = stages.add_parser(
         "rollback",
-        help="restore the DVC-tracked data of a git revision (dvc.lock + dvc checkout/pull), "
-        "re-validate and list what changed (same as `pipelines restore-data`)",
+        help="restore the data stages' outputs of a git revision (or date), all or nothing, "
+        "re-validated with its params; the raw archive is kept (same as `pipelines restore-data`)",
     )
-    rollback.add_argument("--to", required=True, metavar="REV", help="git revision to restore")
-    rollback.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
-    rollback.add_argument("--no-validate", action="store_true", help="skip the re-validation")
+    restore.add_arguments(rollback)
     rollback.set_defaults(handler=_rollback)

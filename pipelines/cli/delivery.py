@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pipelines.cli import restore
 from pipelines.config import load_params
 from pipelines.delivery.actions import set_outputs
 from pipelines.errors import PipelineError
@@ -109,21 +110,6 @@ def _rollback(args: argparse.Namespace) -> int:
     )
     return 0
 
-
-def restore_data_command(args: argparse.Namespace) -> int:
-    """Run ``restore-data`` (also reached as ``pipelines data rollback``)."""
-    from pipelines.delivery.restore_data import restore
-
-    params = load_params(args.params).delivery
-    changes = restore(
-        _root(),
-        args.to,
-        pull=args.pull,
-        validate=None if args.no_validate else params.validate_command,
-    )
-    sys.stdout.write(f"restored data of {args.to}: {len(changes)} output(s) changed\n")
-    for change in changes:
-        sys.stdout.write(f"  {change.describe()}\n")
     return 0
 
 
@@ -186,13 +172,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     )
     rollback.set_defaults(handler=_rollback)
 
-    restore = commands.add_parser(
-        "restore-data", help="restore the DVC-tracked data of a git revision, then re-validate"
+    restore_data = commands.add_parser(
+        "restore-data", help="restore the data of a git revision or date, all or nothing"
     )
-    restore.add_argument("--to", required=True, metavar="REV")
-    restore.add_argument("--pull", action="store_true", help="dvc pull instead of dvc checkout")
-    restore.add_argument("--no-validate", action="store_true", help="skip re-validation")
-    restore.set_defaults(handler=restore_data_command)
+    restore.add_arguments(restore_data)
+    restore_data.set_defaults(handler=restore.command)
 
     lint = commands.add_parser(
         "lint", help="kustomize every overlay, validate Argo objects, audit GitHub workflows"

@@ -7,9 +7,11 @@ finding; 2 is kept for errors (bad input, missing file), as for every command.
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from pipelines.config import load_params
+from pipelines.errors import ConfigError
 
 _STATUS_EPILOG = "exit status: 0 ok, 10 warning, 20 critical, 2 error (bad input)"
 
@@ -36,6 +38,21 @@ def _health(args: argparse.Namespace) -> int:
         bundle=args.bundle,
         manifest=args.manifest,
         features_path=args.features,
+        labels_path=args.labels,
+    )
+
+
+def _drift_inputs(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import drift_inputs
+
+    return drift_inputs.main(load_params(args.params), args.manifest, args.out, args.features)
+
+
+def _weekly(args: argparse.Namespace) -> int:
+    from pipelines.monitoring import weekly
+
+    return weekly.main(
+        load_params(args.params), args.out, args.env, args.days, url=args.prometheus_url
     )
 
 
@@ -56,12 +73,25 @@ def _event(args: argparse.Namespace) -> int:
     from pipelines.monitoring.events import mark_event
 
     params = load_params(args.params)
+    seconds = 0.0
+    if args.kind == "rollback":
+        from pipelines.monitoring.mark import duration_since
+
+        took = (
+            args.duration
+            if args.duration is not None
+            else duration_since(args.started_at, time.time())
+        )
+        if took is None:
+            raise ConfigError("--kind rollback: --duration or --started-at is required")
+        seconds = took
     mark_event(
         params.monitoring.textfile_dir,
         args.kind,
         args.env or "",
         args.model_version or "",
         args.status == "success",
+        seconds=seconds,
     )
     return 0
 
@@ -104,9 +134,37 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     source = health.add_mutually_exclusive_group()
     source.add_argument("--manifest", default=None, help="manifest (default: monitoring.manifest)")
     source.add_argument("--bundle", default=None, help="a model bundle file with a reference")
-    source.add_argument("--reference", default=None, help="an explicit reference table")
+    health.add_argument(
+        "--reference",
+        default=None,
+        help="an explicit reference table instead of the bundle's (alone: no model checks)",
+    )
     health.add_argument("--features", default=None, help="feature store (default: paths.features)")
+    health.add_argument("--labels", default=None, help="labels table (default: paths.labels)")
     health.set_defaults(handler=_health)
+
+    inputs = sub.add_parser(
+        "drift-inputs",
+        help="write the deployed model's reference and the live window as Parquet (for drift)",
+    )
+    inputs.add_argument("--manifest", default=None, help="manifest (default: monitoring.manifest)")
+    inputs.add_argument(
+        "--out", required=True, help="folder for reference.parquet, current.parquet"
+    )
+    inputs.add_argument("--features", default=None, help="feature store (default: paths.features)")
+    inputs.set_defaults(handler=_drift_inputs)
+
+    week = sub.add_parser(
+        "weekly-report",
+        help="weekly performance report from Prometheus: Markdown, plots, job summary",
+    )
+    week.add_argument("--out", default="reports/weekly", help="folder (default: %(default)s)")
+    week.add_argument("--env", default="prod", help="environment (namespace trading-ENV)")
+    week.add_argument("--days", type=float, default=7.0, help="period in days (default: 7)")
+    week.add_argument(
+        "--prometheus-url", default=None, help="Prometheus (default: $PROMETHEUS_URL)"
+    )
+    week.set_defaults(handler=_weekly)
 
     mark = sub.add_parser(
         "mark",
@@ -132,15 +190,22 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
     event = sub.add_parser(
         "event",
-        help="record a deployment, promotion or weekly report "
+        help="record a deployment, promotion, rollback or weekly report "
         "(Pushgateway when PUSHGATEWAY_URL is set, else textfile metrics)",
     )
-    event.add_argument("--kind", required=True, choices=("deployment", "promotion", "report"))
+    event.add_argument(
+        "--kind", required=True, choices=("deployment", "promotion", "report", "rollback")
+    )
     event.add_argument("--env", default=None, help="environment (deployment, promotion)")
     event.add_argument(
         "--model-version", default=None, help="model version (deployment, promotion)"
     )
     event.add_argument("--status", choices=("success", "failure"), default="success")
+    took = event.add_mutually_exclusive_group()
+    took.add_argument("--duration", type=float, default=None, help="rollback: seconds it took")
+    took.add_argument(
+        "--started-at", type=float, default=None, help="rollback: Unix time it was triggered"
+    )
     event.set_defaults(handler=_event)
 
     dash = sub.add_parser("dashboards", help="write the Grafana dashboards JSON from code")

@@ -11,9 +11,10 @@ from pipelines.errors import ConfigError
 _THRESHOLD_FLAGS = (
     ("error_rate_max", float),
     ("latency_p99_max_seconds", float),
+    ("circuit_breaker_trips_per_hour_max", float),
     ("sharpe_drop_max", float),
     ("win_rate_drop_max", float),
-    ("circuit_breaker_trips_per_hour_max", float),
+    ("pnl_drop_max", float),
     ("min_trades", int),
 )
 
@@ -28,6 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         args.cache_dir,
+        args.metrics_port,
     )
 
 
@@ -75,7 +77,15 @@ def _analyze(args: argparse.Namespace) -> int:
 
     canary, stable = _sides(args)
     return analysis_prom.main(
-        args.prometheus_url, canary, stable, args.instruments, _thresholds(args), args.report
+        args.prometheus_url,
+        canary,
+        stable,
+        args.instruments,
+        _thresholds(args),
+        args.report,
+        kpis=not args.service_only,
+        traffic=(args.canary_traffic, args.stable_traffic),
+        resolution=args.resolution,
     )
 
 
@@ -89,6 +99,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         stable=args.stable,
         report=args.report,
         environments=args.environments,
+        start=args.start,
     )
 
 
@@ -108,11 +119,18 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="bundle download folder (default: serving.model_cache_dir); a volume in a pod",
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="port of /metrics, served there only (default: serving.metrics_port)",
+    )
     serve.set_defaults(handler=_serve)
 
     analyze = commands.add_parser(
         "analyze",
-        help="canary vs stable from Prometheus; exit 0 pass, 1 fail, 3 inconclusive",
+        help="canary service level, and canary (shadow) vs stable (live) trading KPIs paired on "
+        "the same instruments and bars, from Prometheus; exit 0 pass, 1 fail, 3 inconclusive",
     )
     analyze.add_argument("--prometheus-url", required=True, help="e.g. http://prometheus:9090")
     analyze.add_argument(
@@ -133,12 +151,32 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "--stable-version", default=None, help="instead of hashes: stable model_version label"
     )
     analyze.add_argument(
-        "--instruments", default=".*", help="regex of the instruments routed to the canary"
+        "--instruments",
+        default=".*",
+        help="regex of the paired instruments: those mirrored to the canary, not yet routed",
+    )
+    analyze.add_argument(
+        "--service-only",
+        action="store_true",
+        help="service level only (every instrument routed: nothing left to pair)",
+    )
+    analyze.add_argument(
+        "--canary-traffic", default="shadow", help="traffic label of the canary's KPI series"
+    )
+    analyze.add_argument(
+        "--resolution",
+        default="15s",
+        help="subquery step counting the stable's bars from the canary's first (scrape interval)",
+    )
+    analyze.add_argument(
+        "--stable-traffic", default="live", help="traffic label of the stable's KPI series"
     )
     analyze.add_argument(
         "--settings", default=None, help="environments/<env>/settings.yaml (thresholds)"
     )
-    analyze.add_argument("--window", default=None, help="PromQL range, e.g. 10m")
+    analyze.add_argument(
+        "--window", default=None, help="PromQL range, e.g. 30m (default: settings schedule.step)"
+    )
     for key, kind in _THRESHOLD_FLAGS:
         analyze.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=None)
     analyze.add_argument("--report", default=None, help="also write the Markdown summary here")
@@ -158,5 +196,11 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     rehearse.add_argument("--report", default=None, help="Markdown report (default: params)")
     rehearse.add_argument(
         "--environments", default="environments", help="folder of the env overlays"
+    )
+    rehearse.add_argument(
+        "--start",
+        default=None,
+        help="first replayed day (default: the first bar after the candidate's training end; "
+        "a day inside the training span is refused)",
     )
     rehearse.set_defaults(handler=_rehearse)

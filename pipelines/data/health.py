@@ -35,6 +35,7 @@ from pipelines.data.psi import psi, reference_bins
 from pipelines.data.store import read_store
 from pipelines.errors import DataError, PipelineError
 from pipelines.io import atomic
+from pipelines.monitoring import summaries
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ def main(params: Params) -> int:
         pd.Timestamp.now(tz="UTC"),
     )
     atomic.write_json(params.paths.health_report, report)
+    summary = summaries.summary_path(params.paths.reports, "data_health")
+    atomic.write_json(summary, summaries.data_health_summary(report))
     if report["status"] != "critical":
         atomic.write_json(snapshot_path, snapshot)
     log.info(

@@ -36,6 +36,7 @@ from pipelines.data.params import Frequency, ValidationParams
 from pipelines.data.sources.formats import Layout, Parsed, is_parquet
 from pipelines.errors import DataError
 from pipelines.io import atomic
+from pipelines.monitoring import summaries
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +234,8 @@ def main(params: Params, input_path: str | None = None) -> int:
     atomic.write_with(params.paths.validated, lambda tmp: valid.to_parquet(tmp, index=False))
     atomic.write_with(quarantine, lambda tmp: rejected.to_parquet(tmp, index=False))
     atomic.write_json(params.paths.validation_report, report)
+    summary = summaries.summary_path(params.paths.reports, "validation")
+    atomic.write_json(summary, summaries.validation_summary(report))
     log.info(
         "validate: %d rows in, %d valid, %d quarantined %s; completeness %.4f (%.1fs)",
         len(bars),

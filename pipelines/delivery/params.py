@@ -25,7 +25,9 @@ class DeliveryParams(StrictModel):
         mlflow_tracking_uri: Registry of promotion, deployment and rollback
             (MLFLOW_TRACKING_URI overrides it). Tag names: :mod:`pipelines.registry.tags`.
         report_marker: Hidden marker of the one report comment updated in place.
-        validate_command: Command re-run after ``restore-data`` (data validation).
+        validate_command: Command that re-validates restored data before it is swapped in
+            (``restore-data``); ``{params}`` is the restored revision's params file.
+        restore_stage: ``restore-data`` restores this stage's outputs and its upstream ones'.
     """
 
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "prod"])
@@ -41,5 +43,14 @@ class DeliveryParams(StrictModel):
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     report_marker: str = "<!-- pipelines:promotion-report -->"
     validate_command: list[str] = Field(
-        default_factory=lambda: ["python", "-m", "pipelines", "data", "validate"]
+        default_factory=lambda: [
+            "python",
+            "-m",
+            "pipelines",
+            "--params",
+            "{params}",
+            "data",
+            "validate",
+        ]
     )
+    restore_stage: str = "data_health"

@@ -53,7 +53,7 @@ def latest_bars(params: Params, instrument: str, count: int) -> list[dict[str, A
     """
     from pipelines.data import sources
 
-    frames = [sources.parse_item(item) for item in sources.fetch(params.data, {}, {})]
+    frames = [sources.parse_item(item).bars for item in sources.fetch(params.data, {}, {})]
     bars = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if bars.empty or "instrument" not in bars:
         raise SmokeFailed(f"data source {params.data.source!r}: no bars at all")

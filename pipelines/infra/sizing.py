@@ -20,6 +20,8 @@ PROD_REQUIRED: dict[str, Any] = {
 }
 SMALL_REQUIRED: dict[str, Any] = {"single_nat_gateway": True, "db_multi_az": False}
 PROD_MIN_AZS = 3
+# The runner scale set's pods select and tolerate this (modules/platform passes it to runners).
+RUNNER_LABEL = ("workload", "runners")
 
 
 def check_environment_sizing(tree: TfTree) -> list[Finding]:
@@ -49,6 +51,7 @@ def check_environment_sizing(tree: TfTree) -> list[Finding]:
                 findings.append(
                     Finding(path, f"{prefix}node_groups.{group}", f"expected {capacity} in {env}")
                 )
+        findings.extend(_runner_group(path, values))
         if env == "prod":
             if len(values.get("availability_zones") or []) < PROD_MIN_AZS:
                 findings.append(
@@ -60,6 +63,29 @@ def check_environment_sizing(tree: TfTree) -> list[Finding]:
                         Finding(path, f"{prefix}{key}", "prod needs at least 2 replicas")
                     )
     return findings
+
+
+def _runner_group(path: str, values: dict[str, Any]) -> list[Finding]:
+    """A stack with GitHub roles runs their jobs: it needs the runners' own tainted node group."""
+    if not values.get("github_workflow_environments"):
+        return []
+    key, value = RUNNER_LABEL
+    for spec in (values.get("node_groups") or {}).values():
+        if not isinstance(spec, dict) or (spec.get("labels") or {}).get(key) != value:
+            continue
+        taints = spec.get("taints") or []
+        if {"key": key, "value": value, "effect": "NoSchedule"} not in taints:
+            return [
+                Finding(path, f"{SETTINGS_VARIABLE}.node_groups", "runner group lacks its taint")
+            ]
+        return []
+    return [
+        Finding(
+            path,
+            f"{SETTINGS_VARIABLE}.node_groups",
+            f"github_workflow_environments set but no node group labelled {key}={value}",
+        )
+    ]
 
 
 RULES: dict[str, Callable[[TfTree], list[Finding]]] = {

@@ -13,6 +13,7 @@ from typing import Any
 
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
+from pipelines.monitoring import dashboards_health
 from pipelines.monitoring.grafana import dashboard, panel
 
 SERVICE = 'job=~"strategy-service.*"'
@@ -88,7 +89,7 @@ def _window(metric: str, window: str) -> str:
 
 
 def trading() -> dict[str, Any]:
-    """Rolling 7-day Sharpe, daily PnL, win rate, drawdown, open positions, fill rate."""
+    """Sharpe, daily PnL, win rate, drawdown, positions, accuracy, confidence, orders."""
     n = _window("strategy_paper_returns_total", "7d")
     mean = (
         f"(({_window('strategy_paper_gain_sum_total', '7d')} - "
@@ -109,7 +110,6 @@ def trading() -> dict[str, Any]:
         _window("strategy_trade_wins_total", "7d"),
         _window("strategy_trade_losses_total", "7d"),
     )
-    ok = 'sum(rate(strategy_requests_total{code=~"2.."}[1h]))'
     bars = {
         "name": "bars_per_year",
         "type": "custom",
@@ -155,23 +155,7 @@ def trading() -> dict[str, Any]:
                     ("sum by (instrument) (strategy_position)", "{{instrument}}"),
                 ],
             ),
-            panel(
-                "Fill rate (paper)",
-                [(f"{ok} / sum(rate(strategy_requests_total[1h]))", "filled")],
-                unit="percentunit",
-                description="Paper trading has no exchange fills: share of signal requests "
-                "answered with a position (2xx).",
-            ),
-            panel(
-                "Prediction confidence (mean, 1 h)",
-                [
-                    (
-                        "sum by (model_version) (rate(strategy_prediction_confidence_sum[1h])) / "
-                        "sum by (model_version) (rate(strategy_prediction_confidence_count[1h]))",
-                        "{{model_version}}",
-                    )
-                ],
-            ),
+            *dashboards_health.trading_panels(),
         ],
         [bars],
     )
@@ -270,6 +254,8 @@ def pipeline() -> dict[str, Any]:
                 unit="dateTimeAsIso",
                 kind="table",
             ),
+            *dashboards_health.health_panels(),
+            *dashboards_health.success_row(),
         ],
         [feature],
     )

@@ -28,19 +28,31 @@ def panel(
     }
 
 
+def row(title: str) -> Panel:
+    """A full-width row header; the panels after it start on a new line below it."""
+    return {"type": "row", "title": title, "collapsed": False, "panels": []}
+
+
+def layout(panels: list[Panel]) -> list[Panel]:
+    """Panels two per line (12 wide, 8 high), rows full width; ids in order."""
+    placed, x, y = [], 0, 0
+    for index, item in enumerate(panels):
+        if item["type"] == "row":
+            if x:
+                x, y = 0, y + 8
+            placed.append({**item, "id": index + 1, "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}})
+            y += 1
+            continue
+        placed.append({**item, "id": index + 1, "gridPos": {"h": 8, "w": 12, "x": x, "y": y}})
+        x, y = (12, y) if x == 0 else (0, y + 8)
+    return placed
+
+
 def dashboard(
     uid: str, title: str, panels: list[Panel], extra_vars: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """A dashboard with panels laid out two per row and a Prometheus datasource variable."""
-    laid_out = []
-    for index, item in enumerate(panels):
-        laid_out.append(
-            {
-                **item,
-                "id": index + 1,
-                "gridPos": {"h": 8, "w": 12, "x": 12 * (index % 2), "y": 8 * (index // 2)},
-            }
-        )
+    laid_out = layout(panels)
     datasource = {
         "name": "datasource",
         "type": "datasource",

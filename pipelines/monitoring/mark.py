@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from pipelines.config import Params
 from pipelines.errors import PipelineError
-from pipelines.monitoring import figures, pushgateway
+from pipelines.monitoring import figures, incidents, pushgateway
 from pipelines.monitoring import metric_names as names
 from pipelines.monitoring.textfile import (
     add_pipeline_run,
@@ -56,6 +56,8 @@ def push_run(
     add_pipeline_run(registry, pipeline, success, duration, now, previous, counts)
     added = figures.add_figures(registry, pipeline, params)
     pushgateway.push(url, pipeline, environment, registry)
+    if success:
+        incidents.after_pipeline_success(url, environment, pipeline, previous, now)
     return added
 
 

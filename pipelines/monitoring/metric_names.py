@@ -9,40 +9,37 @@ Histogram and counter names are the base names; Prometheus adds ``_bucket``, ``_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-Kind = Literal["counter", "gauge", "histogram"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Name, type, help text and label names of one exported metric."""
-
-    name: str
-    kind: Kind
-    help: str
-    labels: tuple[str, ...] = ()
-
+# Model and feature health, the success criteria and the service's accuracy and orders are
+# defined beside (the operations work) and named here: this module stays the one list.
+from pipelines.monitoring.metric_names_health import *  # noqa: F403
+from pipelines.monitoring.metric_spec import Kind as Kind
+from pipelines.monitoring.metric_spec import MetricSpec
 
 # --- strategy service (pipelines serve) ---------------------------------------------------
+# ``traffic`` is "live" for requests a client sent and "shadow" for copies the mesh mirrored to
+# a canary or preview (Istio sets their Host to ``<host>-shadow``): the canary analysis compares
+# a canary's shadow paper returns with the stable's live ones on the same bars, and dashboards
+# that sum PnL or positions should keep ``traffic="live"`` (or ``traffic!="shadow"``).
+TRAFFIC_LIVE = "live"
+TRAFFIC_SHADOW = "shadow"
 REQUESTS = MetricSpec(
     "strategy_requests_total",
     "counter",
     "Signal requests answered, by model version, instrument and HTTP status code.",
-    ("model_version", "instrument", "code"),
+    ("model_version", "instrument", "code", "traffic"),
 )
 ERRORS = MetricSpec(
     "strategy_errors_total",
     "counter",
-    "Signal requests that failed (5xx, timeouts, invalid model output), by reason.",
-    ("model_version", "instrument", "reason"),
+    "Signal requests answered 5xx (model errors, timeouts, invalid model output, internal "
+    "errors, not ready), by reason; client errors (4xx) are not counted here.",
+    ("model_version", "instrument", "reason", "traffic"),
 )
 LATENCY = MetricSpec(
     "strategy_request_latency_seconds",
     "histogram",
     "Signal request latency in seconds, by model version.",
-    ("model_version",),
+    ("model_version", "traffic"),
 )
 PAPER_RETURN_SUM = MetricSpec(
     "strategy_paper_return_sum_total",
@@ -54,31 +51,31 @@ PAPER_RETURN_SQUARED_SUM = MetricSpec(
     "strategy_paper_return_squared_sum_total",
     "counter",
     "Sum of squared realised per-bar paper returns (for a windowed standard deviation).",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 PAPER_RETURNS = MetricSpec(
     "strategy_paper_returns_total",
     "counter",
     "Number of realised per-bar paper returns (bars with a position held).",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 WINS = MetricSpec(
     "strategy_trade_wins_total",
     "counter",
     "Realised paper returns greater than zero.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 LOSSES = MetricSpec(
     "strategy_trade_losses_total",
     "counter",
     "Realised paper returns less than zero.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 POSITION = MetricSpec(
     "strategy_position",
     "gauge",
     "Current target position per instrument (-1 short .. 1 long).",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 CONFIDENCE = MetricSpec(
     "strategy_prediction_confidence",
@@ -89,14 +86,14 @@ CONFIDENCE = MetricSpec(
 CIRCUIT_OPEN = MetricSpec(
     "strategy_circuit_breaker_open",
     "gauge",
-    "1 while the circuit breaker is open (answering flat), else 0.",
-    ("model_version",),
+    "1 while the instrument's circuit breaker is open (answering flat), else 0.",
+    ("model_version", "instrument"),
 )
 CIRCUIT_TRIPS = MetricSpec(
     "strategy_circuit_breaker_trips_total",
     "counter",
-    "Times the circuit breaker opened.",
-    ("model_version",),
+    "Times an instrument's circuit breaker opened, by the reason of the failure that opened it.",
+    ("model_version", "instrument", "reason"),
 )
 MODEL_INFO = MetricSpec(
     "strategy_model_info",
@@ -118,13 +115,23 @@ PAPER_GAIN_SUM = MetricSpec(
     "strategy_paper_gain_sum_total",
     "counter",
     "Sum of the positive realised per-bar paper returns, in return units.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
 )
 PAPER_LOSS_SUM = MetricSpec(
     "strategy_paper_loss_sum_total",
     "counter",
     "Sum of the absolute values of the negative realised per-bar paper returns.",
-    ("model_version", "instrument"),
+    ("model_version", "instrument", "traffic"),
+)
+
+# The market time of the newest bar an instance holds per instrument: the canary analysis pairs
+# a canary's shadow counters with the stable's live ones only at instants when both hold the
+# same newest bar, so both count exactly the same bars. Appended by the canary work.
+LAST_BAR = MetricSpec(
+    "strategy_last_bar_timestamp_seconds",
+    "gauge",
+    "Market time of the newest bar held, per instrument (seconds since the epoch).",
+    ("model_version", "instrument", "traffic"),
 )
 
 # --- pipelines (CI / Argo jobs, textfile collector or Pushgateway) ---------------------------

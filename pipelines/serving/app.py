@@ -2,19 +2,22 @@
 
 The model is fetched, verified and warmed in a background thread at start, so ``/healthz``
 answers at once and ``/readyz`` turns 200 only when the engine is ready. A manifest that deploys
-nothing, a missing artifact or a digest mismatch leave it not-ready with one clear log line.
+nothing leaves it not-ready. Any load failure (missing artifact, digest mismatch, unwritable
+cache, corrupt model, failed warm-up) is logged at once in one line with its cause and shown on
+``/readyz``; after ``serving.startup.failure_grace_seconds`` ``/healthz`` answers 503 so that the
+kubelet restarts the container. A load still running after ``load_timeout_seconds`` counts as
+failed. ``/metrics`` is served on its own port when :attr:`SignalFastPath.metrics_port` is set.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
@@ -27,24 +30,66 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from pipelines.errors import PipelineError
-from pipelines.registry.bundle import load_bundle
-from pipelines.serving.engine import SignalEngine, injection_from_env
-from pipelines.serving.metrics import ServiceMetrics
+from pipelines.registry.bundle import load_bundle, sha256_file
+from pipelines.serving.engine import UNKNOWN, SignalEngine, injection_from_env
+from pipelines.serving.metrics import LIVE, SHADOW, ServiceMetrics
+from pipelines.serving.model_check import check_model_parses
 from pipelines.serving.params import ServingParams
 from pipelines.serving.source import ModelRef, fetch_artifact
-from pipelines.serving.state import Bar, InstrumentState
+from pipelines.serving.state import BadRequest, Bar, InstrumentState
 
 log = logging.getLogger("pipelines.serving")
 SIGNAL_PATH = "/v1/signal"
+SHADOW_HOST_SUFFIX = "-shadow"  # Istio's Host/Authority of a mirrored request: <host>-shadow
+
+
+def traffic_of(host: str | None) -> str:
+    """``shadow`` for a request the mesh mirrored (Host ``<host>-shadow[:port]``), else ``live``."""
+    name = (host or "").lower().split(":", 1)[0]
+    return SHADOW if name.endswith(SHADOW_HOST_SUFFIX) else LIVE
+
+
+METRICS_PATH = "/metrics"
 
 
 @dataclass
 class ServiceContext:
-    """What the routes share: the engine once ready, else why not."""
+    """What the routes share: the engine once ready, else why not, and since when."""
 
     metrics: ServiceMetrics
+    params: ServingParams
+    instruments: frozenset[str] = frozenset()
     engine: SignalEngine | None = None
     not_ready_reason: str = "model is loading"
+    started: float = field(default_factory=time.monotonic)
+    failed_at: float | None = None
+
+    def failed(self, reason: str) -> None:
+        """Record a load failure: one log line with its cause, now."""
+        self.not_ready_reason = reason
+        self.failed_at = time.monotonic()
+        log.error("not ready: %s", reason)
+
+    def label(self, header: str | None) -> str:
+        """The ``instrument`` metric label of a request."""
+        return header if header is not None and header in self.instruments else UNKNOWN
+
+    def internal_error(self, header: str | None) -> tuple[int, bytes]:
+        """Count and answer an error the engine did not catch (never lost to uvicorn's 500)."""
+        label = self.label(header)
+        self.metrics.error(label, "internal")
+        self.metrics.answered(label, 500, 0.0)
+        return 500, orjson.dumps({"error": "internal error (logged by the service)"})
+
+    def alive(self, now: float) -> tuple[bool, str]:
+        """Liveness: False once a load failure (or a hung load) has outlived its grace."""
+        grace = self.params.startup.failure_grace_seconds
+        if self.failed_at is not None and now - self.failed_at >= grace:
+            return False, f"model load failed {now - self.failed_at:.0f} s ago: restart"
+        hung = now - self.started >= self.params.startup.load_timeout_seconds
+        if self.engine is None and self.failed_at is None and hung:
+            return False, "model load still running after serving.startup.load_timeout_seconds"
+        return True, "alive"
 
 
 def build_engine(
@@ -60,6 +105,8 @@ def build_engine(
         PipelineError: Missing artifact, digest mismatch, unusable bundle or failed warm-up.
     """
     local = fetch_artifact(ref.uri, base_dir / params.model_cache_dir, base_dir)
+    if local.exists() and sha256_file(local) == ref.sha256:  # else load_bundle says why
+        check_model_parses(local)
     bundle = load_bundle(local, expected_sha256=ref.sha256)
     engine = SignalEngine(
         bundle,
@@ -83,22 +130,6 @@ def build_engine(
     return engine
 
 
-def _parse_json(raw: bytes) -> Any:
-    """The request body as JSON, or None when it is not JSON.
-
-    orjson is the fast path; the standard parser is the fallback because it also reads the
-    NaN/Infinity literals some clients send, so that those bars get their specific 422.
-    """
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
 def create_app(
     ref: ModelRef | None,
     instruments: Sequence[str],
@@ -107,7 +138,8 @@ def create_app(
     manifest_name: str = "manifest",
 ) -> SignalFastPath:
     """Build the app; ``ref`` None means the manifest deploys nothing (stays not-ready)."""
-    ctx = ServiceContext(ServiceMetrics(ref.version if ref else "none", params.latency_buckets))
+    metrics = ServiceMetrics(ref.version if ref else "none", params.latency_buckets)
+    ctx = ServiceContext(metrics, params, frozenset(instruments))
 
     def load() -> None:
         if ref is None:
@@ -117,8 +149,11 @@ def create_app(
         try:
             ctx.engine = build_engine(ref, instruments, params, ctx.metrics, base_dir)
         except PipelineError as exc:
-            ctx.not_ready_reason = f"model {ref.name} {ref.version} refused: {exc}"
-            log.error("not ready: %s", ctx.not_ready_reason)
+            ctx.failed(f"model {ref.name} {ref.version} refused: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - any load failure must be reported, not lost
+            cause = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            ctx.failed(f"model {ref.name} {ref.version} failed to load: {cause}")
             return
         log.info("ready: model %s %s (sha256 %s)", ref.name, ref.version, ref.sha256)
 
@@ -126,9 +161,15 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(asyncio.to_thread(load))
         yield
-        await task
+        if task.done():
+            await task
+        else:  # a hung load (already reported by /healthz) must not hold up shutdown
+            log.error("shutting down while the model is still loading")
 
     async def healthz(_: Request) -> Response:
+        alive, reason = ctx.alive(time.monotonic())
+        if not alive:
+            return JSONResponse({"status": "failed", "reason": reason}, 503)
         return JSONResponse({"status": "alive"})
 
     async def readyz(_: Request) -> Response:
@@ -136,29 +177,66 @@ def create_app(
             return JSONResponse({"ready": False, "reason": ctx.not_ready_reason}, 503)
         return JSONResponse({"ready": True, "model_version": ctx.engine.version})
 
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
     async def signal(request: Request) -> Response:
-        status, data = await _signal_reply(ctx, request.headers.get("x-instrument"), request.body)
+        status, data = await _signal_reply(
+            ctx,
+            request.headers.get("x-instrument"),
+            request.body,
+            traffic_of(request.headers.get("host")),
+        )
         return Response(data, status, media_type="application/json")
 
-    routes = [
+    api = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics),
         Route(SIGNAL_PATH, signal, methods=["POST"]),
     ]
-    return SignalFastPath(Starlette(routes=routes, lifespan=lifespan), ctx)
+    metrics_route = Route(METRICS_PATH, metrics_endpoint(ctx.metrics))
+    return SignalFastPath(
+        Starlette(routes=[*api, metrics_route], lifespan=lifespan),
+        Starlette(routes=api),
+        Starlette(routes=[metrics_route]),
+        ctx,
+    )
+
+
+def metrics_endpoint(metrics: ServiceMetrics) -> Callable[[Request], Awaitable[Response]]:
+    """The ``/metrics`` route of one service's registry."""
+
+    async def endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return endpoint
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived: nothing to answer."""
 
 
 async def _signal_reply(
-    ctx: ServiceContext, header: str | None, body: Callable[[], Awaitable[bytes]]
+    ctx: ServiceContext,
+    header: str | None,
+    body: Callable[[], Awaitable[bytes | None]],
+    traffic: str = LIVE,
 ) -> tuple[int, bytes]:
-    """Status and JSON bytes of a signal request (shared by both routes to it)."""
-    if ctx.engine is None:
+    """Status and JSON bytes of a signal request (shared by both routes to it).
+
+    ``body`` returns None when the body exceeds ``serving.limits.max_body_bytes``.
+    """
+    engine = ctx.engine
+    if engine is None:
+        label = ctx.label(header)
+        ctx.metrics.error(label, "not_ready", traffic)
+        ctx.metrics.answered(label, 503, 0.0, traffic)
         return 503, orjson.dumps({"error": f"not ready: {ctx.not_ready_reason}"})
-    status, payload = await ctx.engine.handle(header, _parse_json(await body()))
+    start = engine.clock()
+    raw = await body()
+    if raw is None:
+        limit = ctx.params.limits.max_body_bytes
+        refusal = BadRequest(413, f"body: at most {limit} bytes (serving.limits.max_body_bytes)")
+        status, payload = engine.rejected(engine.label(header), refusal, start, traffic)
+    else:
+        status, payload = await engine.handle_raw(header, raw, traffic)
     return status, orjson.dumps(payload)
 
 
@@ -167,32 +245,61 @@ class SignalFastPath:
 
     The signal route is the hot path; Starlette's middleware, routing and request objects cost
     about as much as computing the features. Behaviour is the same through either way in.
+    With ``metrics_port`` set (``pipelines serve`` sets it to the metrics socket's port),
+    ``/metrics`` is answered on that port only, and that port answers nothing else.
     """
 
-    def __init__(self, app: Starlette, ctx: ServiceContext) -> None:
+    def __init__(
+        self, app: Starlette, api_app: Starlette, metrics_app: Starlette, ctx: ServiceContext
+    ) -> None:
         self.app = app
+        self.api_app = api_app
+        self.metrics_app = metrics_app
         self.ctx = ctx
+        self.metrics_port: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope."""
+        if self.metrics_port is not None and scope["type"] == "http":
+            server = scope.get("server")
+            if server is not None and server[1] == self.metrics_port:
+                await self.metrics_app(scope, receive, send)
+                return
+            if scope["path"] != SIGNAL_PATH:
+                await self.api_app(scope, receive, send)
+                return
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SIGNAL_PATH:
             await self.app(scope, receive, send)
             return
-        header = None
+        header = host = None
         for name, value in scope["headers"]:
             if name == b"x-instrument":
                 header = value.decode("latin-1")
-                break
+            elif name == b"host":
+                host = value.decode("latin-1")
+        limit = self.ctx.params.limits.max_body_bytes
 
-        async def body() -> bytes:
-            chunks = []
+        async def body() -> bytes | None:
+            chunks, size = [], 0
             while True:
                 message = await receive()
-                chunks.append(message.get("body", b""))
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
                 if not message.get("more_body", False):
                     return b"".join(chunks)
 
-        status, data = await _signal_reply(self.ctx, header, body)
+        try:
+            status, data = await _signal_reply(self.ctx, header, body, traffic_of(host))
+        except ClientGone:
+            return
+        except Exception:
+            log.exception("internal error on %s", SIGNAL_PATH)
+            status, data = self.ctx.internal_error(header)
         length = str(len(data)).encode()
         await send(
             {

@@ -1,13 +1,16 @@
-"""A circuit breaker for the signal path (pure: the caller passes the clock).
+"""Circuit breakers of the signal path, one per instrument (pure: the caller passes the clock).
 
-Closed: requests are answered by the model. After ``failure_threshold`` consecutive failures
-(errors, timeouts, invalid input) it opens: requests are answered flat (no trade) without the
-model. After ``cooldown_seconds`` it lets one request through (half-open): a success closes it,
-a failure opens it again (a new trip).
+Closed: requests are answered by the model. After ``failure_threshold`` consecutive failures of
+the service itself (model errors, timeouts, invalid model output, internal errors) it opens:
+requests for that instrument are answered flat (no trade) without the model. After
+``cooldown_seconds`` it lets a request through (half-open): a success closes it, a failure opens
+it again (a new trip). Client errors (4xx) are not failures: they never reach a breaker, so no
+client can flatten an instrument, let alone every instrument, by sending bad requests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -45,3 +48,27 @@ class CircuitBreaker:
             self.trips += 1
             return True
         return False
+
+
+class InstrumentBreakers:
+    """One :class:`CircuitBreaker` per served instrument."""
+
+    def __init__(
+        self, instruments: Iterable[str], failure_threshold: int, cooldown_seconds: float
+    ) -> None:
+        self.by_instrument = {
+            name: CircuitBreaker(failure_threshold, cooldown_seconds) for name in instruments
+        }
+
+    def __getitem__(self, instrument: str) -> CircuitBreaker:
+        """The breaker of one served instrument."""
+        return self.by_instrument[instrument]
+
+    @property
+    def trips(self) -> int:
+        """Trips of every instrument's breaker since start."""
+        return sum(b.trips for b in self.by_instrument.values())
+
+    def open_instruments(self, now: float) -> list[str]:
+        """Instruments answered flat right now."""
+        return [name for name, b in self.by_instrument.items() if b.is_open(now)]

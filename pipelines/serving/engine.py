@@ -8,6 +8,7 @@ as offline, evaluated for the latest bar only.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import time
@@ -20,8 +21,8 @@ import numpy as np
 from pipelines.data.features import latest_features, per_instrument_feature_names
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import ModelBundle
-from pipelines.serving.breaker import CircuitBreaker
-from pipelines.serving.metrics import ServiceMetrics
+from pipelines.serving.breaker import InstrumentBreakers
+from pipelines.serving.metrics import LIVE, ServiceMetrics
 from pipelines.serving.params import FaultInjection, ServingParams
 from pipelines.serving.single_row import SingleRowPredictor
 from pipelines.serving.state import (
@@ -30,10 +31,15 @@ from pipelines.serving.state import (
     Bar,
     InstrumentState,
     parse_bars,
+    parse_json_body,
     required_bars,
+    shown,
 )
+from pipelines.serving.tracking import SignalTracking
 
 Reply = tuple[int, dict[str, Any]]
+UNKNOWN = "unknown"
+log = logging.getLogger("pipelines.serving")
 
 
 class InjectedFault(Exception):
@@ -101,12 +107,16 @@ class SignalEngine:
         self._predictor = SingleRowPredictor(bundle.booster)
         self.states = {name: InstrumentState(params.buffer_bars) for name in instruments}
         self._locks = {name: asyncio.Lock() for name in instruments}
-        self.breaker = CircuitBreaker(
-            params.breaker.failure_threshold, params.breaker.cooldown_seconds
+        self.breaker = InstrumentBreakers(
+            instruments, params.breaker.failure_threshold, params.breaker.cooldown_seconds
         )
         self.injection = injection or params.inject
         self._rng = random.Random(self.injection.seed)  # noqa: S311 - test hook, not security
         metrics.declare_instruments(list(instruments))
+        centre = 0.5 if bundle.objective == "binary" else 0.0
+        self.tracking = SignalTracking(
+            metrics.registry, version, list(instruments), bundle.label_horizon, centre
+        )
 
     def predict(self, state: InstrumentState) -> Signal:
         """Features on the buffer's last bars, then the model (pure apart from the booster)."""
@@ -129,10 +139,14 @@ class SignalEngine:
             raise BadRequest(422, "instrument: expected a non-empty string")
         if header is not None and header != instrument:
             raise BadRequest(
-                400, f"X-Instrument header {header!r} differs from body instrument {instrument!r}"
+                400,
+                f"X-Instrument header {shown(header)} differs from body instrument "
+                f"{shown(instrument)}",
             )
         if instrument not in self.states:
-            raise BadRequest(404, f"instrument {instrument!r} is not served by this deployment")
+            raise BadRequest(
+                404, f"instrument {shown(instrument)} is not served by this deployment"
+            )
         return instrument, parse_bars(
             body.get("bars"), self.need_ohlcv, self.params.max_bars_per_request
         )
@@ -145,35 +159,64 @@ class SignalEngine:
             raise InjectedFault("injected error (SERVING_INJECT_ERROR_RATE test hook)")
         return self.predict(state)
 
-    def _fail(self, instrument: str, reason: str | None) -> None:
-        if reason is not None:
-            self.metrics.error(instrument, reason)
-        now = self.clock()
-        tripped = self.breaker.record_failure(now)
-        self.metrics.breaker(self.breaker.is_open(now), tripped)
+    def label(self, header: str | None) -> str:
+        """The ``instrument`` metric label of a request: a served instrument or ``unknown``."""
+        return header if header is not None and header in self.states else UNKNOWN
 
-    async def handle(self, header: str | None, body: Any) -> Reply:
+    def failed(self, instrument: str, reason: str, traffic: str = LIVE) -> None:
+        """Count one failure of the service itself; it trips the instrument's breaker only.
+
+        A failure that cannot be attributed to a served instrument is counted and trips nothing.
+        """
+        self.metrics.error(instrument, reason, traffic)
+        if instrument not in self.states:
+            return
+        now = self.clock()
+        breaker = self.breaker[instrument]
+        tripped = breaker.record_failure(now)
+        self.metrics.breaker(instrument, breaker.is_open(now), reason if tripped else None)
+
+    async def handle_raw(self, header: str | None, raw: bytes, traffic: str = LIVE) -> Reply:
+        """Answer one signal request from its raw body (JSON parsed here, errors are 4xx)."""
+        try:
+            body = parse_json_body(raw)
+        except BadRequest as exc:
+            return self.rejected(self.label(header), exc, self.clock(), traffic)
+        return await self.handle(header, body, traffic)
+
+    async def handle(self, header: str | None, body: Any, traffic: str = LIVE) -> Reply:
         """Answer one signal request: (HTTP status, JSON payload).
 
         Requests for one instrument are served one at a time (a lock per instrument), so a
-        prediction always sees exactly the bars up to its own request.
+        prediction always sees exactly the bars up to its own request. Bad input is a 4xx and
+        touches no breaker; an unexpected error is a 500 counted as ``internal``. ``traffic``
+        labels the request's metrics: ``shadow`` for a copy mirrored by the mesh, else ``live``.
         """
         start = self.clock()
-        label = header if header in self.states else "unknown"
+        label = self.label(header)
         try:
             instrument, bars = self._validate(header, body)
         except BadRequest as exc:
-            return self._rejected(label, exc, start)
-        async with self._locks[instrument]:
-            state = self.states[instrument]
-            try:
-                realised = state.append(bars)
-            except BadRequest as exc:
-                return self._rejected(instrument, exc, start)
-            self.metrics.realised(instrument, realised)
-            status, payload = await self._answer(instrument, state)
-            last = state.bars[-1].timestamp.isoformat()
-        self.metrics.answered(instrument, status, self.clock() - start)
+            return self.rejected(label, exc, start, traffic)
+        except Exception:  # a bug reached through client input: counted, trips nothing
+            log.exception("internal error while validating a request")
+            return self._internal(label, start, False, traffic)
+        try:
+            async with self._locks[instrument]:
+                state = self.states[instrument]
+                try:
+                    realised = state.append(bars)
+                except BadRequest as exc:
+                    return self.rejected(instrument, exc, start, traffic)
+                self.metrics.realised(instrument, realised, traffic)
+                self.tracking.bars(instrument, state)
+                self.metrics.last_bar(instrument, state.bars[-1].timestamp.timestamp(), traffic)
+                status, payload = await self._answer(instrument, state, traffic)
+                last = state.bars[-1].timestamp.isoformat()
+        except Exception:
+            log.exception("internal error while answering %s", instrument)
+            return self._internal(instrument, start, True, traffic)
+        self.metrics.answered(instrument, status, self.clock() - start, traffic)
         payload.update(
             instrument=instrument,
             timestamp=last,
@@ -183,13 +226,22 @@ class SignalEngine:
         )
         return status, payload
 
-    def _rejected(self, label: str, exc: BadRequest, start: float) -> Reply:
-        self._fail(label, None)
-        self.metrics.answered(label, exc.status, self.clock() - start)
+    def rejected(self, label: str, exc: BadRequest, start: float, traffic: str = LIVE) -> Reply:
+        """Answer a bad request with its 4xx: counted as a request, never as a failure."""
+        self.metrics.answered(label, exc.status, self.clock() - start, traffic)
         return exc.status, {"error": exc.message}
 
-    async def _answer(self, instrument: str, state: InstrumentState) -> Reply:
-        if self.breaker.is_open(self.clock()):
+    def _internal(self, label: str, start: float, trips: bool, traffic: str = LIVE) -> Reply:
+        if trips:
+            self.failed(label, "internal", traffic)
+        else:
+            self.metrics.error(label, "internal", traffic)
+        self.metrics.answered(label, 500, self.clock() - start, traffic)
+        return 500, {"error": "internal error (logged by the service)"}
+
+    async def _answer(self, instrument: str, state: InstrumentState, traffic: str) -> Reply:
+        breaker = self.breaker[instrument]
+        if breaker.is_open(self.clock()):
             signal = Signal(0.0, None, None, "circuit_open")
         else:
             try:
@@ -200,21 +252,24 @@ class SignalEngine:
                 # would return its result anyway), and the task wait_for makes costs ~30 us.
                 signal = await answer
             except TimeoutError:
-                self._fail(instrument, "timeout")
+                self.failed(instrument, "timeout", traffic)
                 return 504, {"error": "model answer timed out", "position": state.position}
             except InjectedFault as exc:
-                self._fail(instrument, "injected")
+                self.failed(instrument, "injected", traffic)
                 return 500, {"error": str(exc), "position": state.position}
             except ValueError as exc:
-                self._fail(instrument, "invalid_output")
+                self.failed(instrument, "invalid_output", traffic)
                 return 500, {"error": f"invalid model output: {exc}", "position": state.position}
             except Exception as exc:  # noqa: BLE001 - any model failure is counted, never fatal
-                self._fail(instrument, "exception")
+                self.failed(instrument, "exception", traffic)
                 return 500, {"error": f"model failed: {type(exc).__name__}: {exc}"}
-            self.breaker.record_success()
-            self.metrics.breaker(False, False)
+            if breaker.failures or breaker.opened_at is not None:
+                breaker.record_success()
+                self.metrics.breaker(instrument, False, None)
+        self.tracking.position(instrument, state.position, signal.position)
+        self.tracking.prediction(instrument, state, signal.prediction)
         state.position = signal.position
-        self.metrics.signal(instrument, signal.position, signal.confidence)
+        self.metrics.signal(instrument, signal.position, signal.confidence, traffic)
         return 200, {
             "position": signal.position,
             "confidence": signal.confidence,

@@ -16,7 +16,11 @@ from pipelines.monitoring import metric_names as names
 from pipelines.monitoring.metric_names import MetricSpec
 
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-ERROR_REASONS = ("exception", "timeout", "invalid_output", "injected")
+# Failures of the service itself: each one counts towards the instrument's circuit breaker.
+TRIP_REASONS = ("exception", "timeout", "invalid_output", "injected", "internal")
+# Every 5xx of the signal route has one of these reasons (not_ready: 503 before the model is up).
+ERROR_REASONS = (*TRIP_REASONS, "not_ready")
+LIVE, SHADOW = names.TRAFFIC_LIVE, names.TRAFFIC_SHADOW
 
 
 def _counter(spec: MetricSpec, registry: CollectorRegistry) -> Counter:
@@ -75,65 +79,77 @@ class ServiceMetrics:
         self.wins = _counter(names.WINS, reg)
         self.losses = _counter(names.LOSSES, reg)
         self.position = _gauge(names.POSITION, reg)
+        self.last_bar_time = _gauge(names.LAST_BAR, reg)
         self.confidence = _histogram(names.CONFIDENCE, reg, CONFIDENCE_BUCKETS)
         self.circuit_open = _gauge(names.CIRCUIT_OPEN, reg)
         self.trips = _counter(names.CIRCUIT_TRIPS, reg)
         self.model_info = _gauge(names.MODEL_INFO, reg)
         self.ready = _gauge(names.READY, reg)
-        self.circuit_open.labels(version).set(0)
-        self.trips.labels(version)
         self.ready.labels(version).set(0)
 
     def declare_instruments(self, instruments: Sequence[str]) -> None:
-        """Create the per-instrument series at zero so rates see their first increments."""
+        """Create the per-instrument series at zero (live and shadow) so rates see increments."""
         v = self.version
         for inst in instruments:
-            for counter in (
-                self.gain_sum,
-                self.loss_sum,
-                self.return_sq,
-                self.returns,
-                self.wins,
-                self.losses,
-            ):
-                counter.labels(v, inst)
-            for reason in ERROR_REASONS:
-                self.errors.labels(v, inst, reason)
-            self.requests.labels(v, inst, "200")
+            for traffic in (LIVE, SHADOW):
+                for counter in (
+                    self.gain_sum,
+                    self.loss_sum,
+                    self.return_sq,
+                    self.returns,
+                    self.wins,
+                    self.losses,
+                ):
+                    counter.labels(v, inst, traffic)
+                for reason in ERROR_REASONS:
+                    self.errors.labels(v, inst, reason, traffic)
+                self.requests.labels(v, inst, "200", traffic)
+            for reason in TRIP_REASONS:
+                self.trips.labels(v, inst, reason)
+            self.circuit_open.labels(v, inst).set(0)
 
-    def realised(self, instrument: str, returns: Sequence[float]) -> None:
-        """Count realised paper returns: their positive and negative parts, squares, wins."""
+    def realised(self, instrument: str, returns: Sequence[float], traffic: str = LIVE) -> None:
+        """Count realised paper returns: their positive and negative parts, squares, wins.
+
+        ``traffic`` is ``shadow`` for bars that came as mirrored copies (Host ``*-shadow``).
+        """
         v = self.version
         for r in returns:
             if r > 0:
-                self.gain_sum.labels(v, instrument).inc(r)
-                self.wins.labels(v, instrument).inc()
+                self.gain_sum.labels(v, instrument, traffic).inc(r)
+                self.wins.labels(v, instrument, traffic).inc()
             elif r < 0:
-                self.loss_sum.labels(v, instrument).inc(-r)
-                self.losses.labels(v, instrument).inc()
-            self.return_sq.labels(v, instrument).inc(r * r)
-            self.returns.labels(v, instrument).inc()
+                self.loss_sum.labels(v, instrument, traffic).inc(-r)
+                self.losses.labels(v, instrument, traffic).inc()
+            self.return_sq.labels(v, instrument, traffic).inc(r * r)
+            self.returns.labels(v, instrument, traffic).inc()
 
-    def answered(self, instrument: str, code: int, seconds: float) -> None:
+    def last_bar(self, instrument: str, timestamp: float, traffic: str = LIVE) -> None:
+        """Record the market time of the newest bar held for an instrument."""
+        self.last_bar_time.labels(self.version, instrument, traffic).set(timestamp)
+
+    def answered(self, instrument: str, code: int, seconds: float, traffic: str = LIVE) -> None:
         """Count one answered request and its latency."""
-        self.requests.labels(self.version, instrument, str(code)).inc()
-        self.latency.labels(self.version).observe(seconds)
+        self.requests.labels(self.version, instrument, str(code), traffic).inc()
+        self.latency.labels(self.version, traffic).observe(seconds)
 
-    def error(self, instrument: str, reason: str) -> None:
+    def error(self, instrument: str, reason: str, traffic: str = LIVE) -> None:
         """Count one failed request by reason."""
-        self.errors.labels(self.version, instrument, reason).inc()
+        self.errors.labels(self.version, instrument, reason, traffic).inc()
 
-    def signal(self, instrument: str, position: float, confidence: float | None) -> None:
+    def signal(
+        self, instrument: str, position: float, confidence: float | None, traffic: str = LIVE
+    ) -> None:
         """Record the position now held and the prediction's confidence."""
-        self.position.labels(self.version, instrument).set(position)
+        self.position.labels(self.version, instrument, traffic).set(position)
         if confidence is not None:
             self.confidence.labels(self.version).observe(confidence)
 
-    def breaker(self, is_open: bool, tripped: bool) -> None:
-        """Record the circuit breaker's state and a trip."""
-        self.circuit_open.labels(self.version).set(1 if is_open else 0)
-        if tripped:
-            self.trips.labels(self.version).inc()
+    def breaker(self, instrument: str, is_open: bool, trip_reason: str | None) -> None:
+        """Record an instrument's breaker state and, when it just opened, the trip's reason."""
+        self.circuit_open.labels(self.version, instrument).set(1 if is_open else 0)
+        if trip_reason is not None:
+            self.trips.labels(self.version, instrument, trip_reason).inc()
 
     def loaded(self, sha256: str, ready: bool) -> None:
         """Record the loaded model and readiness."""

@@ -18,6 +18,27 @@ class BreakerParams(StrictModel):
     cooldown_seconds: PositiveFloat = 30.0
 
 
+class LimitParams(StrictModel):
+    """What one client may send and how long it may take (``docs/serving.md``, Limits).
+
+    Checked by the HTTP protocol (:mod:`pipelines.serving.limits`) before the app sees a request.
+    """
+
+    max_body_bytes: PositiveInt = 1_048_576
+    max_header_bytes: PositiveInt = 16_384
+    read_timeout_seconds: PositiveFloat = 10.0
+    keep_alive_seconds: PositiveFloat = 75.0
+    drain_idle_seconds: PositiveFloat = 2.0
+    shutdown_timeout_seconds: PositiveFloat = 20.0
+
+
+class StartupParams(StrictModel):
+    """How long a failed or hung model load keeps the process alive before liveness fails."""
+
+    failure_grace_seconds: float = Field(default=60.0, ge=0.0)
+    load_timeout_seconds: PositiveFloat = 300.0
+
+
 class FaultInjection(StrictModel):
     """TEST HOOKS ONLY (rehearsal and the end-to-end test): off by default.
 
@@ -44,6 +65,7 @@ class ServingParams(StrictModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    metrics_port: int = Field(default=9102, ge=1, le=65535)
     buffer_bars: PositiveInt = 300
     max_bars_per_request: PositiveInt = 2000
     request_timeout_seconds: PositiveFloat = 1.0
@@ -67,5 +89,7 @@ class ServingParams(StrictModel):
         ]
     )
     breaker: BreakerParams = BreakerParams()
+    limits: LimitParams = LimitParams()
+    startup: StartupParams = StartupParams()
     inject: FaultInjection = FaultInjection()
     rehearsal: RehearsalParams = RehearsalParams()

@@ -1,20 +1,18 @@
 """``pipelines serve``: read the manifest and settings, then run the app under uvicorn.
 
-uvicorn's graceful shutdown handles SIGTERM: it stops accepting connections, lets requests in
-flight finish, runs the lifespan shutdown and exits 0.
+SIGTERM, limits and the separate metrics port: :mod:`pipelines.serving.server`.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
 
-import uvicorn
 from prometheus_client import disable_created_metrics
 
 from pipelines.config import Params
 from pipelines.errors import ConfigError
+from pipelines.serving import server
 from pipelines.serving.app import create_app
 from pipelines.serving.source import load_manifest, read_settings
 
@@ -28,6 +26,7 @@ def main(
     host: str | None = None,
     port: int | None = None,
     cache_dir: str | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Serve the model the manifest names until SIGTERM/SIGINT; return 0 on a clean stop.
 
@@ -39,6 +38,7 @@ def main(
         port: Listen port; default ``serving.port``.
         cache_dir: Where the bundle is downloaded; default ``serving.model_cache_dir``. In a
             pod it is the mounted cache volume (the root filesystem is read-only).
+        metrics_port: Port of ``/metrics`` (nothing else); default ``serving.metrics_port``.
     """
     cfg = params.serving
     if cache_dir:
@@ -52,24 +52,6 @@ def main(
     # `*_created` series only add cardinality; nothing here reads them.
     disable_created_metrics()
     app = create_app(ref, instruments, cfg, Path.cwd(), manifest_name=manifest)
-    config = uvicorn.Config(
-        app,
-        host=host or cfg.host,
-        port=port or cfg.port,
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=max(5, int(cfg.request_timeout_seconds * 10)),
-    )
-    # uvicorn re-raises the captured signal after its graceful shutdown, through the handler
-    # that was in place before it started: this one turns a finished SIGTERM stop into exit 0.
-    previous = signal.signal(signal.SIGTERM, _stopped)
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    server.run(app, cfg, host or cfg.host, port or cfg.port, metrics_port or cfg.metrics_port)
     log.info("stopped cleanly")
     return 0
-
-
-def _stopped(signum: int, _frame: object) -> None:
-    log.info("signal %d handled: graceful shutdown complete", signum)

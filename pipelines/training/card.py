@@ -17,6 +17,7 @@ from pipelines.config import Params
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
 from pipelines.registry.bundle import sha256_file
+from pipelines.training.card_charts import card_charts
 
 WHY_CLASSIFIER = (
     "LightGBM binary classifier of the label's sign (forward return over the label horizon > 0): "
@@ -106,8 +107,8 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def render_markdown(card: dict[str, Any]) -> str:
-    """The card as Markdown."""
+def render_markdown(card: dict[str, Any], charts: list[str] | None = None) -> str:
+    """The card as Markdown; ``charts`` are Mermaid blocks (they render in a pull request)."""
     m, d = card["metrics"], card["data"]
     lines = [
         f"# Model card: {card['model_name']}",
@@ -191,8 +192,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "## Plots",
         "",
-        "![equity](plots/equity.png) ![drawdown](plots/drawdown.png)",
-        "![cpcv](plots/cpcv_sharpe.png) ![importance](plots/feature_importance.png)",
+        *[part for chart in charts or [] for part in (chart, "")],
+        "PNG versions with axis labels and units: `models/plots/equity.png`, `drawdown.png`, "
+        "`cpcv_sharpe.png`, `feature_importance.png` (DVC plots; the `model-plots` artifact of "
+        "the training run).",
         "",
     ]
     return "\n".join(lines)
@@ -217,6 +220,8 @@ def _plots(evaluation: dict[str, Any], series: pd.DataFrame, folder: Path) -> No
     ax.plot(when, series["baseline"], label="naive baseline")
     ax.set_yscale("log")
     ax.set_title("Equity, walk-forward out of sample")
+    ax.set_xlabel("date (UTC)")
+    ax.set_ylabel("equity (growth of 1, after costs, log scale)")
     ax.legend()
     save(fig, "equity.png")
     fig, ax = plt.subplots(figsize=(8, 3))
@@ -224,15 +229,21 @@ def _plots(evaluation: dict[str, Any], series: pd.DataFrame, folder: Path) -> No
     ax.fill_between(when, 1.0 - equity / np.maximum.accumulate(equity), color="tab:red")
     ax.invert_yaxis()
     ax.set_title("Drawdown")
+    ax.set_xlabel("date (UTC)")
+    ax.set_ylabel("drawdown (fraction below the running peak)")
     save(fig, "drawdown.png")
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.hist([v for v in evaluation["cpcv_path_sharpes"] if v is not None], bins=10)
     ax.set_title("Annualised Sharpe across CPCV paths")
+    ax.set_xlabel("Sharpe ratio (annualised, after costs)")
+    ax.set_ylabel("CPCV paths (count)")
     save(fig, "cpcv_sharpe.png")
     imp = pd.Series(evaluation["feature_importance"]).sort_values()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.barh(imp.index, imp.to_numpy())
     ax.set_title("Feature importance (gain)")
+    ax.set_xlabel("total split gain (LightGBM, training loss reduction)")
+    ax.set_ylabel("feature")
     fig.tight_layout()
     save(fig, "feature_importance.png")
 
@@ -251,6 +262,7 @@ def main(params: Params) -> int:
             reports[env] = json.loads(path.read_text(encoding="utf-8"))
     card = build_card(evaluation, sha256_file(models / "model_bundle.json"), params, reports)
     atomic.write_json(models / "card.json", card)
-    atomic.write_text(models / "card.md", render_markdown(card))
-    _plots(evaluation, pd.read_csv(models / "plots" / "equity.csv"), models / "plots")
+    series = pd.read_csv(models / "plots" / "equity.csv")
+    atomic.write_text(models / "card.md", render_markdown(card, card_charts(evaluation, series)))
+    _plots(evaluation, series, models / "plots")
     return 0

@@ -88,6 +88,10 @@ class TrainingParams(StrictModel):
         "only sees its own instruments",
     )
     reference_rows: PositiveInt = 2000
+    reference_window_bars: PositiveInt = Field(
+        default=252,
+        description="the drift reference is sampled from this many latest training timestamps",
+    )
     splits: SplitParams = SplitParams()
     model: ModelParams = ModelParams()
     tuning: TuningParams = TuningParams()

@@ -33,7 +33,7 @@ from pipelines.registry.bundle import (
     rule_positions,
     save_bundle,
 )
-from pipelines.training import evaluate, leakage, splits
+from pipelines.training import evaluate, leakage, reference, splits
 from pipelines.training.evaluate import Dataset
 from pipelines.training.inputs import TUNING_FILE, prepare, read_inputs, read_json_object
 from pipelines.training.leakage import FeatureFn
@@ -165,9 +165,8 @@ def run(
     final = evaluate.train_rows(
         ds, np.arange(len(ds.frame)), tp.model, tp.splits.validation_fraction, best
     )
-    rng = np.random.default_rng(tp.model.seed)
-    ref_rows = np.sort(
-        rng.choice(len(ds.frame), size=min(tp.reference_rows, len(ds.frame)), replace=False)
+    ref_rows = reference.recent_rows(
+        ds.start_pos, tp.reference_window_bars, tp.reference_rows, tp.model.seed
     )
     bundle = bundle_payload(
         final,
@@ -184,6 +183,10 @@ def run(
             "best_params": best,
             "n_trials": int(tuning["n_trials"]),
             "train_span": [str(ds.times[0]), str(ds.times[-1])],
+            "reference": reference.reference_summary(ds.frame, ref_rows, tp.reference_window_bars),
+            "prediction_power": reference.backtest_prediction_power(
+                ds.frame, wf_rows, wf_pred, objective
+            ),
         },
         reference=ds.frame.iloc[ref_rows][names].reset_index(drop=True),
     )

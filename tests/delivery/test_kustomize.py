@@ -24,7 +24,9 @@ def test_each_environment_renders(env: str) -> None:
     require_tool("kubectl")
     docs = render(REPO_ROOT / "environments" / env)
     kinds = {d["kind"] for d in docs}
-    assert {"Rollout", "Service", "ConfigMap", "ServiceMonitor", "PrometheusRule"} <= kinds
+    assert {"Rollout", "Service", "ConfigMap", "ServiceMonitor"} <= kinds
+    # Alert rules live in monitoring/prometheus/rules (loaded once, by Terraform's monitoring).
+    assert "PrometheusRule" not in kinds
     assert {d["metadata"]["namespace"] for d in docs} == {f"trading-{env}"}
     spec = rollout(docs)["spec"]
     config = next(d for d in docs if d["kind"] == "ConfigMap")
@@ -56,17 +58,25 @@ def test_prod_steps_are_generated_from_settings() -> None:
         "steps"
     ]
     assert steps == canary_steps(settings)
-    assert len(steps) == 3 * len(settings["instrument_groups"])
+    # scale and mirror every instrument, then per group: (scale,) route, analyse
+    assert len(steps) == 2 + 3 * len(settings["instrument_groups"]) - 1
+    assert list(steps[1]) == ["setMirrorRoute"]
+    mirrored = steps[1]["setMirrorRoute"]["match"][0]["headers"]["X-Instrument"]["regex"]
+    assert instruments_of(mirrored) == set(settings["instruments"])
     analysed = [
         {a["name"]: a.get("value", a.get("valueFrom")) for a in s["analysis"]["args"]}
         for s in steps
         if "analysis" in s
     ]
-    assert [instruments_of(a["instruments"]) for a in analysed] == [
-        set(g["instruments"]) for g in settings["instrument_groups"]
+    everything = set(settings["instruments"])
+    paired = [instruments_of(a["instruments"]) for a in analysed if "instruments" in a]
+    assert paired == [
+        everything - set(g["instruments"]) for g in settings["instrument_groups"][:-1]
     ]
+    assert "instruments" not in analysed[-1]  # 100%: nothing left to pair, service level only
     assert all(a["canary-hash"] == {"podTemplateHashValue": "Latest"} for a in analysed)
-    assert all(a["stable-hash"] == {"podTemplateHashValue": "Stable"} for a in analysed)
+    assert all(a["stable-hash"] == {"podTemplateHashValue": "Stable"} for a in analysed[:-1])
+    assert [a["window"] for a in analysed] == ["1h", "30m", "30m", "1h"]
 
 
 def test_instrument_regex_round_trips() -> None:

@@ -50,17 +50,26 @@ def scrape_config_for(gateway: str) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def prometheus(workdir: Path, gateway_url: str) -> Iterator[str]:
-    """Debian's ``prometheus`` scraping the gateway every second with the repository's job."""
+def prometheus(
+    workdir: Path, gateway_url: str, rules: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Debian's ``prometheus`` scraping the gateway every second with the repository's job.
+
+    ``rules`` maps file names to rule-file texts that it evaluates every second.
+    """
     exe = require_tool("prometheus")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    config = {
+    config: dict[str, object] = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [scrape_config_for(gateway_url.removeprefix("http://"))],
     }
     folder = workdir / "prometheus"
     folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (rules or {}).items():
+        (folder / name).write_text(text)
+    if rules:
+        config["rule_files"] = sorted(rules)
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     logs = workdir / "logs"
     argv = [

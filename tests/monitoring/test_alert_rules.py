@@ -29,6 +29,7 @@ EXPECTED = {
     "DataPipelineFailed": "critical",
     "ModelDeploymentFailed": "critical",
     "FeaturePSICritical": "critical",
+    "StrategyServiceNotReady": "critical",
     "LatencyP99High": "warning",
     "WinRateLow": "warning",
     "FeaturePSIHigh": "warning",
@@ -39,10 +40,24 @@ EXPECTED = {
     "FeatureHealthStale": "warning",
     "DataPipelineSLAMissed": "warning",
     "TrainingPipelineSLAMissed": "warning",
+    "StrategyModelVersionSkew": "warning",
     "ModelPromotedToStaging": "info",
     "DeploymentCompleted": "info",
     "WeeklyPerformanceReport": "info",
     "DataPipelineCompleted": "info",
+    # The hourly checks besides PSI and missing rate (health.rules.yml).
+    **{
+        f"{name}{suffix}": severity
+        for name in (
+            "FeatureOutliers",
+            "FeatureOutOfRange",
+            "FeatureCorrelationShift",
+            "FeatureImportanceShift",
+            "PredictionPowerDecay",
+            "ModelConfidenceShift",
+        )
+        for suffix, severity in (("Critical", "critical"), ("High", "warning"))
+    },
 }
 DETECTION_BUDGET_SECONDS = 300
 
@@ -106,8 +121,18 @@ def test_alert_has_for_severity_summary_and_a_runbook_in_the_repo(alert):
         headings = re.findall(r"^#+\s+(.+)$", target.read_text(), flags=re.M)
         slugs = {re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-") for h in headings}
         assert anchor in slugs, f"{url}: no heading for #{anchor}"
-    if alert["labels"]["severity"] == "critical":
-        assert path.startswith("docs/playbooks/"), "each critical alert has its own playbook"
+    if alert["labels"]["severity"] in {"critical", "warning"}:
+        assert path.startswith("docs/playbooks/") and not anchor, "a playbook of its own"
+        title = target.read_text().splitlines()[0]
+        assert title.startswith(f"# Playbook: {alert['alert']} ("), (url, title)
+
+
+def test_every_critical_and_warning_alert_has_its_own_playbook():
+    paging = [a for a in alerts() if a["labels"]["severity"] in {"critical", "warning"}]
+    urls = [a["annotations"]["runbook_url"] for a in paging]
+    assert len(urls) == len(set(urls)), "two alerts share a playbook"
+    playbooks = {f"docs/playbooks/{p.name}" for p in (REPO_ROOT / "docs/playbooks").glob("*.md")}
+    assert set(urls) == playbooks, "a playbook no alert links to, or an alert without one"
 
 
 def test_every_alert_has_a_not_yet_case_and_a_firing_case():

@@ -21,7 +21,10 @@ REQUIRED = {
         "Win rate",
         "Drawdown",
         "Open positions",
-        "Fill rate",
+        "Prediction accuracy",
+        "Prediction confidence distribution",
+        "Signal answer rate",
+        "Paper orders",
     ],
     "pipeline": [
         "Data freshness",
@@ -30,6 +33,18 @@ REQUIRED = {
         "Processing latency",
         "PSI per feature",
         "Deployed model version",
+        "Hourly checks",
+        "Outliers",
+        "Value range",
+        "Correlation stability",
+        "Feature importance",
+        "Prediction power",
+        "Confidence distribution shift",
+        "Success criteria",
+        "Pipeline success rate (30 days)",
+        "Deployments per week",
+        "Rollback time",
+        "MTTD and MTTR",
     ],
 }
 # Grafana variables replaced by plausible values so promtool can parse the expressions.
@@ -73,3 +88,22 @@ def test_every_panel_expression_is_valid_promql(tmp_path):
     result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(rules) >= 25
+
+
+def test_confidence_is_a_distribution_not_a_mean():
+    board = json.loads((GRAFANA / "trading.json").read_text())
+    heatmap = next(p for p in board["panels"] if p["title"] == "Prediction confidence distribution")
+    assert heatmap["type"] == "heatmap"
+    target = heatmap["targets"][0]
+    assert (
+        target["format"] == "heatmap" and "strategy_prediction_confidence_bucket" in target["expr"]
+    )
+    assert not any("confidence_sum" in t["expr"] for p in board["panels"] for t in p["targets"])
+
+
+def test_the_success_row_spans_the_width_above_its_panels():
+    board = json.loads((GRAFANA / "pipeline.json").read_text())
+    index = next(i for i, p in enumerate(board["panels"]) if p["type"] == "row")
+    row, after = board["panels"][index], board["panels"][index + 1]
+    assert row["gridPos"]["w"] == 24 and after["gridPos"]["x"] == 0
+    assert after["gridPos"]["y"] == row["gridPos"]["y"] + 1

@@ -82,3 +82,57 @@ def test_psi_and_ks_equal_evidently(tmp_path):
     assert theirs["psi"]["shifted"] > 0.1
     assert theirs["psi"]["outside_range"] > 1.0
     assert theirs["ks"]["shifted"] < 1e-6
+
+
+def test_the_other_checks_equal_evidentlys_metrics(tmp_path):
+    """Missing share, live min/max, shares outside our Tukey fences and the training range,
+    Pearson correlation matrices and the hit rate: Evidently's own metrics give the same."""
+
+    from pipelines.monitoring import correlation, power, ranges
+
+    python = require_tool("evidently-python", "EVIDENTLY_PYTHON")
+    reference, current = _fixed_data()
+    columns = list(reference.columns)
+    rng = np.random.default_rng(5)
+    predictions = rng.uniform(0.3, 0.7, len(current))
+    realised = rng.normal(0.0, 1.0, len(current)) + (predictions - 0.5)
+    bounds = {}
+    for c in columns:
+        ref = reference[c].to_numpy()
+        fence, span = ranges.tukey_fences(ref, 3.0), ranges.reference_range(ref)
+        bounds[c] = {"fence": [fence.low, fence.high], "range": [span.low, span.high]}
+    current.assign(
+        pred_side=(predictions > 0.5).astype(int), real_sign=(realised > 0).astype(int)
+    ).to_parquet(tmp_path / "cur.parquet")
+    reference.to_parquet(tmp_path / "ref.parquet")
+    (tmp_path / "bounds.json").write_text(json.dumps(bounds))
+    out = tmp_path / "checks.json"
+    env = {**os.environ, "DO_NOT_TRACK": "true", "EVIDENTLY_DISABLE_TELEMETRY": "1"}
+    subprocess.run(
+        [python, str(RUNNER), str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")]
+        + [str(out), "checks", str(tmp_path / "bounds.json")],
+        check=True,
+        env=env,
+        timeout=300,
+        capture_output=True,
+    )
+    theirs = json.loads(out.read_text())["values"]
+    for c in columns:
+        cur = current[c].to_numpy()
+        assert drift.missing_rate(cur) == pytest.approx(theirs["missing_rate"][c], abs=1e-12)
+        assert np.nanmin(cur) == theirs["live_min"][c] and np.nanmax(cur) == theirs["live_max"][c]
+        fence = ranges.Bounds(*bounds[c]["fence"])
+        span = ranges.Bounds(*bounds[c]["range"])
+        assert ranges.share_outside(cur, fence) == pytest.approx(theirs["outliers"][c], abs=1e-12)
+        assert ranges.share_outside(cur, span) == pytest.approx(theirs["value_range"][c], abs=1e-12)
+    for side, frame in (("reference", reference), ("current", current)):
+        ours = correlation.correlation_matrix(frame, columns)
+        for a in columns:
+            for b in columns:
+                assert ours.at[a, b] == pytest.approx(theirs["correlation"][side][a][b], abs=1e-9)
+    hits = power.hit_rate(predictions, realised, 0.5)
+    assert hits == pytest.approx(theirs["hit_rate"], abs=1e-12)
+    # Not a comparison of zeros: the data is drifted and out of range.
+    assert (
+        theirs["value_range"]["outside_range"] > 0.5 and theirs["missing_rate"]["with_gaps"] > 0.1
+    )

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipelines.cli import main
 from pipelines.data.params import FeatureParams
 from pipelines.data.store import write_store
+from pipelines.monitoring.checks import CHECKS
 from pipelines.registry.bundle import PositionRule, bundle_payload, save_bundle
 from tests.conftest import REPO_ROOT
 
@@ -209,3 +210,50 @@ def test_health_with_an_explicit_reference_table_ok(workdir):
     assert report["reference"] == "ref.parquet"
     assert (rc, report["status"]) == (0, "ok")
     assert all(f["current_rows"] == 63 for f in report["features"])
+
+
+def test_health_report_has_a_row_per_check_and_exports_each_status(workdir):
+    rng = np.random.default_rng(8)
+    sha = _bundle(workdir / "model.json", _table(rng, 600))
+    manifest = {"model": {"version": "3", "artifact": {"uri": "model.json", "sha256": sha}}}
+    (workdir / "model.yaml").write_text(yaml.safe_dump(manifest))
+    _store(workdir / "data/features", rng, shift=0.0)
+    assert main(["monitor", "health", "--manifest", "model.yaml"]) in (0, 10)
+    report = json.loads((workdir / "reports/feature_health.json").read_text())
+    assert [c["check"] for c in report["checks"]] == list(CHECKS)
+    by_name = {c["check"]: c for c in report["checks"]}
+    assert by_name["outliers"]["warning"] == 0.10 and by_name["outliers"]["critical"] == 0.15
+    assert by_name["importance"]["higher_is_worse"] is False
+    # No labels file: prediction power says so instead of guessing.
+    assert by_name["prediction_power"]["value"] is None
+    assert (
+        "no verdict" in by_name["prediction_power"]["verdict"]
+        or "carries no" in (by_name["prediction_power"]["verdict"])
+    )
+    metrics = _samples(workdir / "reports/metrics/feature_health.prom")
+    for check in CHECKS:
+        assert ("feature_health_check_status", (("check", check),)) in metrics
+    assert ("feature_outlier_share", (("feature", "f_a"),)) in metrics
+    assert ("feature_importance_share", (("feature", "f_a"), ("sample", "live"))) in metrics
+
+
+@pytest.mark.slow
+def test_health_reads_the_deployed_bundle_from_s3_and_checks_its_digest(workdir, s3_endpoint):
+    import boto3
+
+    rng = np.random.default_rng(9)
+    sha = _bundle(workdir / "model.json", _table(rng, 600))
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="models-health")
+    s3.upload_file(str(workdir / "model.json"), "models-health", "trading/7/model.json")
+    uri = "s3://models-health/trading/7/model.json"
+    (workdir / "model.json").unlink()  # only the S3 copy exists
+    manifest = {"model": {"version": "7", "artifact": {"uri": uri, "sha256": sha}}}
+    (workdir / "model.yaml").write_text(yaml.safe_dump(manifest))
+    _store(workdir / "data/features", rng, shift=0.0)
+    assert main(["monitor", "health", "--manifest", "model.yaml"]) in (0, 10)
+    report = json.loads((workdir / "reports/feature_health.json").read_text())
+    assert report["model_version"] == "7" and report["model_sha256"] == sha
+    wrong = {"model": {"version": "7", "artifact": {"uri": uri, "sha256": "1" * 64}}}
+    (workdir / "model.yaml").write_text(yaml.safe_dump(wrong))
+    assert main(["monitor", "health", "--manifest", "model.yaml"]) == 2

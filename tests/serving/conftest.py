@@ -53,7 +53,13 @@ def load_long(instruments: list[str], start: str, end: str) -> pd.DataFrame:
     return long.dropna().sort_values(["instrument", "timestamp"]).reset_index(drop=True)
 
 
-def train(bars: pd.DataFrame, path: Path, version: str, invert: bool = False) -> Bundle:
+def train(
+    bars: pd.DataFrame,
+    path: Path,
+    version: str,
+    invert: bool = False,
+    metadata: dict[str, object] | None = None,
+) -> Bundle:
     feats = compute_features(bars, FEATURE_PARAMS)
     step = np.log(bars["close"]).groupby(bars["instrument"]).shift(-1) - np.log(bars["close"])
     label = (step > 0).astype(int)
@@ -83,7 +89,7 @@ def train(bars: pd.DataFrame, path: Path, version: str, invert: bool = False) ->
         1,
         "daily",
         PositionRule(0.0, False),
-        metadata={"version": version},
+        metadata={"version": version, **(metadata or {})},
     )
     return Bundle(path, save_bundle(payload, path), version)
 
@@ -153,9 +159,13 @@ def child_env(**extra: str) -> dict[str, str]:
 class ServiceProcess:
     """A `pipelines serve` child process on 127.0.0.1, stopped by its PID."""
 
-    def __init__(self, manifest: Path, settings: Path, log: Path, **env: str) -> None:
+    def __init__(
+        self, manifest: Path, settings: Path, log: Path, params: Path | None = None, **env: str
+    ) -> None:
         self.port = free_port()
+        self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.log = log
         self._log_handle = log.open("wb")
         self.proc = subprocess.Popen(
@@ -163,6 +173,8 @@ class ServiceProcess:
                 sys.executable,
                 "-m",
                 "pipelines",
+                "--params",
+                str(params or REPO_ROOT / "params.yaml"),
                 "serve",
                 "--manifest",
                 str(manifest),
@@ -172,6 +184,8 @@ class ServiceProcess:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--metrics-port",
+                str(self.metrics_port),
             ],
             cwd=REPO_ROOT,
             env=child_env(**env),
@@ -213,6 +227,20 @@ def service_factory(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
     finally:
         for svc in started:
             svc.stop()
+
+
+def params_with(tmp: Path, **serving: object) -> Path:
+    """A copy of params.yaml with ``serving`` keys overridden (nested mappings merged)."""
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    for key, value in serving.items():
+        current = params["serving"].get(key)
+        if isinstance(value, dict) and isinstance(current, dict):
+            current.update(value)
+        else:
+            params["serving"][key] = value
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
 
 
 def bars_payload(frame: pd.DataFrame) -> list[dict[str, object]]:

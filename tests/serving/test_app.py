@@ -120,9 +120,8 @@ def test_a_good_request_after_bad_ones_is_answered(
     assert got["instrument"] == "KO" and got["model_version"] == "good-1"
     assert got["position"] in (-1.0, 0.0, 1.0) and 0.0 <= got["confidence"] <= 1.0
     metrics = client.get("/metrics").text
-    assert (
-        'strategy_requests_total{code="200",instrument="KO",model_version="good-1"} 1.0' in metrics
-    )
+    labels = 'code="200",instrument="KO",model_version="good-1",traffic="live"'
+    assert f"strategy_requests_total{{{labels}}} 1.0" in metrics
     assert 'strategy_ready{model_version="good-1"} 1.0' in metrics
 
 

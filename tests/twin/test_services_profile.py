@@ -53,9 +53,12 @@ def test_profile_applies_validates_and_is_idempotent(checkout: Path) -> None:
 def test_settings_get_the_short_windows_and_delays(checkout: Path) -> None:
     apply_profile(checkout)
     profile = load_profile()
-    for env in ("dev", "staging", "prod"):
+    for env in ("staging", "prod"):
         settings = yaml.safe_load((checkout / "environments" / env / "settings.yaml").read_text())
-        assert settings["analysis"]["window"] == profile["settings"]["all"]["analysis"]["window"]
+        assert settings["schedule"] == profile["settings"][env]["schedule"]
+        strategy = (checkout / "environments" / env / "strategy.yaml").read_text()
+        real = (REPO_ROOT / "environments" / env / "strategy.yaml").read_text()
+        assert strategy != real  # regenerated from the short schedule
     staging = yaml.safe_load((checkout / "environments/staging/settings.yaml").read_text())
     assert (
         staging["scale_down_delay_seconds"]
@@ -65,7 +68,7 @@ def test_settings_get_the_short_windows_and_delays(checkout: Path) -> None:
 
 def test_a_profile_key_the_file_lacks_is_refused(checkout: Path) -> None:
     profile = load_profile()
-    profile["settings"]["prod"] = {"analysis": {"windw": "1s"}}
+    profile["settings"]["prod"] = {"schedule": {"windw": "1s"}}
     with pytest.raises(TwinError, match="windw"):
         apply_profile(checkout, profile)
     profile = load_profile()

@@ -38,7 +38,8 @@ TWIN_NAMES: dict[str, list[tuple[str, int]]] = {
     "pushgateway": [("pushgateway.monitoring.svc", 9091)],
     "alertmanager": [("alertmanager-operated.monitoring.svc", 9093)],
     "mlflow": [("mlflow.mlflow.svc", 5000)],
-    "moto": [("s3.twin.internal", 80)],
+    # moto routes requests by their Host: it must be a name it knows as S3.
+    "moto": [("s3.amazonaws.com", 80)],
     "github": [("github.twin.internal", 80)],
 }
 
@@ -140,9 +141,9 @@ class ClusterDns:
         lines = ["[safe]", "\tdirectory = *", "[advice]", "\tdetachedHead = false"]
         if "github" in servers:
             host, port = servers["github"]
+            # The server's root: repository URLs keep their owner/name path after it.
             base = (
-                state.load(self._home)["services"]["github"].get("git_url")
-                or f"http://{host}:{port}"
+                state.load(self._home)["services"]["github"].get("url") or f"http://{host}:{port}"
             )
             lines += [f'[url "{str(base).rstrip("/")}/"]', "\tinsteadOf = https://github.com/"]
         return "\n".join(lines) + "\n"
@@ -187,7 +188,15 @@ def pod_egress_env(home: Path) -> dict[str, str]:
     }
     servers = twin_servers(home)
     if "moto" in servers:
-        out["AWS_ENDPOINT_URL"] = out["MLFLOW_S3_ENDPOINT_URL"] = "http://s3.twin.internal"
+        out["AWS_ENDPOINT_URL"] = out["MLFLOW_S3_ENDPOINT_URL"] = "http://s3.amazonaws.com"
+        # A named endpoint makes botocore address buckets as <bucket>.<host> (virtual host),
+        # which moto cannot tell from a path: path-style, as for any S3-compatible store.
+        config = home / "cluster" / "aws-config"
+        if not config.exists():
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text("[default]\ns3 =\n    addressing_style = path\n", encoding="utf-8")
+            config.chmod(0o644)
+        out["AWS_CONFIG_FILE"] = str(config)
     if "github" in servers:
         out["GITHUB_API_URL"] = "http://github.twin.internal/api/v3"
     return out

@@ -71,6 +71,8 @@ def serve(home: Path, port: int, shared: Path | None) -> None:
         *ArgoServerApi(store, token, shared).routes(),
     ]
     running = controllers.build(home)
+    # Controllers that serve routes of their own (the market feed's start/stop).
+    routes += [r for c in running if hasattr(c, "routes") for r in c.routes()]
     pods.dns.refresh()
     for controller in running:
         controller.start(store, pods)

@@ -77,7 +77,12 @@ def _sync(args: Any) -> int:
     source = Path(args.source).resolve()
     home = state.default_home(source) if args.home is None else Path(args.home).resolve()
     sha = sync(home, source, apply_profile)
-    print(f"twin: origin main is now {sha[:12]}")  # noqa: T201 - the command's answer
+    # The cluster's WorkflowTemplates follow main as Terraform's apply would install them.
+    from twin.cluster.bootstrap import bootstrap
+    from twin.services import _origin_checkout
+
+    bootstrap(home, _origin_checkout(home))
+    print(f"twin: origin main is now {sha[:12]}; cluster objects re-applied")  # noqa: T201
     return 0
 
 

@@ -22,7 +22,7 @@ SAMPLE = Path("data/sample/sp500_20_daily_close.csv.gz")
 REFERENCE = Path("data/sample/instruments.csv")
 REFERENCE_KEY = "reference/instruments.csv"
 # Night n drops bars up to CUTS[n] (inclusive); the rest of 2022 is the held-out live market.
-CUTS = ("2022-03-31", "2022-06-30", "2022-09-30")
+CUTS = ("2022-03-31", "2022-06-30", "2022-08-15", "2022-09-30")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,29 @@
-"""The steps of the week, in the order the issue lists them."""
+"""The steps of the week, in the order the issue lists them.
+
+Models: A (nights 1-2) goes dev -> staging -> prod as each environment's first deploy; B
+(night 3) is the candidate that walks staging's blue/green and prod's canary; C (night 4) is
+the bad candidate. Deploys of staging and prod read the market feed's live bars.
+"""
 
 from __future__ import annotations
 
-from twin.week import data_nights, training
+from twin.week import data_nights, delivery, training
 from twin.week.context import Week
 from twin.week.steps import Step
+
+
+def _dev(model: str) -> list[Step[Week]]:
+    return [
+        Step(
+            f"dev PR of {model}: CI runs on it, the person merges",
+            lambda w: training.ci_and_merge(w, "dev_pr", "dev"),
+        ),
+        Step(
+            f"deploy dev ({model}): deploy.yml, Argo, pods",
+            lambda w: delivery.deploy_after_merge(w, "dev", "dev_pr_merge"),
+        ),
+    ]
+
 
 STEPS: list[Step[Week]] = [
     Step("night 1: data.yml", lambda w: data_nights.nightly(w, 1)),
@@ -13,11 +32,44 @@ STEPS: list[Step[Week]] = [
         lambda w: data_nights.nightly(w, 2, restore=True),
     ),
     Step("image.yml: service and tools images by digest", training.build_images),
-    Step("train.yml: train, gates, card, register, dev PR", training.weekly_training),
+    Step("train.yml (A): train, gates, card, register, dev PR", training.weekly_training),
     Step("register the same bundle again: same version", training.register_again),
+    *_dev("A"),
     Step(
-        "dev PR: CI runs on it, the person merges",
-        lambda w: training.ci_and_merge(w, "dev_pr", "dev"),
+        "promote A to staging: promote.yml PR, CI, merge",
+        lambda w: delivery.promote(w, "staging", "A ran in dev"),
     ),
+    Step(
+        "deploy staging (A, first deploy)",
+        lambda w: delivery.deploy_after_merge(w, "staging", "staging_pr_merge"),
+    ),
+    Step(
+        "promote A to prod: promote.yml PR, CI, merge",
+        lambda w: delivery.promote(w, "prod", "A ran in staging"),
+    ),
+    Step(
+        "deploy prod (A, first deploy)",
+        lambda w: delivery.deploy_after_merge(w, "prod", "prod_pr_merge"),
+    ),
+    Step(
+        "market feed: live bars to staging and prod",
+        lambda w: delivery.start_feed(w, "staging") + "; " + delivery.start_feed(w, "prod"),
+    ),
+    Step("night 3: data.yml", lambda w: data_nights.nightly(w, 3)),
+    Step("train.yml (B): a new model, dev PR", training.weekly_training),
+    *_dev("B"),
+    Step(
+        "promote B to staging: PR, CI, merge",
+        lambda w: delivery.promote(w, "staging", "B ran in dev"),
+    ),
+    Step(
+        "staging blue/green (B): preview analysed, switch, delay",
+        lambda w: delivery.blue_green(w, "staging_pr_merge"),
+    ),
+    Step(
+        "promote B to prod: PR, CI, merge",
+        lambda w: delivery.promote(w, "prod", "B ran in staging"),
+    ),
+    Step("prod canary (B): 5 -> 25 -> 50 -> 100%", lambda w: delivery.canary(w, "prod_pr_merge")),
     Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
 ]

@@ -1,8 +1,11 @@
 """Semantic checks of AnalysisTemplates that the CRD schema does not make.
 
 Argo Rollouts counts a measurement with no condition as successful and evaluates a condition on
-an empty result as an error or a pass depending on the expression, so every condition of a
-result-valued provider must start with the guard ``len(result) > 0 &&``.
+an empty result as an error or a pass depending on the expression, so every metric needs a
+condition and every condition must start with the guard ``len(result) > 0 &&``. A metric with
+a failureCondition as well can be Inconclusive, so it must set ``inconclusiveLimit``
+explicitly (an Inconclusive run pauses the rollout for a person). Job metrics are refused: a
+Job that does not succeed is a failed measurement, so "not enough data" could only abort.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from pipelines.monitoring.metric_names import exported_series_names
 
 GUARD = re.compile(r"^\s*\(?\s*len\(result\)\s*>\s*0\s*&&")
 CONDITIONS = ("successCondition", "failureCondition")
-# Providers whose outcome is the job's own exit status carry no condition.
-SELF_JUDGING = {"job"}
 ARG_REF = re.compile(r"\{\{\s*args\.([A-Za-z0-9_.-]+)\s*\}\}")
 # A series selector: a metric name directly followed by a label matcher or a range.
 SELECTOR = re.compile(r"(?<![A-Za-z0-9_:\"'])([A-Za-z_:][A-Za-z0-9_:]*)\s*(?=\{|\[)")
@@ -25,7 +26,8 @@ SELECTOR = re.compile(r"(?<![A-Za-z0-9_:\"'])([A-Za-z_:][A-Za-z0-9_:]*)\s*(?=\{|
 def unknown_series(promql: str) -> list[str]:
     """Series names selected in a PromQL expression that the project does not export."""
     exported = exported_series_names()
-    return sorted({name for name in SELECTOR.findall(promql) if name not in exported})
+    text = ARG_REF.sub("0", promql)  # `[{{args.since}}:{{args.resolution}}]` is a range, not a name
+    return sorted({name for name in SELECTOR.findall(text) if name not in exported})
 
 
 def check_template(source: str, template: dict[str, Any]) -> list[Finding]:
@@ -57,11 +59,21 @@ def check_template(source: str, template: dict[str, Any]) -> list[Finding]:
         query = ((metric.get("provider") or {}).get("prometheus") or {}).get("query", "")
         for unknown in unknown_series(str(query)):
             add(f"query uses {unknown!r}, which metric_names.py does not export")
+        if "job" in providers:
+            add(
+                "Job metrics are not allowed: a Job that does not succeed is a failed "
+                "measurement, so an inconclusive check would abort the rollout"
+            )
         conditions = {k: metric[k] for k in CONDITIONS if k in metric}
-        if not conditions and not set(providers) <= SELF_JUDGING:
+        if not conditions:
             add(
                 "no successCondition or failureCondition: Argo Rollouts would count every "
                 "measurement as passed"
+            )
+        if len(conditions) == len(CONDITIONS) and "inconclusiveLimit" not in metric:
+            add(
+                "inconclusiveLimit is not set: with both conditions a measurement can be "
+                "Inconclusive; set the limit explicitly (0 pauses at the first one)"
             )
         for key, expression in conditions.items():
             if not GUARD.match(str(expression)):

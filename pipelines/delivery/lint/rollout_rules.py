@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from pipelines.delivery import canary
+from pipelines.delivery.lint import canary_rules
 from pipelines.delivery.lint.analysis_rules import arg_defaults, metric_names, required_args
 from pipelines.delivery.lint.findings import Finding
 
@@ -80,8 +81,8 @@ class RolloutChecker:
         if stable and stable == canary_svc:
             self.add("strategy.canary", "canaryService and stableService must differ")
         routes: dict[str, set[str] | None] = {}
-        routed: tuple[str, set[str] | None] | None = None
-        for index, step in enumerate(canary_spec.get("steps") or []):
+        steps = canary_spec.get("steps") or []
+        for index, step in enumerate(steps):
             where = f"strategy.canary.steps[{index}]"
             actions = sorted(set(step) & STEP_ACTIONS)
             unknown = sorted(set(step) - STEP_ACTIONS)
@@ -108,16 +109,20 @@ class RolloutChecker:
                         )
                     if key == "setHeaderRoute":
                         routes[str(rname)] = self._route_instruments(where, step[key])
-                        routed = (str(rname), routes[str(rname)])
             if "analysis" in step:
-                given = self._analysis(f"{where}.analysis", step["analysis"])
-                self._analysed_instruments(f"{where}.analysis", given, routed)
+                self._analysis(f"{where}.analysis", step["analysis"])
         self._instrument_groups(routes)
+        problems = canary_rules.share_never_decreases(steps, self.settings)
         if self.settings.get("strategy") == "canary":
             if spec.get("progressDeadlineAbort") is not True:
                 self.add("progressDeadlineAbort", "must be true for a canary by instrument")
             if not spec.get("rollbackWindow"):
                 self.add("rollbackWindow", "must be set for a canary by instrument")
+            problems += canary_rules.mirror_first(canary_spec, self.settings)
+            problems += canary_rules.paired_instruments(steps, self.settings)
+            problems += canary_rules.generated({"canary": canary_spec}, self.settings)
+        for where, message in problems:
+            self.add(where, message)
         background = canary_spec.get("analysis")
         if background:
             self._analysis("strategy.canary.analysis", background)
@@ -144,34 +149,6 @@ class RolloutChecker:
                     return None
                 names |= parsed
         return names
-
-    def _analysed_instruments(
-        self,
-        where: str,
-        given: dict[str, dict[str, Any]],
-        routed: tuple[str, set[str] | None] | None,
-    ) -> None:
-        """After a header route, the analysis must look at exactly the routed instruments."""
-        if routed is None:
-            return
-        rname, instruments = routed
-        if instruments is None:
-            return
-        arg = given.get("instruments")
-        if arg is None or "value" not in arg:
-            self.add(
-                where,
-                f"arg 'instruments' must name the instruments of setHeaderRoute {rname!r} "
-                f"({canary.instrument_regex(sorted(instruments))})",
-            )
-            return
-        parsed = canary.instruments_of(str(arg["value"]))
-        if parsed != instruments:
-            self.add(
-                where,
-                f"arg instruments={arg['value']!r} but setHeaderRoute {rname!r} routes "
-                f"{sorted(instruments)}",
-            )
 
     def _instrument_groups(self, routes: dict[str, set[str] | None]) -> None:
         expected = canary.expected_routes(self.settings)
@@ -200,6 +177,9 @@ class RolloutChecker:
         for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
             if key in bg:
                 self._analysis(f"strategy.blueGreen.{key}", bg[key])
+        if self.settings.get("strategy") == "blueGreen":
+            for where, message in canary_rules.generated({"blueGreen": bg}, self.settings):
+                self.add(where, message)
 
     def _analysis(self, where: str, analysis: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Check one analysis against its templates and settings; return the args it passes."""

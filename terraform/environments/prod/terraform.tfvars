@@ -17,6 +17,19 @@ platform = {
       desired_size   = 3
       disk_size_gb   = 50
       labels         = { workload = "general" }
+      taints         = []
+    }
+    # GitHub Actions runners (modules/runners): scaled from zero by the cluster autoscaler while
+    # jobs run; the taint keeps every other pod off these nodes.
+    runners = {
+      instance_types = ["m6i.xlarge"]
+      capacity_type  = "ON_DEMAND"
+      min_size       = 0
+      max_size       = 3
+      desired_size   = 0
+      disk_size_gb   = 100
+      labels         = { workload = "runners" }
+      taints         = [{ key = "workload", value = "runners", effect = "NoSchedule" }]
     }
   }
 
@@ -35,4 +48,5 @@ platform = {
   create_oidc_provider         = true
   exchanges                    = ["binance", "coinbase"]
   alarm_emails                 = []
+  cluster_admin_arns           = []
 }

@@ -16,6 +16,7 @@ platform = {
       desired_size   = 2
       disk_size_gb   = 30
       labels         = { workload = "general" }
+      taints         = []
     }
   }
 
@@ -34,4 +35,5 @@ platform = {
   create_oidc_provider         = true
   exchanges                    = ["binance", "coinbase"]
   alarm_emails                 = []
+  cluster_admin_arns           = []
 }

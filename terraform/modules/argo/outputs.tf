@@ -9,10 +9,15 @@ output "release_versions" {
 
 output "mlflow_tracking_uri" {
   description = "In-cluster MLflow tracking URI."
-  value       = "http://mlflow.${local.mlflow_namespace}.svc.cluster.local:5000"
+  value       = "http://mlflow.${helm_release.mlflow.namespace}.svc.cluster.local:${local.mlflow_port}"
 }
 
-output "mlflow_role_arn" {
-  description = "IAM role the MLflow pods assume through EKS Pod Identity."
-  value       = aws_iam_role.mlflow.arn
+output "argo_server_url" {
+  description = "In-cluster Argo Server URL (the deploy jobs' ARGO_SERVER variable)."
+  value       = "http://argo-workflows-server.${helm_release.argo_workflows.namespace}.svc:2746"
+}
+
+output "workload_role_arns" {
+  description = "IAM role each workload assumes through EKS Pod Identity, by workload."
+  value       = { for name, role in aws_iam_role.workload : name => role.arn }
 }

@@ -5,13 +5,48 @@ variable "name_prefix" {
 
 variable "cluster_name" {
   type        = string
-  description = "EKS cluster the releases are installed into (for the MLflow pod identity)."
+  description = "EKS cluster the releases are installed into (for the pod identities)."
+}
+
+variable "namespaces" {
+  type        = map(string)
+  description = "Namespaces by name, from modules/cluster-base (referencing them orders the releases after the foundation)."
+
+  validation {
+    condition     = alltrue([for name in ["argo", "argo-rollouts", "mlflow"] : contains(keys(var.namespaces), name)])
+    error_message = "namespaces needs argo, argo-rollouts and mlflow."
+  }
+}
+
+variable "delivery_values" {
+  type        = string
+  description = "Helm values of the delivery release (modules/kubernetes-objects)."
+}
+
+variable "workflow_template_values" {
+  type        = string
+  description = "Helm values of the workflow-templates release: deploy/argo/*.yaml (modules/kubernetes-objects)."
+}
+
+variable "workload_access" {
+  type = map(object({
+    namespace       = string
+    service_account = string
+    read            = list(string)
+    write           = list(string)
+  }))
+  description = "Bucket roles each workload's service account reads and writes (modules/kubernetes-objects); needs an mlflow entry."
+
+  validation {
+    condition     = contains(keys(var.workload_access), "mlflow")
+    error_message = "workload_access needs the mlflow entry (the tracking server's account)."
+  }
 }
 
 variable "argo_rollouts_chart_version" {
   type        = string
   description = "Pinned version of the argo/argo-rollouts Helm chart."
-  default     = "2.40.2"
+  default     = "2.41.0"
 }
 
 variable "argo_workflows_chart_version" {
@@ -23,12 +58,18 @@ variable "argo_workflows_chart_version" {
 variable "mlflow_chart_version" {
   type        = string
   description = "Pinned version of the community-charts/mlflow Helm chart."
-  default     = "1.12.0"
+  default     = "1.11.5"
+}
+
+variable "manifests_chart_version" {
+  type        = string
+  description = "Version of terraform/charts/manifests (its Chart.yaml)."
+  default     = "1.0.0"
 }
 
 variable "controller_replicas" {
   type        = number
-  description = "Replicas of the Argo Rollouts and Workflows controllers (2 in prod for leader-elected failover)."
+  description = "Replicas of the Argo Rollouts and Workflows controllers and the Argo Server (2 in prod for leader-elected failover)."
   default     = 1
 }
 
@@ -38,19 +79,24 @@ variable "mlflow_replicas" {
   default     = 1
 }
 
-variable "mlflow_artifact_bucket" {
-  type        = string
-  description = "Name of the S3 bucket that holds MLflow artifacts."
+variable "bucket_names" {
+  type        = map(string)
+  description = "Data bucket names by role (dvc, raw, mlflow)."
 }
 
-variable "mlflow_artifact_bucket_arn" {
-  type        = string
-  description = "ARN of the MLflow artifact bucket (scopes the MLflow IAM policy)."
+variable "bucket_arns" {
+  type        = map(string)
+  description = "Data bucket ARNs by role (dvc, raw, mlflow): the workloads' policies are scoped to them."
+
+  validation {
+    condition     = alltrue([for role in ["dvc", "raw", "mlflow"] : contains(keys(var.bucket_arns), role)])
+    error_message = "bucket_arns needs the keys dvc, raw and mlflow."
+  }
 }
 
 variable "data_kms_key_arn" {
   type        = string
-  description = "KMS key that encrypts the artifact bucket."
+  description = "KMS key that encrypts the data buckets."
 }
 
 variable "db_endpoint" {
@@ -58,10 +104,9 @@ variable "db_endpoint" {
   description = "host:port of the MLflow PostgreSQL backend store."
 }
 
-variable "db_credentials_secret_name" {
+variable "db_credentials_secret" {
   type        = string
-  description = "Kubernetes Secret in the mlflow namespace holding username/password, synced from the RDS-managed secret (kept out of Terraform state)."
-  default     = "mlflow-db-credentials"
+  description = "Kubernetes Secret in the mlflow namespace with username/password, synced from the RDS-managed secret (modules/cluster-base output synced_secrets)."
 }
 
 variable "tags" {

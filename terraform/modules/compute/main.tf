@@ -7,6 +7,8 @@ locals {
   account_id   = data.aws_caller_identity.current.account_id
   region       = data.aws_region.current.name
   addons       = toset(["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"])
+  # Node-group taints in the EKS API's spelling.
+  taint_effects = { NoSchedule = "NO_SCHEDULE", NoExecute = "NO_EXECUTE", PreferNoSchedule = "PREFER_NO_SCHEDULE" }
 }
 
 resource "aws_kms_key" "eks" {
@@ -180,6 +182,15 @@ resource "aws_eks_node_group" "this" {
     min_size     = each.value.min_size
     max_size     = each.value.max_size
     desired_size = each.value.desired_size
+  }
+
+  dynamic "taint" {
+    for_each = each.value.taints
+    content {
+      key    = taint.value.key
+      value  = taint.value.value
+      effect = local.taint_effects[taint.value.effect]
+    }
   }
 
   update_config {

@@ -22,3 +22,8 @@ output "node_role_arn" {
   description = "IAM role of the worker nodes."
   value       = aws_iam_role.node.arn
 }
+
+output "autoscaler_chart_version" {
+  description = "Installed cluster-autoscaler chart version."
+  value       = helm_release.autoscaler.version
+}

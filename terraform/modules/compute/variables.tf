@@ -29,12 +29,22 @@ variable "node_groups" {
     desired_size   = number
     disk_size_gb   = number
     labels         = map(string)
+    taints = list(object({
+      key    = string
+      value  = string
+      effect = string
+    }))
   }))
-  description = "Managed node groups by name. capacity_type is SPOT (dev, staging) or ON_DEMAND (prod)."
+  description = "Managed node groups by name. capacity_type is SPOT (dev, staging) or ON_DEMAND (prod); taints keep other pods off a group (the runners')."
 
   validation {
     condition     = alltrue([for group in values(var.node_groups) : contains(["SPOT", "ON_DEMAND"], group.capacity_type)])
     error_message = "capacity_type must be SPOT or ON_DEMAND."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for group in values(var.node_groups) : [for taint in group.taints : contains(["NoSchedule", "NoExecute", "PreferNoSchedule"], taint.effect)]]))
+    error_message = "A taint's effect must be NoSchedule, NoExecute or PreferNoSchedule."
   }
 }
 
@@ -47,4 +57,22 @@ variable "log_retention_days" {
 variable "tags" {
   type        = map(string)
   description = "Tags applied to every taggable resource (on top of the provider's default_tags)."
+}
+
+variable "autoscaler_chart_version" {
+  type        = string
+  description = "Pinned version of the kubernetes/autoscaler cluster-autoscaler Helm chart."
+  default     = "9.59.0"
+}
+
+variable "autoscaler_image_tag" {
+  type        = string
+  description = "Cluster autoscaler image tag: the release that matches kubernetes_version's minor."
+  default     = "v1.33.0"
+}
+
+variable "cluster_admin_arns" {
+  type        = list(string)
+  description = "IAM roles or users granted cluster admin through EKS access entries (operators, break-glass)."
+  default     = []
 }

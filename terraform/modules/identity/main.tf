@@ -110,7 +110,7 @@ resource "aws_iam_role_policy" "github_write" {
       {
         Sid      = "WriteObjects"
         Effect   = "Allow"
-        Action   = ["s3:PutObject"]
+        Action   = ["s3:PutObject", "s3:AbortMultipartUpload"]
         Resource = [for bucket in local.workflow_access[each.key].write : "${var.bucket_arns[bucket]}/*"]
       },
       {
@@ -124,7 +124,7 @@ resource "aws_iam_role_policy" "github_write" {
 }
 
 resource "aws_kms_key" "secrets" {
-  description             = "${var.name_prefix} exchange API keys"
+  description             = "${var.name_prefix} Secrets Manager entries (exchange API keys, cluster credentials)"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy = jsonencode({

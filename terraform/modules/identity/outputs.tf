@@ -12,3 +12,8 @@ output "exchange_secret_arns" {
   description = "Secrets Manager ARN per exchange (empty until someone stores the key)."
   value       = { for name, secret in aws_secretsmanager_secret.exchange : name => secret.arn }
 }
+
+output "secrets_kms_key_arn" {
+  description = "KMS key of the stack's Secrets Manager entries (exchange keys, the cluster's credentials)."
+  value       = aws_kms_key.secrets.arn
+}

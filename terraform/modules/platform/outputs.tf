@@ -47,3 +47,23 @@ output "mlflow_tracking_uri" {
   description = "In-cluster MLflow tracking URI."
   value       = module.argo.mlflow_tracking_uri
 }
+
+output "argo_server_url" {
+  description = "In-cluster Argo Server URL: the deploy environments' ARGO_SERVER variable."
+  value       = module.argo.argo_server_url
+}
+
+output "pushgateway_url" {
+  description = "In-cluster Pushgateway URL: the PUSHGATEWAY_URL variable."
+  value       = module.monitoring.pushgateway_url
+}
+
+output "cluster_secret_arns" {
+  description = "Secrets Manager entries to fill before the first deploy (synced into the cluster)."
+  value       = module.cluster_base.secret_arns
+}
+
+output "workload_role_arns" {
+  description = "IAM role of each workload's service account (EKS Pod Identity)."
+  value       = module.argo.workload_role_arns
+}

@@ -17,6 +17,11 @@ variable "settings" {
       desired_size   = number
       disk_size_gb   = number
       labels         = map(string)
+      taints = list(object({
+        key    = string
+        value  = string
+        effect = string
+      }))
     }))
     db_instance_class            = string       # RDS instance class of the MLflow backend store
     db_multi_az                  = bool         # Multi-AZ standby for the database
@@ -29,6 +34,7 @@ variable "settings" {
     create_oidc_provider         = bool         # false if another stack in the same account owns the GitHub OIDC provider
     exchanges                    = list(string) # exchanges that get an (empty) API-key secret
     alarm_emails                 = list(string) # e-mail addresses subscribed to the alarm topic
+    cluster_admin_arns           = list(string) # IAM principals with cluster admin (EKS access entries)
   })
   description = "Sizing and identity of one environment, from its terraform.tfvars (attributes are commented in the type)."
 

@@ -9,38 +9,39 @@ locals {
 }
 
 resource "helm_release" "controller" {
-  name             = "arc"
-  repository       = local.chart_repository
-  chart            = "gha-runner-scale-set-controller"
-  version          = var.arc_chart_version
-  namespace        = "arc-systems"
-  create_namespace = true
-  atomic           = true
-  timeout          = 600
+  name       = "arc"
+  repository = local.chart_repository
+  chart      = "gha-runner-scale-set-controller"
+  version    = var.arc_chart_version
+  namespace  = var.namespaces["arc-systems"]
+  atomic     = true
+  timeout    = 600
 }
 
 resource "helm_release" "runner_set" {
   # The release name is the scale set's name: the one label workflows use in runs-on.
-  name             = var.runner_set_name
-  repository       = local.chart_repository
-  chart            = "gha-runner-scale-set"
-  version          = var.arc_chart_version
-  namespace        = "arc-runners"
-  create_namespace = true
-  atomic           = true
-  timeout          = 600
+  name       = var.runner_set_name
+  repository = local.chart_repository
+  chart      = "gha-runner-scale-set"
+  version    = var.arc_chart_version
+  namespace  = var.namespaces["arc-runners"]
+  atomic     = true
+  timeout    = 600
 
   values = [yamlencode({
     githubConfigUrl = "https://github.com/${var.github_repository}"
-    # Secret with the GitHub App's github_app_id, github_app_installation_id and
-    # github_app_private_key, created in arc-runners out of band (never in Terraform state).
-    githubConfigSecret = var.github_config_secret_name
+    # The GitHub App's github_app_id, github_app_installation_id and github_app_private_key,
+    # synced from Secrets Manager (modules/cluster-base); never in Terraform state.
+    githubConfigSecret = var.github_config_secret
     runnerScaleSetName = var.runner_set_name
     minRunners         = var.min_runners
     maxRunners         = var.max_runners
     template = {
       spec = {
         automountServiceAccountToken = false
+        # The runners' own node group (tainted: nothing else lands there, it scales from zero).
+        nodeSelector = var.node_selector
+        tolerations  = [for taint in var.node_taints : { key = taint.key, operator = "Equal", value = taint.value, effect = taint.effect }]
         containers = [{
           name    = "runner"
           image   = var.runner_image

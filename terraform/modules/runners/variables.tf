@@ -26,10 +26,33 @@ variable "runner_image" {
   default     = "ghcr.io/actions/actions-runner:2.330.0"
 }
 
-variable "github_config_secret_name" {
+variable "github_config_secret" {
   type        = string
-  description = "Kubernetes Secret in arc-runners holding the GitHub App credentials the scale set registers with."
-  default     = "arc-github-app"
+  description = "Kubernetes Secret in arc-runners with the GitHub App credentials the scale set registers with (modules/cluster-base output synced_secrets)."
+}
+
+variable "namespaces" {
+  type        = map(string)
+  description = "Namespaces by name, from modules/cluster-base (referencing them orders the releases after the foundation)."
+
+  validation {
+    condition     = alltrue([for name in ["arc-systems", "arc-runners"] : contains(keys(var.namespaces), name)])
+    error_message = "namespaces needs arc-systems and arc-runners."
+  }
+}
+
+variable "node_selector" {
+  type        = map(string)
+  description = "Labels of the runners' node group (the runner pods are placed there)."
+}
+
+variable "node_taints" {
+  type = list(object({
+    key    = string
+    value  = string
+    effect = string
+  }))
+  description = "Taints of the runners' node group, tolerated by the runner pods."
 }
 
 variable "min_runners" {

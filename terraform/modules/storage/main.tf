@@ -264,10 +264,15 @@ resource "aws_db_instance" "mlflow" {
   iam_database_authentication_enabled = true
   auto_minor_version_upgrade          = true
   backup_retention_period             = var.db_backup_retention_days
-  copy_tags_to_snapshot               = true
-  deletion_protection                 = var.db_deletion_protection
-  skip_final_snapshot                 = false
-  final_snapshot_identifier           = "${var.name_prefix}-mlflow-final"
+  backup_window                       = "01:00-01:30"
+  maintenance_window                  = "sat:05:00-sat:05:30"
+  # Automated backups outlive the instance: point-in-time recovery still works after a deletion
+  # (docs/runbooks/disaster-recovery.md).
+  delete_automated_backups  = false
+  copy_tags_to_snapshot     = true
+  deletion_protection       = var.db_deletion_protection
+  skip_final_snapshot       = false
+  final_snapshot_identifier = "${var.name_prefix}-mlflow-final"
 
   enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
   monitoring_interval                   = 60

@@ -1,0 +1,150 @@
+"""Promotions and deploys of the week: pull requests, ``deploy.yml``, the Argo deploy template.
+
+A promotion is ``promote.yml`` (staging, prod) or train.yml's dev job opening a pull request
+with the App token; CI runs on it; the person merges; the merge's push starts ``deploy.yml``,
+which submits the deploy WorkflowTemplate through the Argo Server API; the Rollout brings the
+pods up from the rendered spec. A step passes when the pods of the environment serve exactly
+what its manifest on main names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import yaml
+
+from twin import state
+from twin.errors import TwinError
+from twin.week.cluster_view import rollout, serving
+from twin.week.context import RUN_TIMEOUT, Week
+from twin.week.training import ci_and_merge
+
+
+def manifest(week: Week, env: str, rev: str = "main") -> dict[str, Any]:
+    """``environments/<env>/model.yaml`` at ``rev`` of the origin."""
+    doc: dict[str, Any] = yaml.safe_load(week.git("show", f"{rev}:environments/{env}/model.yaml"))
+    return doc
+
+
+def deploy_run(week: Week, sha: str) -> dict[str, Any]:
+    """The ``deploy.yml`` run of the push of ``sha`` to main, once completed."""
+
+    def done() -> dict[str, Any] | None:
+        runs = week.gh.runs("deploy.yml", head_sha=sha)
+        return runs[0] if runs and runs[0]["status"] == "completed" else None
+
+    run: dict[str, Any] = week.gh.wait_for(f"deploy.yml on {sha[:12]}", done, RUN_TIMEOUT)
+    return run
+
+
+def check_serving(week: Week, env: str) -> str:
+    """Every ready pod of ``env`` serves the model its manifest on main names; Healthy."""
+    doc = manifest(week, env)
+    model = doc.get("model") or {}
+    want = model.get("artifact", {}).get("sha256")
+    status = rollout(week, env).get("status") or {}
+    if status.get("phase") != "Healthy":
+        raise TwinError(f"{env}: Rollout is {status.get('phase')}: {status.get('message', '')}")
+    pods = serving(week, env)
+    wrong = [p for p in pods if p.sha256 != want]
+    if not pods or wrong:
+        shown = ", ".join(f"{p.pod}@{p.ip}={p.sha256[:12]}" for p in (wrong or pods))
+        raise TwinError(f"{env}: pods do not all serve {str(want)[:12]} ({shown or 'no pod'})")
+    ips = ", ".join(p.ip for p in pods)
+    return f"{len(pods)} pod(s) on {ips} serve {model.get('name')} {model.get('version')}"
+
+
+def deploy_after_merge(week: Week, env: str, merge_key: str) -> str:
+    """``deploy.yml`` of the merge pushed by the person, then the environment serves it."""
+    sha = str(week.facts[merge_key])
+    run = week.run_ok(deploy_run(week, sha), f"deploy.yml for {env}")
+    return f"run {run['id']}: " + check_serving(week, env)
+
+
+def promote(week: Week, env: str, reason: str) -> str:
+    """``promote.yml`` to ``env``: its pull request opened by the App; CI; the person merges."""
+    event = week.gh.dispatch_workflow("promote.yml", inputs={"environment": env, "reason": reason})
+    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    week.run_ok(run, f"promote.yml to {env}")
+    pulls = week.gh.pulls(head=f"promote/{env}")
+    if len(pulls) != 1:
+        raise TwinError(f"promote.yml opened {len(pulls)} pull requests for {env}, expected 1")
+    week.facts[f"{env}_pr"] = int(pulls[0]["number"])
+    merged = ci_and_merge(week, f"{env}_pr", env)
+    return f"promote.yml run {run['id']}; {merged}"
+
+
+def start_feed(week: Week, env: str) -> str:
+    """The market feed replays held-out bars to ``env``'s Service (through the mesh)."""
+    url = state.service(week.home, "cluster")["url"]
+    answer = httpx.post(f"{url}/feed/v1/trading-{env}/start", json={}, timeout=30)
+    if answer.status_code >= 300:
+        raise TwinError(f"feed for {env}: HTTP {answer.status_code} {answer.text[:200]}")
+    return f"feed to trading-{env}: {answer.text[:120]}"
+
+
+def analysis_runs(week: Week, env: str) -> list[dict[str, Any]]:
+    """The AnalysisRuns of ``env`` (newest last)."""
+    from twin.week.cluster_view import objects
+
+    runs = objects(week, "analysisrun", f"trading-{env}")
+    return sorted(runs, key=lambda r: str(r["metadata"].get("creationTimestamp", "")))
+
+
+def analyses_since(week: Week, env: str, seen: int) -> list[dict[str, Any]]:
+    """AnalysisRuns created after the first ``seen`` ones."""
+    return analysis_runs(week, env)[seen:]
+
+
+def _phases(runs: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{r['metadata']['name']}={(r.get('status') or {}).get('phase')}" for r in runs
+    )
+
+
+def blue_green(week: Week, merge_key: str) -> str:
+    """Staging: the preview is analysed on mirrored live bars, switched, the old kept a while."""
+    before = len(analysis_runs(week, "staging"))
+    old = {p.template_hash for p in serving(week, "staging")}
+    detail = deploy_after_merge(week, "staging", merge_key)
+    runs = analyses_since(week, "staging", before)
+    if len(runs) < 2 or any((r.get("status") or {}).get("phase") != "Successful" for r in runs):
+        raise TwinError(f"staging: pre/post-promotion analyses not all Successful: {_phases(runs)}")
+    still = [p for p in serving(week, "staging") if p.template_hash in old]
+    if not still:
+        raise TwinError("staging: the old version was scaled down at the switch (delay expected)")
+    delay = float(_settings(week, "staging")["scale_down_delay_seconds"])
+    from twin.procs import wait_until
+
+    wait_until(
+        f"staging: the old ReplicaSet scaled down after {delay:.0f}s",
+        lambda: not [p for p in serving(week, "staging") if p.template_hash in old],
+        timeout=delay + 60,
+    )
+    return f"{detail}; analyses {_phases(runs)}; old version kept {delay:.0f}s after the switch"
+
+
+def canary(week: Week, merge_key: str) -> str:
+    """Prod: 5 -> 25 -> 50 -> 100% by instrument, analysis each step; alias moved."""
+    from mlflow.tracking import MlflowClient
+
+    before = len(analysis_runs(week, "prod"))
+    detail = deploy_after_merge(week, "prod", merge_key)
+    runs = analyses_since(week, "prod", before)
+    bad = [r for r in runs if (r.get("status") or {}).get("phase") != "Successful"]
+    steps = len(_settings(week, "prod")["instrument_groups"])
+    if len(runs) < steps or bad:
+        raise TwinError(f"prod: canary analyses {_phases(runs)}; expected {steps} Successful")
+    model = manifest(week, "prod")["model"]
+    alias = MlflowClient(week.env["MLFLOW_TRACKING_URI"]).get_model_version_by_alias(
+        model["name"], "prod"
+    )
+    if str(alias.version) != str(model["version"]):
+        raise TwinError(f"MLflow alias prod is {alias.version}, prod serves {model['version']}")
+    return f"{detail}; {len(runs)} analyses Successful; MLflow alias prod -> {alias.version}"
+
+
+def _settings(week: Week, env: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(week.git("show", f"main:environments/{env}/settings.yaml"))
+    return doc
