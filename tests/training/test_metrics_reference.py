@@ -190,6 +190,7 @@ def test_zero_volatility_sharpe_is_nan_for_constant_returns(value: float, bars: 
     assert math.isnan(metrics.summary(r, np.ones(bars), np.zeros(bars), 252.0)["sharpe"])
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf
 def test_sharpe_without_enough_finite_bars_is_nan() -> None:
     assert math.isnan(metrics.sharpe(np.array([0.01])))
     assert math.isnan(metrics.sharpe(np.array([])))
