@@ -13,6 +13,10 @@ literals whose text outside f-string fields is prose, i.e. holds a space next to
 error and log messages, reasons, PR and commit text. Keys, names, statuses, comparators, paths,
 refs and separators have no such space and stay counted.
 
+Each pytest run is ended after ``MUTATION_RUN_LIMIT`` seconds (120; see :mod:`forkserver`): on
+a machine busy with other work the unmutated baseline can take longer, and mutmut then stops
+with "Tests don't run cleanly without mutations"; raise the limit there.
+
 Usage (from the repository root)::
 
     .tools/mutmut/bin/python tests/mutation/run.py [--only metrics,gates] [--keep]
@@ -288,7 +292,12 @@ def main(argv: list[str] | None = None) -> int:
             copy_tree(work)
             sys.stdout.write(f"{target.module}: mutating against {', '.join(target.tests)}\n")
             sys.stdout.flush()
-            outcomes.append(run_target(target, work, Path(args.python), Path(args.mutmut)))
+            outcome = run_target(target, work, Path(args.python), Path(args.mutmut))
+            outcomes.append(outcome)
+            # Each module's row as soon as it is known: a long run stopped early keeps them.
+            sys.stdout.write(table([outcome]).splitlines()[-1] + "\n")
+            sys.stdout.writelines(f"  survived: {s}\n" for s in outcome.survived)
+            sys.stdout.flush()
         finally:
             if args.keep:
                 sys.stdout.write(f"  work copy kept in {work}\n")
