@@ -11,6 +11,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 # Side environments: tools whose pins clash with the project's (checkov) or that need pandas < 3.
 TOOLS_DIR ?= .tools
+# The slowest tests are printed at the end of every run (CI keeps the list).
+PYTEST_ARGS ?= --durations=30
 CHECKOV_VENV := $(TOOLS_DIR)/checkov
 EVIDENTLY_VENV := $(TOOLS_DIR)/evidently
 TERRAFORM_VENV := $(TOOLS_DIR)/terraform

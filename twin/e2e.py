@@ -9,17 +9,22 @@ look around). Exit status 0 only when every step passed.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from pipelines.io import atomic
 from twin import services, state
 from twin.errors import TwinError
 from twin.github.client import GitHubTwinClient
 from twin.week.context import Week
 from twin.week.plan import STEPS
-from twin.week.steps import Record, run_steps
+from twin.week.steps import Record, Step, run_steps
+
+# The facts of the week so far (models, pull requests), for ``--reuse --from``.
+FACTS = "week-facts.json"
 
 
 def run_week(
@@ -42,7 +47,11 @@ def run_week(
         record.figures["twin up"] = f"{time.monotonic() - began:.1f} s"
     try:
         week = Week(home, source, GitHubTwinClient.from_home(home), record)
+        facts = home / FACTS
+        if reuse and facts.exists():
+            week.facts.update(json.loads(facts.read_text(encoding="utf-8")))
         steps = STEPS if not only else [s for s in STEPS if s.name in _upto(only)]
+        steps = [_saving(s, facts) for s in steps]
         if start is not None:
             names = [s.name for s in steps]
             if start not in names:
@@ -53,6 +62,17 @@ def run_week(
         if not keep and not reuse:
             services.down(home, quiet=True)
     return record
+
+
+def _saving(step: Step[Week], path: Path) -> Step[Week]:
+    """``step``, then the week's facts saved (``--reuse --from`` carries on from them)."""
+
+    def run(week: Week) -> str:
+        detail = step.run(week)
+        atomic.write_json(path, week.facts)
+        return detail
+
+    return Step(step.name, run)
 
 
 def _upto(names: list[str]) -> set[str]:

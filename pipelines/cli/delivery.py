@@ -110,8 +110,6 @@ def _rollback(args: argparse.Namespace) -> int:
     )
     return 0
 
-    return 0
-
 
 def _lint(args: argparse.Namespace) -> int:
     from pipelines.delivery.lint.runner import run_lint

@@ -26,7 +26,8 @@ from pipelines.config import Params
 from pipelines.data import events
 from pipelines.data.calendars import annualisation
 from pipelines.data.event_features import EventInput
-from pipelines.data.features import compute_features, compute_labels, has_ohlcv_columns
+from pipelines.data.features import compute_features, compute_labels
+from pipelines.data.instrument_features import has_ohlcv_columns
 from pipelines.data.freshness import bar_calendars
 from pipelines.errors import ConfigError, DataError
 from pipelines.io import atomic

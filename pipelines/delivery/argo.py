@@ -166,6 +166,27 @@ class ArgoClient:
         found = self._call(f"get {name}", self.api.get_workflow, self.server.namespace, name)
         return str((found.get("status") or {}).get("phase") or "")
 
+    def failed_steps(self, name: str) -> list[str]:
+        """The failed steps of the Workflow (:func:`failed_steps`)."""
+        found = self._call(f"get {name}", self.api.get_workflow, self.server.namespace, name)
+        return failed_steps(found)
+
+
+def failed_steps(workflow: dict[str, Any]) -> list[str]:
+    """Each failed step of a Workflow as ``<step>: <message>``, in the order they started.
+
+    Only the steps that ran a pod: their message is what failed (``Error (exit code 22)``);
+    the DAG around them only repeats that a child failed.
+    """
+    nodes = ((workflow.get("status") or {}).get("nodes") or {}).values()
+    lines: list[str] = []
+    for node in sorted(nodes, key=lambda n: str(n.get("startedAt") or "")):
+        if node.get("type") == "Pod" and node.get("phase") in ("Failed", "Error"):
+            line = f"{node.get('displayName')}: {node.get('message') or node.get('phase')}"
+            if line not in lines:
+                lines.append(line)
+    return lines
+
 
 def _message(detail: str) -> str:
     try:

@@ -13,7 +13,7 @@ from pipelines.errors import PipelineError
 from pipelines.io import atomic
 from pipelines.io.digest import file_sha256
 from pipelines.registry.bundle import DigestMismatch
-from pipelines.registry.manifest import model_key, read_manifest
+from pipelines.registry.manifest import artifact_store_problem, model_key, read_manifest
 
 
 class ArtifactError(PipelineError):
@@ -52,28 +52,44 @@ def fetch(uri: str, target: Path, base: Path) -> Path:
 
 
 def verify(
-    manifest_file: Path, download_to: Path, base: Path, expected_image: str | None = None
+    manifest_file: Path,
+    download_to: Path,
+    base: Path,
+    expected_image: str | None = None,
+    *,
+    allow_local: bool = False,
 ) -> str:
     """Fetch the manifest's artifact and check its digest (and the image the deploy was given).
+
+    A committed manifest must name an object in the artifact store (``s3://``): a repository
+    path or a ``file://`` URI may happen to exist where this runs, but not in the pod that
+    loads the bundle. ``allow_local`` accepts them (tests of the digest check only).
 
     Returns:
         The verified sha256.
 
     Raises:
         DigestMismatch: When the file's sha256 differs from the manifest's.
-        ArtifactError: When nothing is deployed, the image differs from ``expected_image`` or
-            the artifact cannot be fetched.
+        ArtifactError: When nothing is deployed, the artifact is not in the artifact store,
+            the image differs from ``expected_image`` or the artifact cannot be fetched.
     """
     doc = read_manifest(manifest_file)
     key = model_key(doc)
     if key is None:
         raise ArtifactError(f"{manifest_file}: model is null; nothing to deploy")
+    uri = str(doc["model"]["artifact"]["uri"])
+    problem = artifact_store_problem(uri)
+    if problem is not None and not allow_local:
+        raise ArtifactError(
+            f"{manifest_file}: model.artifact.uri: {problem}; the pod cannot load it, refusing "
+            "to deploy"
+        )
     if expected_image is not None and doc["image"] != expected_image:
         raise ArtifactError(
             f"{manifest_file}: image is {doc['image']}, but the deploy was given "
             f"{expected_image}; refusing to deploy a unit the manifest does not name"
         )
-    fetch(doc["model"]["artifact"]["uri"], download_to, base)
+    fetch(uri, download_to, base)
     actual = file_sha256(download_to)
     if actual != key[2]:
         download_to.unlink(missing_ok=True)

@@ -172,7 +172,14 @@ def deploy(
         phases = watch(client, names, wait_seconds, poll_seconds=poll_seconds)
         for env, phase in phases.items():
             late = "" if phase in DONE else f"still {phase or 'Pending'} after {wait_seconds:.0f}s"
+            # Name the step that failed (the smoke request, the verification...), not only "Failed".
+            failed = client.failed_steps(names[env]) if phase in ("Failed", "Error") else []
+            detail = late or ("failed: " + "; ".join(failed) if failed else "")
             outcomes[env] = Outcome(
-                env, outcomes[env].model_version, names[env], phase if not late else "Timeout", late
+                env,
+                outcomes[env].model_version,
+                names[env],
+                phase if not late else "Timeout",
+                detail,
             )
     return [outcomes[env] for env in environments]

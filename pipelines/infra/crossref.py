@@ -33,6 +33,7 @@ APPLY_VERBS = frozenset({"get", "create", "patch"})
 GITHUB_HOSTED = re.compile(r"^(ubuntu|windows|macos)-")
 # What a pod does that needs S3: DVC against the remote, a model bundle, an artifact check.
 S3_USE = re.compile(r"\b(dvc (pull|push|repro)|verify-artifact|serve|recover [a-z-]+)\b")
+POD_KEYS = frozenset({"containers", "container", "script"})
 BUCKET_FILES = (
     "params.yaml",
     ".dvc/config",
@@ -126,7 +127,7 @@ def identity_problems(
         }
         used |= accounts
         text = " ".join(str(v) for v in _texts(doc.obj))
-        if S3_USE.search(text):
+        if _runs_pods(doc.obj) and S3_USE.search(text):
             for account in sorted(accounts or {(doc.namespace, "default")}):
                 if account not in access:
                     problems.append(
@@ -136,6 +137,20 @@ def identity_problems(
     for namespace, name in sorted(access - used):
         problems.append(f"pod identity {namespace}/{name}: no pod runs as it")
     return problems
+
+
+def _runs_pods(node: Any) -> bool:
+    """Whether an object holds a pod spec or an Argo container or script template.
+
+    A ConfigMap that carries a manifest naming ``s3://`` runs nothing.
+    """
+    if isinstance(node, dict):
+        if POD_KEYS & node.keys():
+            return True
+        return any(_runs_pods(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_runs_pods(item) for item in node)
+    return False
 
 
 def _texts(node: Any) -> list[str]:

@@ -74,7 +74,13 @@ def validate_manifest(doc: Any, source: str = "model.yaml") -> dict[str, Any]:
             # Skip the "null" branch of model's oneOf when a model is given.
             branch = [e for e in first.context if e.relative_schema_path[0] != 0]
             first = max(branch or first.context, key=lambda e: len(e.absolute_path))
-        raise ManifestError(f"{source}: {_where(first.absolute_path)}: {first.message}")
+        where = _where(first.absolute_path)
+        if where == "model.artifact.uri" and isinstance(first.instance, str):
+            # Say why (a path on one machine), not which regular expression failed.
+            problem = artifact_store_problem(first.instance)
+            if problem is not None:
+                raise ManifestError(f"{source}: {where}: {problem}")
+        raise ManifestError(f"{source}: {where}: {first.message}")
     if not isinstance(doc, dict):  # pragma: no cover - the schema already requires an object
         raise ManifestError(f"{source}: expected a mapping")
     return doc

@@ -1,8 +1,8 @@
 """The signal engine: validated bars in, target position out, with breaker, faults and metrics.
 
 Used by the HTTP app and, in process, by the rehearsal. Features come from
-:func:`pipelines.data.features.latest_features` on the instrument's buffer: the same kernels
-as offline, evaluated for the latest bar only.
+:func:`pipelines.data.instrument_features.latest_features` on the instrument's buffer: the same
+kernels as offline, evaluated for the latest bar only.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.data.features import latest_features, per_instrument_feature_names
+from pipelines.data.instrument_features import latest_features, per_instrument_feature_names
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import ModelBundle
 from pipelines.serving.breaker import InstrumentBreakers

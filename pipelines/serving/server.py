@@ -22,6 +22,7 @@ from pipelines.errors import ConfigError
 from pipelines.serving.app import SignalFastPath
 from pipelines.serving.engine import UNKNOWN
 from pipelines.serving.limits import protocol_for
+from pipelines.serving.metrics import LIVE
 from pipelines.serving.params import ServingParams
 
 log = logging.getLogger("pipelines.serving")
@@ -66,7 +67,8 @@ def run(
     requests = app.ctx.metrics.requests
 
     def refused(status: int) -> None:
-        requests.labels(version, UNKNOWN, str(status)).inc()
+        # Refused before the request was read whole (its Host unknown): counted as live traffic.
+        requests.labels(version, UNKNOWN, str(status), LIVE).inc()
 
     limits = params.limits
     config = uvicorn.Config(

@@ -1,8 +1,8 @@
 """Per-instrument state of the service: bar validation, the buffer of recent bars, paper returns.
 
 Pure code: no I/O, no clock. Online features are computed by
-:func:`pipelines.data.features.latest_features` on the buffer, through the same kernels
-(:func:`pipelines.data.features.instrument_feature_arrays`) as the offline pipeline.
+:func:`pipelines.data.instrument_features.latest_features` on the buffer, through the same kernels
+(:func:`pipelines.data.instrument_features.instrument_feature_arrays`) as the offline pipeline.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from pipelines.data.features import BarArrays
+from pipelines.data.instrument_features import BarArrays
 from pipelines.data.params import FeatureParams
 
 OHLCV_FEATURES = {"range_21", "volume_z_21"}

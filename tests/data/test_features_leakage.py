@@ -11,7 +11,8 @@ import pytest
 
 from pipelines.data.event_features import EventInput, available_by
 from pipelines.data.events import parse_events
-from pipelines.data.features import compute_features, compute_labels, instrument_features
+from pipelines.data.features import compute_features, compute_labels
+from pipelines.data.instrument_features import instrument_features
 from pipelines.data.params import EventFeatureParams, FeatureParams, LabelParams
 from pipelines.data.reference import parse_reference
 from pipelines.training.leakage import check_truncation

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.data.features import (
+from pipelines.data.features import compute_features
+from pipelines.data.instrument_features import (
     BarArrays,
-    compute_features,
     latest_features,
     per_instrument_feature_names,
     required_history,

@@ -1,7 +1,8 @@
 """A small throw-away data repository (git + real DVC) with two data versions, for restores.
 
 Stages mimic the data pipeline: ``ingest`` archives its input under ``data/raw`` (append-only)
-and writes the bars and an ingest state; ``validate`` is the project's real
+and writes the bars, an ingest state and the instrument master (``data/reference``, the project's
+own writer, from the bundled stocks' master); ``validate`` is the project's real
 ``pipelines data validate``; ``data_health`` summarises; ``train`` stands for a non-data stage.
 Version 1's input has one non-positive close, which its params.yaml tolerates
 (``validation.max_integrity_rejects: 1``); version 2's params tolerate none.
@@ -22,17 +23,20 @@ import yaml
 from tests.conftest import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample" / "sp500_20_daily_close.csv.gz"
+MASTER = REPO_ROOT / "data" / "sample" / "instruments.csv"
+INSTRUMENTS = ["KO", "PEP"]
 DATES = {"v1": "2024-03-01T12:00:00+00:00", "v2": "2024-03-05T12:00:00+00:00"}
 
 DVC_YAML = """stages:
   ingest:
     cmd: python ingest.py
-    deps: [ingest.py, incoming.csv]
+    deps: [ingest.py, incoming.csv, instruments.csv]
     outs:
       - data/raw:
           persist: true
       - data/ingested/bars.parquet
       - data/ingested/state.json
+      - data/reference
   validate:
     cmd: python -m pipelines data validate
     deps: [data/ingested/bars.parquet]
@@ -40,8 +44,10 @@ DVC_YAML = """stages:
     outs:
       - data/validated/bars.parquet
       - data/quarantine/validate
-    metrics:
       - reports/validation.json:
+          cache: false
+    metrics:
+      - reports/summary/validation.json:
           cache: false
   data_health:
     cmd: python summary.py
@@ -66,6 +72,10 @@ bars.to_parquet("data/ingested/bars.parquet", index=False)
 last = bars.groupby("instrument")["timestamp"].max()
 state = {"last_bars": {k: v.isoformat() for k, v in last.items()}}
 pathlib.Path("data/ingested/state.json").write_text(json.dumps(state, sort_keys=True))
+from pipelines.data import reference
+rows, _ = reference.parse_reference("instruments.csv", pathlib.Path("instruments.csv").read_bytes())
+history, _ = reference.merge(reference.read("data/reference"), rows, bars["timestamp"].max())
+reference.write("data/reference", history)
 """
 
 SUMMARY = """import json, pathlib
@@ -104,7 +114,7 @@ def incoming(version: str) -> str:
     wide = pd.read_csv(SAMPLE, parse_dates=["Date"])
     end = "2018-06-30" if version == "v1" else "2018-09-30"
     wide = wide[(wide["Date"] >= "2018-01-01") & (wide["Date"] <= end)]
-    long = wide.melt(id_vars="Date", value_vars=["KO", "PEP"], var_name="instrument")
+    long = wide.melt(id_vars="Date", value_vars=INSTRUMENTS, var_name="instrument")
     long = long.rename(columns={"Date": "timestamp", "value": "close"})
     long["timestamp"] = long["timestamp"].dt.strftime("%Y-%m-%dT00:00:00Z")
     if version == "v1":
@@ -140,6 +150,8 @@ def build(root: Path) -> DataRepo:
     (root / "dvc.yaml").write_text(DVC_YAML)
     for name, text in (("ingest.py", INGEST), ("summary.py", SUMMARY), ("train.py", TRAIN)):
         (root / name).write_text(text)
+    master = pd.read_csv(MASTER, dtype=str, keep_default_na=False)
+    master[master["instrument"].isin(INSTRUMENTS)].to_csv(root / "instruments.csv", index=False)
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     commits = {}
     for version, rejects in (("v1", 1), ("v2", 0)):

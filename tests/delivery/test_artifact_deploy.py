@@ -32,16 +32,25 @@ def test_verify_accepts_matching_digest_and_refuses_mismatch(tmp_path: Path) -> 
     good = hashlib.sha256(bundle.read_bytes()).hexdigest()
     out = tmp_path / "out" / "bundle.json"
     target = manifest_for(tmp_path, f"file://{bundle}", good)
-    assert verify(target, out, tmp_path) == good
+    assert verify(target, out, tmp_path, allow_local=True) == good
     assert out.read_bytes() == bundle.read_bytes()
     out.unlink()
     with pytest.raises(ArtifactError, match="but the deploy was given"):
-        verify(target, out, tmp_path, expected_image=TOOLS)
+        verify(target, out, tmp_path, expected_image=TOOLS, allow_local=True)
     with pytest.raises(DigestMismatch, match="refusing the model"):
-        verify(manifest_for(tmp_path, f"file://{bundle}", "f" * 64), out, tmp_path)
+        verify(
+            manifest_for(tmp_path, f"file://{bundle}", "f" * 64), out, tmp_path, allow_local=True
+        )
     assert not out.exists()
     with pytest.raises(ArtifactError, match="artifact not found"):
-        verify(manifest_for(tmp_path, f"file://{tmp_path}/missing.json", good), out, tmp_path)
+        verify(
+            manifest_for(tmp_path, f"file://{tmp_path}/missing.json", good),
+            out,
+            tmp_path,
+            allow_local=True,
+        )
+    with pytest.raises(ArtifactError, match="is not in the artifact store"):
+        verify(target, out, tmp_path)
     write_manifest(tmp_path / "model.yaml", empty_manifest("dev"))
     with pytest.raises(ArtifactError, match="model is null"):
         verify(tmp_path / "model.yaml", out, tmp_path)

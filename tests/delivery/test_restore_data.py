@@ -108,8 +108,9 @@ def test_rollback_restores_v1_whole_with_v1_params(
     after = repo.files()
     data = [p for p in after if p.startswith("data/") and not p.startswith("data/raw/")]
     assert {p: after[p] for p in data} == {p: v1_files[p] for p in data}
-    v1_report = run(root, "git", "show", f"{repo.v1}:reports/validation.json")
-    assert after["reports/validation.json"].decode().strip() == v1_report
+    for report in ("reports/validation.json", "reports/summary/validation.json"):
+        v1_report = run(root, "git", "show", f"{repo.v1}:{report}")
+        assert after[report].decode().strip() == v1_report
     # The raw archive is never replaced: both archived inputs are still there.
     assert sorted(p for p in after if p.startswith("data/raw/")) == [
         "data/raw/0000.csv",
@@ -119,12 +120,13 @@ def test_rollback_restores_v1_whole_with_v1_params(
         p: before[p] for p in before if p.startswith("data/raw/")
     }
     assert after["models/model.txt"] == before["models/model.txt"]  # not a data stage
-    # dvc.lock and the work tree agree; only dvc.lock and the git-tracked report changed.
+    # dvc.lock and the work tree agree; only dvc.lock and the git-tracked reports changed.
     assert "uncommitted" not in data_status(root)
     assert set(run(root, "git", "status", "--porcelain").split()) == {
         "M",
         "dvc.lock",
         "reports/validation.json",
+        "reports/summary/validation.json",
     }
     # v1's bars pass only with v1's params (one bad tick tolerated); today's params refuse them.
     check = subprocess.run(

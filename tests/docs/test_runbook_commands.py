@@ -185,6 +185,16 @@ def _check_pipelines(args: list[str]) -> str | None:
     return None
 
 
+def _check_module(name: str) -> str | None:
+    """A ``python -m`` module of the package: it exists and runs as a script."""
+    path = REPO_ROOT.joinpath(*name.split(".")).with_suffix(".py")
+    if not name.startswith("pipelines.") or not path.is_file():
+        return f"no module {name} in the package"
+    if 'if __name__ == "__main__":' not in path.read_text():
+        return f"{name} does not run as a script (no __main__ guard)"
+    return None
+
+
 def check(command: str, targets: set[str]) -> str | None:
     """None when the command is real, else why not."""
     for words in _segments(command):
@@ -195,7 +205,9 @@ def check(command: str, targets: set[str]) -> str | None:
         program, args = words[0], words[1:]
         if program == "python" and args[:2] == ["-m", "pipelines"]:
             program, args = "pipelines", args[2:]
-        if program == "pipelines":
+        if program == "python" and args[:1] == ["-m"] and args[1:2]:
+            problem = _check_module(args[1])
+        elif program == "pipelines":
             problem = _check_pipelines(args)
         elif program == "make":
             problem = None if args and set(args) <= targets else f"unknown make target {args}"
@@ -262,6 +274,8 @@ def test_command_is_real(where, command):
         "dvc frobnicate",
         "git yolo",
         "kubectl argo rollouts explode strategy-service",
+        "python -m pipelines.delivery.canaries",  # no such module
+        "python -m pipelines.delivery.promote",  # a module, not a script
         "rm -rf /",
     ],
 )
@@ -295,7 +309,7 @@ def test_every_runbook_and_playbook_exists():
         "disaster-recovery",
     }
     # One per critical and warning alert (tests/monitoring/test_alert_rules.py checks the links).
-    assert len(playbooks) == 28
+    assert len(playbooks) == 30
 
 
 def test_relative_links_resolve():

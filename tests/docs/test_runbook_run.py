@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
+import hcl2
 import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
 from twin.runbooks.extract import MarkerError, blocks, docs_blocks
-from twin.runbooks.run import build_env, capabilities, run_all
+from twin.runbooks.run import Outcome, build_env, capabilities, run_all
 
 BLOCKS = docs_blocks(REPO_ROOT / "docs", REPO_ROOT)
 PATH = r"(?<![\w/.-])((?:environments|monitoring|models|data)/[\w./*-]+)"
@@ -88,16 +90,31 @@ def _dvc_outputs() -> set[str]:
     return out
 
 
+def _namespaces() -> set[str]:
+    """The namespaces Terraform creates (``modules/kubernetes-objects``): each model
+    environment's ``trading-<env>`` and the platform's (``argo``, ``monitoring``, ...)."""
+    path = REPO_ROOT / "terraform/modules/kubernetes-objects/main.tf"
+    with path.open() as handle:
+        local: dict[str, list[str]] = {}
+        for block in hcl2.load(handle)["locals"]:
+            local.update(block)
+    envs = {"trading-" + env.strip('"') for env in local["model_environments"]}
+    return envs | {name.strip('"') for name in local["platform"]}
+
+
 def test_commands_name_real_namespaces_and_files():
-    """``-n trading-<env>``; repository paths exist; data and model paths are DVC outputs;
+    """Namespaces are Terraform's; repository paths exist; data and model paths are DVC outputs;
     a report is read only where the command that writes it ran before (same file)."""
+    namespaces = _namespaces()
+    assert {"trading-dev", "trading-staging", "trading-prod", "argo", "monitoring"} <= namespaces
     outputs = _dvc_outputs()
     written: dict[str, set[str]] = {}
     for block in BLOCKS:
         doc = block.where.split(":")[0]
         mine = written.setdefault(doc, set())
-        for namespace in re.findall(r"(?:-n|--namespace)[ =](\S+)", block.script):
-            assert re.fullmatch(r"trading-(dev|staging|prod)", namespace), (block.where, namespace)
+        kubectl = "\n".join(line for line in block.script.splitlines() if "kubectl" in line)
+        for namespace in re.findall(r"(?:-n|--namespace)[ =](\S+)", kubectl):
+            assert namespace in namespaces, (block.where, namespace)
         for path in re.findall(PATH, block.script):
             if path.startswith(("environments/", "monitoring/")):
                 assert list(REPO_ROOT.glob(path)), (block.where, path)
@@ -166,10 +183,23 @@ def test_the_blocks_that_need_no_cluster_run_in_a_workspace(tmp_path, s3_endpoin
     # once (in the order of its first appearance), which keeps this test to a few minutes.
     seen: set[str] = set()
     distinct = [b for b in BLOCKS if not (b.script in seen or seen.add(b.script))]
-    outcomes = run_all(distinct, env, workdir, have, timeout=240)
+    health = workdir / "reports/feature_health.json"
+    outcomes: list[Outcome] = []
+    deployed: dict[str, Any] | None = None
+    for block in distinct:
+        outcomes += run_all([block], env, workdir, have, timeout=240)
+        # A later block (the candidate's check before a promotion) rewrites the report.
+        if deployed is None and "monitor health --manifest" in block.script and health.exists():
+            deployed = yaml.safe_load(health.read_text())
     failed = [f"{o.where}: exit {o.exit_code}: {o.detail}" for o in outcomes if o.status == "FAIL"]
     assert not failed, "\n".join(failed)
     ran = [o for o in outcomes if o.status == "pass"]
-    assert len(ran) >= 25, len(ran)
-    report = yaml.safe_load((workdir / "reports/feature_health.json").read_text())
-    assert report["model_version"] == "1" and len(report["checks"]) == 9
+    # The distinct blocks that need only the repository, data and S3 (the others need a DVC
+    # remote, Prometheus, the Pushgateway, MLflow or the cluster; the disaster-recovery drill's
+    # blocks run in their own runner): 19 today, so a block turned manual or skipped shows here.
+    assert len(ran) >= 19, len(ran)
+    assert deployed is not None and deployed["model_version"] == "1"
+    assert len(deployed["checks"]) == 9
+    candidate = yaml.safe_load(health.read_text())
+    assert candidate["reference"] == "bundle models/model_bundle.json"
+    assert "model_version" not in candidate and len(candidate["checks"]) == 9

@@ -38,7 +38,7 @@ def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
 def test_monitoring_objects_are_the_sources(prod: cluster.ClusterObjects) -> None:
     assert cluster.monitoring_drift(prod, REPO_ROOT) == []
     rules = yaml.safe_load(prod.outputs["prometheus_rules_yaml"])
-    assert sorted(rules) == ["delivery", "pipelines", "strategy"]
+    assert sorted(rules) == ["delivery", "health", "pipelines", "strategy", "success"]
     names = [obj["metadata"]["name"] for obj in prod.releases["dashboards"]]
     assert names == [
         "grafana-dashboard-pipeline",
@@ -49,7 +49,7 @@ def test_monitoring_objects_are_the_sources(prod: cluster.ClusterObjects) -> Non
 
 def test_a_dropped_rule_file_is_caught(tmp_path: Path) -> None:
     require_tool("terraform", "TERRAFORM_PYTHON")
-    module = broken_copy(tmp_path, '"*.rules.yml"', '"[ps]*.rules.yml"')
+    module = broken_copy(tmp_path, '"*.rules.yml"', '"[hps]*.rules.yml"')
     problems = cluster.monitoring_drift(cluster.evaluate(REPO_ROOT, module=module), REPO_ROOT)
     assert problems == ["delivery.rules.yml: not a PrometheusRule of the cluster"]
 

@@ -7,14 +7,17 @@ weekly report reads paper PnL, drift and deployments back from Prometheus.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from pipelines.cli import main
+from pipelines.data.calendars import annualisation
 from tests.conftest import REPO_ROOT
 from tests.monitoring.servers import prometheus, pushgateway
 from twin.procs import wait_until
@@ -107,9 +110,18 @@ def _push_service(gateway: str, gains: float, losses: float, returns: int) -> No
     assert httpx.put(url, content=body, timeout=10).status_code == 200
 
 
+def _feature_store_metadata(workdir: Path) -> None:
+    """The trading year the features stage records (the report annualises Sharpe by it)."""
+    meta = {"annualisation": annualisation(["XNYS"], "daily", pd.Timestamp("2025-06-30"))}
+    store = workdir / "data" / "features"
+    store.mkdir(parents=True)
+    (store / "_metadata.json").write_text(json.dumps(meta))
+
+
 def test_the_weekly_report_reads_pnl_drift_and_deployments_back(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _feature_store_metadata(workdir)
     summary = workdir / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     with pushgateway(workdir) as gateway, prometheus(workdir, gateway) as prom:

@@ -15,6 +15,7 @@ from pipelines.delivery.digests import MlflowRegistry
 from pipelines.delivery.params import DeliveryParams
 from pipelines.delivery.promote import PromotionRefused, promote
 from pipelines.registry import mlflow_log, tags
+from pipelines.registry.candidate import IMAGE_ENV
 from pipelines.registry.manifest import write_manifest
 from tests.conftest import REPO_ROOT
 from tests.delivery.gitrepo import git, init_repo, merge
@@ -43,7 +44,7 @@ def test_register_uploads_to_s3_once_per_digest_and_rollback_finds_it(
 
     work = git_repo(tmp_path / "train")
     sha1 = write_models(work, seed=1)
-    env = {**mlflow_server.env, "PIPELINES_IMAGE": IMAGE}
+    env = {**mlflow_server.env, IMAGE_ENV: IMAGE}
     first = register(work, monkeypatch, env)
     uri = first["artifact"]["uri"]
     assert uri.startswith(f"s3://{ARTIFACT_BUCKET}/") and uri.endswith("/bundle/model_bundle.json")
@@ -95,7 +96,7 @@ def test_order_of_environments_reads_the_deploy_records(
 ) -> None:
     work = git_repo(tmp_path / "train")
     write_models(work, seed=3)
-    cand = register(work, monkeypatch, {**mlflow_server.env, "PIPELINES_IMAGE": IMAGE})
+    cand = register(work, monkeypatch, {**mlflow_server.env, IMAGE_ENV: IMAGE})
     sha = cand["artifact"]["sha256"]
     evidence = tmp_path / "evidence"
     (evidence / "models").mkdir(parents=True)
@@ -135,7 +136,7 @@ def test_embedded_default_commits_no_machine_path(
     work = git_repo(tmp_path / "laptop")
     write_models(work, seed=4)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("PIPELINES_IMAGE", raising=False)
+    monkeypatch.delenv(IMAGE_ENV, raising=False)
     cand = register(work, monkeypatch, {})
     text = (work / "models" / "candidate.json").read_text()
     assert str(tmp_path) not in text and "file:" not in text

@@ -7,6 +7,7 @@ ones `pipelines serve` would bind; every object that names a port is checked aga
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -108,11 +109,21 @@ def test_pre_stop_delay_and_grace_cover_the_drain(rendered: list[dict[str, Any]]
     assert grace >= delay + limits.shutdown_timeout_seconds + limits.drain_idle_seconds
 
 
-def test_deploy_smoke_request_reads_metrics_where_the_smoke_server_serves_them() -> None:
+def test_deploy_smoke_request_asks_the_smoke_servers_api_port_about_its_manifest() -> None:
+    """`pipelines smoke` (the request step) reaches the API port the smoke server binds, not its
+    metrics port, and checks the answer against the manifest that server serves."""
     doc = yaml.safe_load((REPO_ROOT / "deploy/argo/deploy.yaml").read_text())
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
     serve = templates["smoke-serve"]["container"]
     api, metrics = serve_ports(serve["command"], serve["args"])
-    request = " ".join(templates["smoke-request"]["container"]["args"])
-    assert f":{metrics}/metrics" in request and f":{api}/metrics" not in request
-    assert f":{api}/readyz" in request
+    served = build_parser().parse_args(serve["args"])
+    request = templates["smoke-request"]["container"]
+    assert request["command"] == ["pipelines"] and request["args"][0] == "smoke"
+    smoke = build_parser().parse_args(request["args"])
+    url = urlsplit(smoke.url)
+    assert url.hostname == "{{inputs.parameters.address}}" and url.path in ("", "/")
+    assert url.port == api and api != metrics
+    assert serve["readinessProbe"]["httpGet"]["port"] == api
+    workdir = request["workingDir"]
+    assert served.manifest == f"{workdir}/{smoke.manifest}"
+    assert served.settings == f"{workdir}/{smoke.settings}"

@@ -7,7 +7,8 @@ import asyncio
 import numpy as np
 import pandas as pd
 
-from pipelines.data.features import compute_features, instrument_features, latest_features
+from pipelines.data.features import compute_features
+from pipelines.data.instrument_features import instrument_features, latest_features
 from pipelines.registry.bundle import load_bundle
 from pipelines.serving.engine import SignalEngine
 from pipelines.serving.metrics import ServiceMetrics

@@ -51,7 +51,7 @@ def test_downsampling_keeps_the_ends_and_at_most_the_limit():
 
 
 def test_the_rendered_card_links_no_relative_image():
-    from pipelines.training.card import render_markdown
+    from pipelines.training.card import learned_line, render_markdown
 
     evaluation, series = _inputs()
     card = {
@@ -81,6 +81,8 @@ def test_the_rendered_card_links_no_relative_image():
         "baselines": {},
         "gates": {},
         "leakage_findings": [],
+        "annualisation": "252 bars a year (training.backtest.periods_per_year)",
+        "learned": learned_line({}),
     }
     text = render_markdown(card, card_charts(evaluation, series))
     assert not re.search(r"!\[[^\]]*\]\((?!https?://)", text)

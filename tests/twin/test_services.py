@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.twin.conftest import TwinServices, require_twin_tools, twin_home
+from tests.twin.conftest import TwinServices, fresh_twin_home, require_twin_tools
 from twin import procs, sink
 from twin.buckets import bucket_names
 
@@ -46,7 +46,7 @@ def listening(url: str) -> bool:
 
 def test_up_prints_urls_refuses_twice_and_down_leaves_no_process_or_port() -> None:
     require_twin_tools()
-    home = twin_home()
+    home = fresh_twin_home()
     try:
         started = twin("up", home=home)
         assert started.returncode == 0, started.stderr[-2000:]
@@ -92,6 +92,9 @@ def test_buckets_exist_and_mlflow_writes_artifacts_straight_to_s3(
     import mlflow
 
     mlflow.set_tracking_uri(twin_services.env["MLFLOW_TRACKING_URI"])
+    # By name on this server: an earlier test's active experiment id (mlflow keeps it per
+    # process, and in MLFLOW_EXPERIMENT_ID) names an experiment of another server.
+    mlflow.set_experiment("twin-services-check")
     artifact = tmp_path / "bundle.json"
     artifact.write_text('{"model": 1}')
     with mlflow.start_run() as run:

@@ -15,8 +15,11 @@ import os
 import signal
 from pathlib import Path
 
+from twin import procs
+
 log = logging.getLogger(__name__)
 PIDS_FILE = "pids"
+GONE_SECONDS = 30.0
 
 
 def record(pod_dir: Path, pid: int) -> None:
@@ -35,7 +38,7 @@ def _belongs(pid: int, pod_dir: Path) -> bool:
 
 def reap(home: Path) -> int:
     """Kill the process groups of pods that are still running; returns how many were killed."""
-    killed = 0
+    killed: list[int] = []
     for pids in sorted((home / "cluster" / "pods").glob(f"*/*/{PIDS_FILE}")):
         pod_dir = pids.parent
         for line in pids.read_text(encoding="utf-8").split():
@@ -43,8 +46,15 @@ def reap(home: Path) -> int:
             if _belongs(pid, pod_dir):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
-                    killed += 1
+                    killed.append(pid)
         pids.unlink(missing_ok=True)
     if killed:
-        log.warning("killed %d leftover pod process group(s) under %s", killed, home)
-    return killed
+        log.warning("killed %d leftover pod process group(s) under %s", len(killed), home)
+        # SIGKILL is delivered asynchronously: return once they are gone, so that a caller
+        # (shutdown, the next cluster) finds no pod process left.
+        procs.wait_until(
+            "killed pod processes gone",
+            lambda: not any(procs.alive(pid) for pid in killed),
+            timeout=GONE_SECONDS,
+        )
+    return len(killed)

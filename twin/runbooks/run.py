@@ -56,8 +56,10 @@ def build_env(
     for key, value in (("DO_NOT_TRACK", "true"), ("MLFLOW_DISABLE_TELEMETRY", "true")):
         env.setdefault(key, value)
     env.setdefault("DVC_NO_ANALYTICS", "1")
-    # A block that starts a local server (system-outages) listens here, not on a fixed port.
+    # A block that starts a local server (system-outages) listens here, not on fixed ports.
     env.setdefault("SERVE_PORT", str(procs.free_port()))
+    while env.get("SERVE_METRICS_PORT", env["SERVE_PORT"]) == env["SERVE_PORT"]:
+        env["SERVE_METRICS_PORT"] = str(procs.free_port())
     return env
 
 

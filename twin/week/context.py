@@ -13,7 +13,7 @@ from twin.github.client import GitHubTwinClient
 from twin.week.steps import Record
 
 # Generous bounds: a step that needs longer is broken, not slow (the table shows real times).
-RUN_TIMEOUT = 600.0
+RUN_TIMEOUT = 900.0
 
 
 @dataclass

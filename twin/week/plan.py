@@ -7,7 +7,7 @@ the bad candidate. Deploys of staging and prod read the market feed's live bars.
 
 from __future__ import annotations
 
-from twin.week import data_nights, delivery, training
+from twin.week import data_nights, delivery, rollbacks, training
 from twin.week.context import Week
 from twin.week.steps import Step
 
@@ -71,5 +71,23 @@ STEPS: list[Step[Week]] = [
         lambda w: delivery.promote(w, "prod", "B ran in staging"),
     ),
     Step("prod canary (B): 5 -> 25 -> 50 -> 100%", lambda w: delivery.canary(w, "prod_pr_merge")),
+    Step("night 4: data.yml", lambda w: data_nights.nightly(w, 4)),
+    Step("train.yml (C): the bad candidate, dev PR", training.weekly_training),
+    *_dev("C"),
+    Step(
+        "promote C to staging: PR, CI, merge",
+        lambda w: delivery.promote(w, "staging", "C ran in dev"),
+    ),
+    Step(
+        "staging blue/green (C)",
+        lambda w: delivery.blue_green(w, "staging_pr_merge"),
+    ),
+    Step(
+        "bad C in prod: canary aborts, automatic rollback to B",
+        rollbacks.bad_candidate_in_prod,
+    ),
+    Step(
+        "manual rollback: rollback.yml PR (git revert), merge, prod at A", rollbacks.manual_rollback
+    ),
     Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
 ]

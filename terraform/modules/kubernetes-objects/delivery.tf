@@ -12,6 +12,8 @@ locals {
     { apiGroups = [""], resources = ["pods"], verbs = ["get", "list", "watch"] },
     { apiGroups = ["monitoring.coreos.com"], resources = ["servicemonitors", "prometheusrules"], verbs = ["get", "list", "watch", "create", "update", "patch"] },
     { apiGroups = ["networking.istio.io"], resources = ["virtualservices", "destinationrules"], verbs = ["get", "list", "watch", "create", "update", "patch"] },
+    # The overlays' NetworkPolicy (who may reach the service and its metrics port).
+    { apiGroups = ["networking.k8s.io"], resources = ["networkpolicies"], verbs = ["get", "list", "watch", "create", "update", "patch"] },
   ]
   executor_accounts = ["deployer", "pipelines", "mlflow-backup"]
   deploy_accounts   = { for env in local.model_environments : env => "github-deploy-${env}" }

@@ -11,7 +11,7 @@ locals {
   # Only the project's own series (pipelines/monitoring/metric_names.py), scrape health and
   # alert states go to the managed workspace: the cluster's own series would cost far more
   # than they are worth there (they stay in the in-cluster Prometheus).
-  remote_write_keep = "(strategy|pipeline|data|feature|model|training)_.+|up|ALERTS"
+  remote_write_keep = "(strategy|pipeline|data|feature|model|training|incident)_.+|incidents(_.+)?|up|ALERTS"
 }
 
 resource "aws_iam_role" "prometheus" {
