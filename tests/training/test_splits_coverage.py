@@ -83,6 +83,17 @@ def test_walk_forward_never_trains_on_its_test_rows_whatever_the_label_ends_say(
         assert start[fold.train].max() < first
 
 
+def test_cpcv_never_trains_on_its_test_rows_whatever_the_label_ends_say() -> None:
+    rng = np.random.default_rng(12)
+    start = np.sort(rng.integers(0, 40, 300))
+    end = rng.integers(0, 45, 300)  # some label ends before their own start
+    for split in splits.cpcv(start, end, 40, 5, 2, embargo=1):
+        assert not set(split.train) & set(split.test)
+    # A row starting on a block's last bar, its label end before the block: still not trained on.
+    keep = splits.keep_for_training(np.array([9, 9]), np.array([2, 9]), ((5, 9),), embargo=0)
+    assert keep.tolist() == [False, False]
+
+
 @pytest.mark.parametrize(("n_groups", "n_test_groups"), [(6, 2), (5, 1), (4, 3)])
 def test_cpcv_tests_every_timestamp_including_the_first_and_the_last(
     n_groups: int, n_test_groups: int
