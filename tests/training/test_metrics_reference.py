@@ -169,6 +169,19 @@ def test_one_trial_has_no_selection_bias_and_too_few_trial_sharpes_fail_closed()
     assert math.isnan(metrics.deflated_sharpe(r, np.array([0.1]), 10))
 
 
+def test_psr_fails_closed_when_the_sharpe_estimate_has_no_variance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Sharpe 1 per bar; skewness 1 and kurtosis 1 make 1 - skew*SR + (kurt - 1)/4*SR^2 exactly 0:
+    # NaN (the gate fails closed), not a division by zero.
+    r = np.array([0.0, 1.0, 2.0])
+    monkeypatch.setattr(metrics.stats, "skew", lambda _: 1.0)
+    monkeypatch.setattr(metrics.stats, "kurtosis", lambda _, fisher: 1.0)
+    assert math.isnan(metrics.probabilistic_sharpe(r))
+    monkeypatch.setattr(metrics.stats, "skew", lambda _: 1.5)  # negative: NaN as well
+    assert math.isnan(metrics.probabilistic_sharpe(r))
+
+
 def test_sharpe_on_hand_made_series() -> None:
     # mean 1, sample sd 1: Sharpe 1 per bar, annualised by sqrt(bars per year).
     assert metrics.sharpe(np.array([0.0, 1.0, 2.0])) == 1.0
