@@ -7,7 +7,7 @@ the bad candidate. Deploys of staging and prod read the market feed's live bars.
 
 from __future__ import annotations
 
-from twin.week import data_nights, delivery, doctor, rollbacks, training
+from twin.week import data_nights, delivery, doctor, health, rollbacks, training
 from twin.week.context import Week
 from twin.week.steps import Step
 
@@ -90,5 +90,8 @@ STEPS: list[Step[Week]] = [
         "manual rollback: rollback.yml PR (git revert), merge, prod at A", rollbacks.manual_rollback
     ),
     Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
+    Step("hourly feature health on prod: feature-health.yml", health.hourly_check),
+    Step("weekly report: weekly-report.yml", health.weekly_report),
+    Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
     Step("pipelines doctor against the twin: nothing missing", doctor.doctor),
 ]

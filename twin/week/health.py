@@ -1,0 +1,94 @@
+"""Model and feature health in the week: the hourly check, the weekly report, a drift that pages.
+
+The hourly check and the weekly report are the workflows' own runs (``feature-health.yml`` on
+its schedule, ``weekly-report.yml`` dispatched for the compressed week). The drift is the
+documented test hook ``python -m twin.drift`` (a moved copy of the feature store) checked by
+the same ``pipelines monitor health`` command the hourly workflow runs, whose figures reach
+Prometheus through the Pushgateway; ``FeaturePSICritical`` must page the PagerDuty route.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from twin.errors import TwinError
+from twin.week.context import RUN_TIMEOUT, Week
+from twin.week.data_nights import _is_alert, restore_clone
+
+DRIFTED = "vol_21"  # a per-instrument feature of the bundled model
+
+
+def hourly_check(week: Week) -> str:
+    """``feature-health.yml`` on its schedule against the model prod serves (pass or warning)."""
+    event = week.gh.fire_schedule("feature-health.yml")
+    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    week.run_ok(run, "feature-health.yml")
+    summary = " ".join(week.gh.summary(int(run["id"])).split())
+    return f"run {run['id']}: {summary[:160]}"
+
+
+def weekly_report(week: Week) -> str:
+    """``weekly-report.yml`` over the twin's compressed week (the last hour)."""
+    event = week.gh.dispatch_workflow("weekly-report.yml", inputs={"days": "0.042"})
+    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    week.run_ok(run, "weekly-report.yml")
+    summary = week.gh.summary(int(run["id"]))
+    if "Sharpe" not in summary and "sharpe" not in summary:
+        raise TwinError(f"weekly-report.yml run {run['id']}: no Sharpe in its summary")
+    lines = [line for line in summary.splitlines() if line.startswith("|")]
+    return f"run {run['id']}: report with {len(lines)} table rows in the job summary"
+
+
+def drift_pages(week: Week) -> str:
+    """Drifted live features: the health check pushes PSI; FeaturePSICritical pages PagerDuty."""
+    from twin.sink import wait_for
+
+    clone = week.home / "clones" / "drift"
+    restore_clone(week, "drift", target_stage="features")
+    env = {**os.environ, **week.env}
+    drifted = clone / "drifted-features"
+    _run(
+        [sys.executable, "-m", "twin.drift", "--store", "data/features", "--out", str(drifted)]
+        + ["--feature", DRIFTED, "--scale", "3", "--shift-sd", "4"],
+        clone,
+        env,
+        (0,),
+    )
+    began = time.time()
+    check = _run(
+        [sys.executable, "-m", "pipelines", "monitor", "health", "--manifest"]
+        + ["environments/prod/model.yaml", "--features", str(drifted)],
+        clone,
+        {**env, "PIPELINES_ENVIRONMENT": "prod"},
+        (20,),  # critical
+    )
+    note = wait_for(
+        env["TWIN_SINK_URL"],
+        lambda n: _is_alert(n, "FeaturePSICritical", "critical"),
+        timeout=300,
+        receiver=None,
+    )
+    if "pagerduty" not in str(note["receiver"]):
+        raise TwinError(f"FeaturePSICritical reached receiver {note['receiver']}, not PagerDuty")
+    seconds = float(note["received_at"]) - began
+    week.record.figures["drift detection (health check -> FeaturePSICritical at the sink)"] = (
+        f"{seconds:.1f} s"
+    )
+    last = check.stdout.strip().splitlines()[-1:] or [""]
+    return f"{DRIFTED} moved: {last[0][:100]}; paged {note['receiver']} after {seconds:.1f} s"
+
+
+def _run(
+    argv: list[str], cwd: Path, env: dict[str, str], codes: tuple[int, ...]
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(  # noqa: S603
+        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if proc.returncode not in codes:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
+        raise TwinError(f"{' '.join(argv[1:4])}: exit {proc.returncode} (expected {codes}): {tail}")
+    return proc
