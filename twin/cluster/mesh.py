@@ -15,7 +15,8 @@ Istio route table:
   ``consistentHash.httpHeaderName`` (rendezvous hashing: one instrument, one pod) or round robin;
 - ``mirror`` + ``mirrorPercentage`` (default 100): a copy goes to the mirror host with Host
   ``<host>-shadow`` and its answer is discarded. The copy is sent after the primary answered,
-  in order per mirror host (a FIFO worker), so a shadow pod sees one instrument's bars in order.
+  in order per target pod (a FIFO worker each), so a shadow pod sees one instrument's bars in
+  order and a backlog towards old pods never delays the copies for new ones.
 
 Argo Rollouts edits the VirtualService in the store; the mesh reads it on every request.
 """

@@ -4,7 +4,7 @@ The semantics are listed in :mod:`twin.cluster.mesh`: routes in order, header/ur
 (``exact``, ``prefix``, ``regex`` as a full match), weighted destinations, ready endpoints only,
 ``consistentHash.httpHeaderName`` (rendezvous hashing) or round robin, and ``mirror`` with
 ``mirrorPercentage``: the copy carries Host ``<host>-shadow``, is sent after the primary answered,
-in order per mirror host, and its answer is discarded.
+in order per target pod of the mirror host, and its answer is discarded.
 """
 
 from __future__ import annotations
@@ -186,10 +186,13 @@ class Router:
         pod = self.endpoint(service, request)
         if pod is None:
             return
+        # One lane per target pod: a backlog towards the pods the mirror Service selected
+        # before an update never delays the copies meant for the new (preview) pods.
+        key = f"{service}/{pod.name}"
         with self.lock:
-            lane = self.mirrors.get(service)
+            lane = self.mirrors.get(key)
             if lane is None:
-                lane = self.mirrors[service] = queue.Queue(maxsize=10_000)
+                lane = self.mirrors[key] = queue.Queue(maxsize=10_000)
                 threading.Thread(target=self._drain, args=(service, lane), daemon=True).start()
         with contextlib.suppress(queue.Full):
             lane.put_nowait((pod, request))
