@@ -27,12 +27,16 @@ def _accepted(command: str) -> None:
         build_parser().parse_args(words[3:])
 
 
-def test_weekly_report_workflow_runs_the_report_then_pushes_the_event():
+def test_weekly_report_workflow_runs_the_report_then_pushes_the_event() -> None:
     doc = yaml.safe_load(WORKFLOW.read_text())
     assert doc[True]["schedule"] == [{"cron": "0 7 * * 1"}]  # PyYAML reads `on:` as True
     job = doc["jobs"]["report"]
     assert job["runs-on"] == "trading-platform" and job["environment"] == "health"
-    assert doc["permissions"] == {} and job["permissions"] == {"contents": "read"}
+    # id-token: the health role reads the feature store's calendars (the trading year).
+    assert doc["permissions"] == {}
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    pull = next(s for s in job["steps"] if "dvc pull" in s.get("run", ""))
+    assert pull["run"].split()[-1] == "data/features/_metadata.json"
     steps = job["steps"]
     for step in steps:
         if "uses" in step:
