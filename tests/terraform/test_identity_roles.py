@@ -50,10 +50,13 @@ def test_every_role_has_a_job_and_every_job_a_role() -> None:
 
 
 def test_a_job_without_a_role_fails(copy: Path) -> None:
+    # Both jobs of the health role (the hourly check and the weekly report) move to "ops".
     edit(copy / ".github/workflows/feature-health.yml", "environment: health", "environment: ops")
+    edit(copy / ".github/workflows/weekly-report.yml", "environment: health", "environment: ops")
     problems = role_mismatches(copy / ".github/workflows", copy / "terraform")
-    assert "feature-health.yml:health: no access for environment ops in identity" in problems
-    assert "feature-health.yml:health: no terraform.tfvars provisions a role for ops" in problems
+    jobs = "feature-health.yml:health, weekly-report.yml:report"
+    assert f"{jobs}: no access for environment ops in identity" in problems, problems
+    assert f"{jobs}: no terraform.tfvars provisions a role for ops" in problems
     assert "role for environment health: no workflow job assumes it" in problems
 
 
@@ -72,7 +75,8 @@ def test_an_environment_left_out_of_the_tfvars_fails(copy: Path) -> None:
     edit(copy / "terraform/environments/prod/terraform.tfvars", '"health", ', "")
     problems = role_mismatches(copy / ".github/workflows", copy / "terraform")
     assert problems == [
-        "feature-health.yml:health: no terraform.tfvars provisions a role for health"
+        "feature-health.yml:health, weekly-report.yml:report: no terraform.tfvars provisions a "
+        "role for health"
     ]
 
 
