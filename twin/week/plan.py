@@ -34,6 +34,7 @@ STEPS: list[Step[Week]] = [
     Step("image.yml: service and tools images by digest", training.build_images),
     Step("train.yml (A): train, gates, card, register, dev PR", training.weekly_training),
     Step("register the same bundle again: same version", training.register_again),
+    Step("pipelines doctor against the twin: nothing missing", doctor.doctor),
     *_dev("A"),
     Step(
         "promote A to staging: promote.yml PR, CI, merge",
@@ -93,5 +94,4 @@ STEPS: list[Step[Week]] = [
     Step("hourly feature health on prod: feature-health.yml", health.hourly_check),
     Step("weekly report: weekly-report.yml", health.weekly_report),
     Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
-    Step("pipelines doctor against the twin: nothing missing", doctor.doctor),
 ]
