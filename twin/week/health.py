@@ -10,16 +10,15 @@ Prometheus through the Pushgateway; ``FeaturePSICritical`` must page the PagerDu
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 from twin.errors import TwinError
 from twin.week.context import RUN_TIMEOUT, Week
-from twin.week.data_nights import _is_alert, restore_clone
+from twin.week.data_nights import _is_alert, _run, restore_clone
 
 DRIFTED = "vol_21"  # a per-instrument feature of the bundled model
+CRITICAL = 20  # pipelines monitor health: exit status of a critical finding
 
 
 def hourly_check(week: Week) -> str:
@@ -55,17 +54,21 @@ def drift_pages(week: Week) -> str:
         [sys.executable, "-m", "twin.drift", "--store", "data/features", "--out", str(drifted)]
         + ["--feature", DRIFTED, "--scale", "3", "--shift-sd", "4"],
         clone,
+        "python -m twin.drift",
         env,
-        (0,),
     )
     began = time.time()
     check = _run(
         [sys.executable, "-m", "pipelines", "monitor", "health", "--manifest"]
         + ["environments/prod/model.yaml", "--features", str(drifted)],
         clone,
+        "pipelines monitor health",
         {**env, "PIPELINES_ENVIRONMENT": "prod"},
-        (20,),  # critical
+        check=False,
     )
+    if check.returncode != CRITICAL:
+        tail = " | ".join((check.stderr or check.stdout).strip().splitlines()[-4:])
+        raise TwinError(f"pipelines monitor health: exit {check.returncode}, expected 20: {tail}")
     note = wait_for(
         env["TWIN_SINK_URL"],
         lambda n: _is_alert(n, "FeaturePSICritical", "critical"),
@@ -80,15 +83,3 @@ def drift_pages(week: Week) -> str:
     )
     last = check.stdout.strip().splitlines()[-1:] or [""]
     return f"{DRIFTED} moved: {last[0][:100]}; paged {note['receiver']} after {seconds:.1f} s"
-
-
-def _run(
-    argv: list[str], cwd: Path, env: dict[str, str], codes: tuple[int, ...]
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(  # noqa: S603
-        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-    if proc.returncode not in codes:
-        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
-        raise TwinError(f"{' '.join(argv[1:4])}: exit {proc.returncode} (expected {codes}): {tail}")
-    return proc
