@@ -123,8 +123,11 @@ PLAIN = {"cd", "curl", "ls", "cat", "jq"}
 
 
 def _make_targets() -> set[str]:
+    """Targets, and ``NAME=`` for every variable the Makefile assigns."""
     text = (REPO_ROOT / "Makefile").read_text()
-    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.M))
+    targets = set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.M))
+    variables = re.findall(r"^([A-Z_][A-Z0-9_]*)\s*(?:\?=|:=|=)", text, flags=re.M)
+    return targets | {f"{name}=" for name in variables}
 
 
 def extract(path: Path, root: Path = REPO_ROOT) -> list[tuple[str, str]]:
@@ -210,7 +213,9 @@ def check(command: str, targets: set[str]) -> str | None:
         elif program == "pipelines":
             problem = _check_pipelines(args)
         elif program == "make":
-            problem = None if args and set(args) <= targets else f"unknown make target {args}"
+            names = {arg.split("=", 1)[0] + "=" if "=" in arg else arg for arg in args}
+            real = any("=" not in arg for arg in args) and names <= targets
+            problem = None if real else f"unknown make target {args}"
         elif program == "kubectl" and args[:2] == ["argo", "rollouts"]:
             problem = None if args[2:3] and args[2] in ARGO_ROLLOUTS else f"argo rollouts {args}"
         elif program in {"dvc", "git", "kubectl", "promtool", "amtool", "gh"}:
@@ -271,6 +276,8 @@ def test_command_is_real(where, command):
         "pipelines monitor health --window 3",  # unknown option
         "pipelines frobnicate",
         "make deploy-everything",
+        "make e2e E2E_ARG=--keep",  # a variable the Makefile does not have
+        "make E2E_ARGS=",  # a variable but no target
         "dvc frobnicate",
         "git yolo",
         "kubectl argo rollouts explode strategy-service",
