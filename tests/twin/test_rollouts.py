@@ -173,6 +173,22 @@ def test_canary_walks_every_step_and_promotes(rendered: dict[str, list[dict[str,
     assert cluster.pods_of(stable) == 0 and cluster.pods_of(canary) == 4
 
 
+def test_a_settled_rollout_is_not_written_again(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    # The controller wakes on every write to a Rollout, so a pass that rewrites an unchanged
+    # condition with a new lastUpdateTime would keep it reconciling at full speed for ever.
+    for env in ("prod", "staging"):
+        cluster = Cluster(rendered[env])
+        first_deploy(cluster)
+        settled = cluster.store.get("Rollout", cluster.ns, "strategy-service")
+        assert settled is not None and settled["status"]["phase"] == "Healthy"
+        for _ in range(3):
+            cluster.clock.advance(5)
+            cluster.controller.reconcile_due()
+        again = cluster.store.get("Rollout", cluster.ns, "strategy-service")
+        assert again is not None
+        assert again["metadata"]["resourceVersion"] == settled["metadata"]["resourceVersion"], env
+
+
 def test_failed_analysis_aborts_restores_routes_and_rollback_is_healthy(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:

@@ -119,8 +119,22 @@ class Context:
             self.status["abortedAt"] = to_time(self.now)
         self.abort_message = message
 
-    def set_condition(self, kind: str, state: str, reason: str, message: str) -> None:
-        """Set a condition; its transition time changes only when its status does."""
+    def set_condition(
+        self, kind: str, state: str, reason: str, message: str, *, refresh: bool = False
+    ) -> None:
+        """Set a condition; its transition time changes only when its status does.
+
+        As Argo's ``SetRolloutCondition``, an unchanged condition (same status, reason and
+        message) is left as it is, update time included, so a settled Rollout's status stops
+        changing. ``refresh`` is Argo's special case for Progressing: new update time on progress.
+        """
+        current = self.condition(kind)
+        unchanged = current is not None and (
+            (current.get("status"), current.get("reason"), current.get("message"))
+            == (state, reason, message)
+        )
+        if unchanged and not refresh:
+            return
         conditions = [c for c in self.status.get("conditions") or [] if c.get("type") != kind]
         old = next((c for c in self.old.get("conditions") or [] if c.get("type") == kind), None)
         changed = old is None or old.get("status") != state
@@ -201,7 +215,7 @@ def progress_conditions(ctx: Context, completed: bool, indefinite: bool) -> None
     paused = bool(ctx.status.get("pauseConditions")) or bool(ctx.spec.get("paused"))
     if current is None or _progressed(ctx) or current.get("reason") == "NewReplicaSetAvailable":
         message = f'ReplicaSet "{rs_name}" is progressing.'
-        ctx.set_condition("Progressing", "True", "ReplicaSetUpdated", message)
+        ctx.set_condition("Progressing", "True", "ReplicaSetUpdated", message, refresh=True)
         ctx.wake_at(ctx.now + deadline)
         return
     if current.get("reason") == TIMED_OUT or indefinite or paused:

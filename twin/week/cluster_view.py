@@ -19,6 +19,7 @@ from twin.week.context import Week
 
 ROLLOUT = "strategy-service"
 METRICS_PORT = 9102
+HASH_LABEL = "rollouts-pod-template-hash"
 
 
 @dataclass(frozen=True)
@@ -58,29 +59,48 @@ def rollout(week: Week, env: str) -> dict[str, Any]:
     )
 
 
-def serving(week: Week, env: str) -> list[Serving]:
-    """Every ready strategy pod of ``env`` with the model its metrics say it serves."""
-    out = []
+def _ready_pods(week: Week, env: str, template_hash: str | None) -> dict[str, dict[str, Any]]:
+    found = {}
     for pod in objects(week, "pod", f"trading-{env}"):
         labels = pod["metadata"].get("labels") or {}
         if labels.get("app.kubernetes.io/name") != ROLLOUT:
+            continue
+        if template_hash is not None and labels.get(HASH_LABEL) != template_hash:
             continue
         status = pod.get("status") or {}
         ready = any(
             c.get("type") == "Ready" and c.get("status") == "True"
             for c in status.get("conditions") or []
         )
-        if not ready or not status.get("podIP"):
+        if ready and status.get("podIP"):
+            found[pod["metadata"]["name"]] = pod
+    return found
+
+
+def serving(week: Week, env: str, template_hash: str | None = None) -> list[Serving]:
+    """Every ready strategy pod of ``env`` (of one ReplicaSet) with the model it serves.
+
+    A pod that refuses the metrics request and is no longer ready afterwards was being
+    deleted meanwhile (an old ReplicaSet scaling down): it is left out. One still ready is an
+    error.
+    """
+    out = []
+    for name, pod in _ready_pods(week, env, template_hash).items():
+        labels = pod["metadata"].get("labels") or {}
+        ip = pod["status"]["podIP"]
+        try:
+            text = httpx.get(f"http://{ip}:{METRICS_PORT}/metrics", timeout=5).text
+        except httpx.TransportError as exc:
+            if name in _ready_pods(week, env, template_hash):
+                raise TwinError(f"{env}: ready pod {name} on {ip}: /metrics {exc}") from exc
             continue
-        ip = status["podIP"]
-        text = httpx.get(f"http://{ip}:{METRICS_PORT}/metrics", timeout=5).text
         info = re.search(r"strategy_model_info\{([^}]*)\}", text)
         fields = dict(re.findall(r'(\w+)="([^"]*)"', info.group(1))) if info else {}
         out.append(
             Serving(
                 pod["metadata"]["name"],
                 ip,
-                labels.get("rollouts-pod-template-hash", ""),
+                labels.get(HASH_LABEL, ""),
                 fields.get("model_version", ""),
                 fields.get("sha256", ""),
             )

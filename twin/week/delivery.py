@@ -50,7 +50,7 @@ def check_serving(week: Week, env: str) -> str:
     if status.get("phase") != "Healthy":
         raise TwinError(f"{env}: Rollout is {status.get('phase')}: {status.get('message', '')}")
     # The stable ReplicaSet's pods (an old one may still be up for its scale-down delay).
-    pods = [p for p in serving(week, env) if p.template_hash == status.get("stableRS")]
+    pods = serving(week, env, str(status.get("stableRS", "")))
     wrong = [p for p in pods if p.sha256 != want]
     if not pods or wrong:
         shown = ", ".join(f"{p.pod}@{p.ip}={p.sha256[:12]}" for p in (wrong or pods))
