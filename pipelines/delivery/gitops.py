@@ -32,8 +32,14 @@ class Git:
 
     root: Path
 
-    def run(self, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
-        """Run ``git <args>`` and return its stdout (stripped).
+    def run(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        strip: bool = True,
+    ) -> str:
+        """Run ``git <args>`` and return its stdout (trailing newlines stripped unless ``strip``).
 
         Raises:
             GitError: When git exits non-zero and ``check`` is set.
@@ -50,7 +56,7 @@ class Git:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             first = detail[0] if detail else f"exit status {proc.returncode}"
             raise GitError(f"git {' '.join(args[:2])}: {first}")
-        return proc.stdout.rstrip("\n")
+        return proc.stdout.rstrip("\n") if strip else proc.stdout
 
     def rev(self, ref: str) -> str | None:
         """The commit a ref points to, or None when it does not exist."""
@@ -58,10 +64,15 @@ class Git:
         return out or None
 
     def show(self, rev: str, path: str) -> str | None:
-        """A file's text at a revision, or None when it does not exist there."""
+        """A file's exact text at a revision, or None when it does not exist there.
+
+        Exact, final newline included: a rollback writes it back, and one byte of difference
+        renames the manifest's generated ConfigMap, so the pod template would no longer be the
+        stable one and Argo would walk every canary step again instead of skipping them.
+        """
         if not self.run("ls-tree", rev, "--", path, check=False):
             return None
-        return self.run("show", f"{rev}:{path}")
+        return self.run("show", f"{rev}:{path}", strip=False)
 
     def path_history(self, rev: str, path: str) -> list[str]:
         """Commits reachable from ``rev`` that changed ``path``, newest first."""

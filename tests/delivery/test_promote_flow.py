@@ -99,6 +99,8 @@ def test_dev_staging_prod_then_rollback(tmp_path: Path) -> None:
         assert doc["image"] == manifest(root, "dev")["image"] != empty_manifest(env)["image"]
     assert manifest(root, "prod")["model"]["promotion"]["from"] == "staging"
 
+    path = "environments/prod/model.yaml"
+    at_version_1 = git(root, "rev-list", "--max-count=1", "main", "--", path)
     write_candidate(root, "2")
     for env in ("dev", "staging", "prod"):
         promote_and_merge(root, env, registry)
@@ -109,6 +111,10 @@ def test_dev_staging_prod_then_rollback(tmp_path: Path) -> None:
     assert result.version == "1" and result.branch == "rollback/prod/previous"
     assert git(root, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     rolled = manifest(root, "prod", result.branch)
+    # Byte for byte (final newline included): the generated ConfigMap keeps its name, so the
+    # pod template is the stable one again and Argo skips the canary steps.
+    blob = git(root, "rev-parse", f"{result.branch}:{path}")
+    assert blob == git(root, "rev-parse", f"{at_version_1}:{path}")
     assert rolled["model"]["version"] == "1" and rolled["image"] != image2
     assert "Reason: canary aborted" in git(root, "log", "-1", "--format=%B", result.branch)
     # The version taken out is no longer one that ran successfully in prod.

@@ -9,9 +9,14 @@ Prometheus through the Pushgateway; ``FeaturePSICritical`` must page the PagerDu
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import time
+from typing import Any
+
+import httpx
 
 from twin.errors import TwinError
 from twin.week.context import RUN_TIMEOUT, Week
@@ -19,15 +24,41 @@ from twin.week.data_nights import _is_alert, _run, restore_clone
 
 DRIFTED = "vol_21"  # a per-instrument feature of the bundled model
 CRITICAL = 20  # pipelines monitor health: exit status of a critical finding
+HEALTH_STEP = "Feature health against prod's model (exit 10 warning, 20 critical)"
 
 
 def hourly_check(week: Week) -> str:
-    """``feature-health.yml`` on its schedule against the model prod serves (pass or warning)."""
+    """``feature-health.yml`` on its schedule against the model prod serves.
+
+    The verdict is the data's: ok or warning ends the run green; critical (exit 20) fails the
+    health step by design, and ``FeaturePSICritical`` must then be active at Alertmanager (the
+    drift step before it already paged the PagerDuty route for the same alert group).
+    """
     event = week.gh.fire_schedule("feature-health.yml")
     (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
-    week.run_ok(run, "feature-health.yml")
-    summary = " ".join(week.gh.summary(int(run["id"])).split())
-    return f"run {run['id']}: {summary[:160]}"
+    if run.get("conclusion") == "success":
+        summary = " ".join(week.gh.summary(int(run["id"])).split())
+        return f"run {run['id']}: {summary[:160] or 'ok'}"
+    log = week.gh.step_log(int(run["id"]), "health", HEALTH_STEP)
+    if "exit code 20" not in log:
+        week.run_ok(run, "feature-health.yml")  # names the step that failed otherwise
+    found = re.search(r"largest psi: ([\d.]+) on (\w+)", log)
+    finding = f"PSI {found.group(1)} on {found.group(2)}" if found else "see its report"
+    active = _active_alerts(week, "FeaturePSICritical")
+    if not active:
+        raise TwinError(
+            f"feature-health.yml run {run['id']}: critical, but FeaturePSICritical is not active"
+        )
+    return (
+        f"run {run['id']}: critical on the week's real bars ({finding}), "
+        f"run failed by design (exit 20); FeaturePSICritical active for {len(active)} series"
+    )
+
+
+def _active_alerts(week: Week, name: str) -> list[dict[str, object]]:
+    url = week.env["ALERTMANAGER_URL"]
+    alerts = httpx.get(f"{url}/api/v2/alerts", params={"active": "true"}, timeout=10).json()
+    return [a for a in alerts if (a.get("labels") or {}).get("alertname") == name]
 
 
 def weekly_report(week: Week) -> str:
@@ -69,9 +100,16 @@ def drift_pages(week: Week) -> str:
     if check.returncode != CRITICAL:
         tail = " | ".join((check.stderr or check.stdout).strip().splitlines()[-4:])
         raise TwinError(f"pipelines monitor health: exit {check.returncode}, expected 20: {tail}")
+    report = json.loads((clone / "reports" / "feature_health.json").read_text())
+    moved: dict[str, Any] = next((f for f in report["features"] if f["feature"] == DRIFTED), {})
+    if moved.get("status") != "critical":
+        raise TwinError(f"the drifted feature {DRIFTED} is {moved.get('status')}, not critical")
     note = wait_for(
         env["TWIN_SINK_URL"],
-        lambda n: _is_alert(n, "FeaturePSICritical", "critical"),
+        # Only a page sent after this check counts (never one left from earlier in the week).
+        lambda n: (
+            float(n["received_at"]) >= began and _is_alert(n, "FeaturePSICritical", "critical")
+        ),
         timeout=300,
         receiver=None,
     )
@@ -81,5 +119,7 @@ def drift_pages(week: Week) -> str:
     week.record.figures["drift detection (health check -> FeaturePSICritical at the sink)"] = (
         f"{seconds:.1f} s"
     )
-    last = check.stdout.strip().splitlines()[-1:] or [""]
-    return f"{DRIFTED} moved: {last[0][:100]}; paged {note['receiver']} after {seconds:.1f} s"
+    return (
+        f"{DRIFTED} moved: psi {float(moved['psi']):.2f} (critical); paged {note['receiver']} "
+        f"after {seconds:.1f} s"
+    )

@@ -91,7 +91,7 @@ STEPS: list[Step[Week]] = [
         "manual rollback: rollback.yml PR (git revert), merge, prod at A", rollbacks.manual_rollback
     ),
     Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
+    Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
     Step("hourly feature health on prod: feature-health.yml", health.hourly_check),
     Step("weekly report: weekly-report.yml", health.weekly_report),
-    Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
 ]
