@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import socket
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import lightgbm as lgb
@@ -36,6 +38,7 @@ import yaml
 from pipelines.data.features import compute_features, feature_names
 from pipelines.data.params import FeatureParams
 from pipelines.registry.bundle import PositionRule, bundle_payload, save_bundle
+from pipelines.registry.manifest import empty_manifest
 from pipelines.serving.state import required_bars
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,11 +79,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], log: Path | None = None, timeout: float = 120.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited early: {url}")
+            text = log.read_text(errors="replace") if log is not None and log.is_file() else ""
+            tail = text.strip().splitlines()[-1:]
+            raise SystemExit(f"server exited early: {url} {' '.join(tail)}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -150,15 +157,39 @@ async def run_clients(
     return latencies, wall, answers
 
 
+def bench_manifest(uri: str, sha256: str) -> dict[str, Any]:
+    """A valid manifest for the benchmark's bundle (the service refuses anything else)."""
+    doc = empty_manifest("bench")
+    doc["image"] = str(doc["image"]).replace("0" * 64, hashlib.sha256(b"bench").hexdigest())
+    doc["model"] = {
+        "name": "bench",
+        "version": "bench",
+        "artifact": {"uri": uri, "sha256": sha256},
+        "provenance": {
+            "git_commit": "0" * 7,
+            "dvc_data_hash": "-",
+            "mlflow_run_id": "-",
+            "params_hash": "-",
+        },
+        "evaluation": {"metrics": {}, "gate": {"verdict": "pass", "report_sha256": "0" * 64}},
+        "promotion": {
+            "from": "training",
+            "at": "2026-01-01T00:00:00Z",
+            "by": "bench",
+            "reason": "benchmark",
+        },
+    }
+    return doc
+
+
 def start_ours(
     tmp: Path, booster: lgb.Booster, names: list[str], port: int
 ) -> subprocess.Popen[bytes]:
     meta = {"version": "bench"}
     payload = bundle_payload(booster, names, PARAMS, "binary", 1, "daily", PositionRule(), meta)
     sha = save_bundle(payload, tmp / "bundle.json")
-    artifact = {"uri": str(tmp / "bundle.json"), "sha256": sha}
-    model = {"name": "bench", "version": "bench", "artifact": artifact}
-    (tmp / "model.yaml").write_text(yaml.safe_dump({"model": model}))
+    doc = bench_manifest((tmp / "bundle.json").as_uri(), sha)
+    (tmp / "model.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     (tmp / "settings.yaml").write_text(yaml.safe_dump({"instruments": INSTRUMENTS}))
     argv = [
         "serve",
@@ -173,7 +204,7 @@ def start_ours(
         cwd=ROOT,
         env={**os.environ, **ENV},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp / "ours.err").open("wb"),  # shown when it exits early
     )
 
 
@@ -214,7 +245,7 @@ def main() -> int:
             procs.append(start_ours(tmp, booster, names, ours_port))
             procs.append(start_mlflow(tmp, booster, mlflow_port))
             ours = f"http://127.0.0.1:{ours_port}"
-            wait_http(f"{ours}/readyz", procs[0])
+            wait_http(f"{ours}/readyz", procs[0], tmp / "ours.err")
             wait_http(f"http://127.0.0.1:{mlflow_port}/ping", procs[1])
 
             per_inst = {
