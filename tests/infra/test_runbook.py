@@ -46,11 +46,14 @@ def test_each_loss_has_a_block_the_twin_can_run(blocks: dict[str, RunbookBlock])
         "dvc-cache-restore",
         "dvc-remote-undelete",
         "mlflow-db-backup",
+        "mlflow-db-check",
         "mlflow-db-point-in-time",
         "mlflow-db-restore",
     ]
     twin = {name for name, block in blocks.items() if "twin" in block.targets}
-    assert {"cluster-redeploy", "mlflow-db-restore", "dvc-cache-restore"} <= twin
+    assert {"cluster-redeploy", "mlflow-db-restore", "mlflow-db-check", "dvc-cache-restore"} <= twin
+    # MLflow is stopped while its database is replaced: the restore must not need it.
+    assert "MLFLOW_TRACKING_URI" not in blocks["mlflow-db-restore"].script
     for name in twin:
         assert "NAME_PREFIX" not in blocks[name].script, f"{name}: no AWS names in a twin block"
 
@@ -172,5 +175,8 @@ def test_the_database_blocks_run_as_written(
     _psql(admin, "DROP DATABASE mlflow")
     restore = _run(blocks["mlflow-db-restore"], env)
     assert restore.returncode == 0, restore.stderr
-    assert "restored: s3://" in restore.stdout and "manifest(s) agree" in restore.stdout
+    assert "restored: s3://" in restore.stdout
+    check = _run(blocks["mlflow-db-check"], env)  # MLflow started again on the restored store
+    assert check.returncode == 0, check.stderr
+    assert "manifest(s) agree" in check.stdout
     assert _psql(postgres, "SELECT name FROM registered_models") == "strategy-lgbm"
