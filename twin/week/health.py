@@ -24,6 +24,13 @@ from twin.week.data_nights import _is_alert, _run, restore_clone
 
 DRIFTED = "vol_21"  # a per-instrument feature of the bundled model
 CRITICAL = 20  # pipelines monitor health: exit status of a critical finding
+# Info alerts (email route) that the week's own runs raise: nights, promotions, deploys, report.
+INFO_ALERTS = (
+    "DataPipelineCompleted",
+    "ModelPromotedToStaging",
+    "DeploymentCompleted",
+    "WeeklyPerformanceReport",
+)
 HEALTH_STEP = "Feature health against prod's model (exit 10 warning, 20 critical)"
 
 
@@ -63,6 +70,7 @@ def _active_alerts(week: Week, name: str) -> list[dict[str, object]]:
 
 def weekly_report(week: Week) -> str:
     """``weekly-report.yml`` over the twin's compressed week (the last hour)."""
+    began = time.time()
     event = week.gh.dispatch_workflow("weekly-report.yml", inputs={"days": "0.042"})
     (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
     week.run_ok(run, "weekly-report.yml")
@@ -70,7 +78,33 @@ def weekly_report(week: Week) -> str:
     if "Sharpe" not in summary and "sharpe" not in summary:
         raise TwinError(f"weekly-report.yml run {run['id']}: no Sharpe in its summary")
     lines = [line for line in summary.splitlines() if line.startswith("|")]
-    return f"run {run['id']}: report with {len(lines)} table rows in the job summary"
+    from twin.sink import alert_names, notifications, wait_for
+
+    url = week.env["TWIN_SINK_URL"]
+    wait_for(
+        url,
+        lambda n: (
+            float(n["received_at"]) >= began and _is_alert(n, "WeeklyPerformanceReport", "info")
+        ),
+        timeout=120,
+    )
+    info = sorted(
+        {
+            name
+            for n in notifications(url)
+            if "info" in str(n["receiver"])
+            for name in alert_names(n)
+        }
+    )
+    missing = sorted(set(INFO_ALERTS) - set(info))
+    if missing:
+        raise TwinError(
+            f"info alerts never reached the email route from the week's runs: {missing}"
+        )
+    return (
+        f"run {run['id']}: report with {len(lines)} table rows in the job summary; info alerts "
+        f"at the email route from the week's runs: {', '.join(info)}"
+    )
 
 
 def drift_pages(week: Week) -> str:
