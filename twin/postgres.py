@@ -209,7 +209,8 @@ def create_databases(info: Postgres) -> None:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD %s", (info.password,))
+            # CREATEDB: the DR runbook restores a lost database as RDS's master user may.
+            cur.execute(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD %s", (info.password,))
             for name in DATABASES:
                 cur.execute(f"CREATE DATABASE {name} OWNER {ROLE}")
     finally:

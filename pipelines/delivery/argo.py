@@ -1,11 +1,11 @@
 """The Argo Server API through the ``argo-workflows`` SDK: submit a WorkflowTemplate, read a phase.
 
-Connection settings follow the ``argo`` CLI: ``ARGO_SERVER`` (``host:port`` means HTTPS, or a
-full ``http(s)://`` URL), ``ARGO_TOKEN`` (with or without its ``Bearer`` prefix),
-``ARGO_NAMESPACE`` and ``ARGO_INSECURE_SKIP_VERIFY``. On EKS the token can instead come from
-``aws eks get-token`` for the runner's assumed role (the Argo Server runs in ``client`` auth
-mode, so it acts with that role's Kubernetes permissions). Responses are read as JSON rather
-than through the SDK's generated models, which reject fields newer servers add.
+Connection settings follow the ``argo`` CLI: ``ARGO_SERVER`` (``host:port`` means HTTPS, plain
+HTTP with ``ARGO_SECURE=false``, or a full ``http(s)://`` URL), ``ARGO_TOKEN`` (with or without
+its ``Bearer`` prefix), ``ARGO_NAMESPACE`` and ``ARGO_INSECURE_SKIP_VERIFY``. On EKS the token
+can instead come from ``aws eks get-token`` for the runner's assumed role (the Argo Server runs
+in ``client`` auth mode, so it acts with that role's Kubernetes permissions). Responses are read
+as JSON rather than through the SDK's generated models, which reject fields newer servers add.
 """
 
 from __future__ import annotations
@@ -33,10 +33,13 @@ class ArgoServer:
     verify_tls: bool = True
 
 
-def server_url(value: str) -> str:
-    """A full URL from ``ARGO_SERVER``'s forms (``host:port`` is HTTPS, as in the CLI)."""
+def server_url(value: str, secure: bool = True) -> str:
+    """A full URL from ``ARGO_SERVER``'s forms (``host:port`` is HTTPS unless not ``secure``).
+
+    As in the CLI, ``ARGO_SECURE=false`` makes a bare ``host:port`` plain HTTP.
+    """
     text = value.strip().rstrip("/")
-    return text if "://" in text else f"https://{text}"
+    return text if "://" in text else f"{'https' if secure else 'http'}://{text}"
 
 
 def eks_token(cluster: str) -> str:
@@ -84,8 +87,9 @@ def server_from(
     if secret and secret.lower().startswith("bearer "):
         secret = secret[len("bearer ") :]
     insecure = env.get("ARGO_INSECURE_SKIP_VERIFY", "").lower() in ("1", "true", "yes")
+    secure = env.get("ARGO_SECURE", "true").strip().lower() not in ("false", "0", "no")
     return ArgoServer(
-        server_url(address),
+        server_url(address, secure),
         secret or None,
         namespace or env.get("ARGO_NAMESPACE") or "argo",
         verify_tls=not insecure,

@@ -173,6 +173,11 @@ def test_unknown_template_and_connection_settings() -> None:
         None,
         "argo",
     )
+    # As the argo CLI: ARGO_SECURE=false makes a bare host:port plain HTTP (the twin's server).
+    plain = {"ARGO_SERVER": "127.0.0.1:2746", "ARGO_SECURE": "false"}
+    assert server_from(None, None, None, environ=plain).url == "http://127.0.0.1:2746"
+    full = {"ARGO_SERVER": "https://argo.example", "ARGO_SECURE": "false"}
+    assert server_from(None, None, None, environ=full).url == "https://argo.example"
     with pytest.raises(ArgoError, match="set ARGO_SERVER"):
         server_from(None, None, None, environ={})
 

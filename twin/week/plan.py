@@ -7,7 +7,7 @@ the bad candidate. Deploys of staging and prod read the market feed's live bars.
 
 from __future__ import annotations
 
-from twin.week import data_nights, delivery, doctor, health, rollbacks, training
+from twin.week import data_nights, delivery, disaster, doctor, health, rollbacks, training
 from twin.week.context import Week
 from twin.week.steps import Step
 
@@ -94,4 +94,8 @@ STEPS: list[Step[Week]] = [
     Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
     Step("hourly feature health on prod: feature-health.yml", health.hourly_check),
     Step("weekly report: weekly-report.yml", health.weekly_report),
+    Step(
+        "disaster recovery: MLflow database and DVC cache lost, the runbook's blocks",
+        disaster.disaster_recovery,
+    ),
 ]
