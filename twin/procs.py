@@ -28,15 +28,25 @@ POLL_SECONDS = 0.1
 _PORT_RANGE = (20000, 32000)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now (outside the ephemeral range)."""
+    """A TCP port that is free on ``host`` right now (outside the ephemeral range).
+
+    Never the same port twice in one process: ports are picked before their servers bind
+    them, so a second pick could otherwise return a port that is free only for now.
+    """
     for _ in range(50):
         port = random.randrange(*_PORT_RANGE)  # noqa: S311 - not a secret
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
     with socket.socket() as sock:
         sock.bind((host, 0))

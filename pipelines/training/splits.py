@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from math import comb
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def cpcv_paths(n_groups: int, n_test_groups: int) -> list[list[tuple[int, int]]]
     for index, chosen in enumerate(combos):
         for g in chosen:
             per_group[g].append(index)
-    n_paths = len(per_group[0])
+    n_paths = comb(n_groups - 1, n_test_groups - 1)  # every group is tested this often
     return [[(per_group[g][j], g) for g in range(n_groups)] for j in range(n_paths)]
 
 

@@ -135,3 +135,13 @@ def test_profile_naming_an_unknown_alert_is_refused(tmp_path: Path) -> None:
     broken = type(profile)(**{**profile.__dict__, "alert_for": {"NoSuchAlert": "1s"}})
     with pytest.raises(TwinError, match="NoSuchAlert"):
         write_prometheus(REPO_ROOT, tmp_path, broken, pushgateway="a:1", alertmanager="b:2")
+
+
+def test_free_ports_are_never_handed_out_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ports are picked before their servers bind them: a random pick may repeat an earlier one.
+    from twin import procs
+
+    picks = iter([21000, 21000, 21001])
+    monkeypatch.setattr(procs.random, "randrange", lambda *_: next(picks))
+    monkeypatch.setattr(procs, "_HANDED_OUT", set())
+    assert [procs.free_port(), procs.free_port()] == [21000, 21001]

@@ -34,6 +34,17 @@ INFO_ALERTS = (
 HEALTH_STEP = "Feature health against prod's model (exit 10 warning, 20 critical)"
 
 
+def hourly_without_model(week: Week) -> str:
+    """``feature-health.yml`` before prod has a model: a notice and a green run, not a failure."""
+    event = week.gh.fire_schedule("feature-health.yml")
+    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    week.run_ok(run, "feature-health.yml (no model in prod)")
+    summary = " ".join(week.gh.summary(int(run["id"])).split())
+    if "no model deployed" not in summary:
+        raise TwinError(f"feature-health.yml run {run['id']}: no notice of the missing model")
+    return f"run {run['id']}: green; {summary[:120]}"
+
+
 def hourly_check(week: Week) -> str:
     """``feature-health.yml`` on its schedule against the model prod serves.
 

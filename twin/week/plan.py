@@ -31,6 +31,7 @@ STEPS: list[Step[Week]] = [
         "night 2: data.yml (only the new bars)",
         lambda w: data_nights.nightly(w, 2, restore=True),
     ),
+    Step("feature-health.yml before prod has a model: a notice", health.hourly_without_model),
     Step("image.yml: service and tools images by digest", training.build_images),
     Step("train.yml (A): train, gates, card, register, dev PR", training.weekly_training),
     Step("register the same bundle again: same version", training.register_again),
