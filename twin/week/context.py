@@ -57,6 +57,12 @@ class Week:
             raise TwinError(f"git {' '.join(args[:2])} in the origin: {proc.stderr.strip()}")
         return proc.stdout.strip()
 
+    def scheduled(self, workflow: str) -> dict[str, Any]:
+        """Fire ``workflow``'s schedule; its one run, once completed."""
+        event = self.gh.fire_schedule(workflow)
+        (run,) = self.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+        return run
+
     def run_ok(self, run: dict[str, Any], what: str) -> dict[str, Any]:
         """``run`` if it succeeded; else a TwinError naming the failed job and step, log tail."""
         if run.get("conclusion") == "success":

@@ -96,10 +96,16 @@ def restore_clone(week: Week, name: str, target_stage: str = "data_health") -> d
 
 
 def _run(
-    argv: list[str], cwd: Path, what: str, env: dict[str, str] | None = None, *, check: bool = True
+    argv: list[str],
+    cwd: Path,
+    what: str,
+    env: dict[str, str] | None = None,
+    *,
+    check: bool = True,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(  # noqa: S603 - fixed commands
-        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False
+        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=timeout
     )
     if check and proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])

@@ -24,7 +24,7 @@ from pipelines.infra.runbook import RunbookBlock, runnable_blocks
 from twin import state
 from twin.errors import TwinError
 from twin.week.context import RUN_TIMEOUT, Week
-from twin.week.data_nights import restore_clone
+from twin.week.data_nights import _run, restore_clone
 from twin.week.delivery import check_serving, manifest
 from twin.week.training import MODEL
 
@@ -42,19 +42,8 @@ def _block(block: RunbookBlock, clone: Path, env: dict[str, str]) -> str:
     missing = [name for name in block.env if not env.get(name)]
     if missing:
         raise TwinError(f"runbook block {block.name}: the twin gives no {', '.join(missing)}")
-    proc = subprocess.run(  # noqa: S603 - the runbook's own block, as an operator runs it
-        ["bash", "-c", block.script],  # noqa: S607
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise TwinError(f"runbook block {block.name}: exit {proc.returncode}: {tail}")
-    return proc.stdout
+    what = f"runbook block {block.name}"
+    return _run(["bash", "-c", block.script], clone, what, env, timeout=RUN_TIMEOUT).stdout
 
 
 def _environment(week: Week) -> dict[str, str]:

@@ -36,8 +36,7 @@ HEALTH_STEP = "Feature health against prod's model (exit 10 warning, 20 critical
 
 def hourly_without_model(week: Week) -> str:
     """``feature-health.yml`` before prod has a model: a notice and a green run, not a failure."""
-    event = week.gh.fire_schedule("feature-health.yml")
-    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    run = week.scheduled("feature-health.yml")
     week.run_ok(run, "feature-health.yml (no model in prod)")
     summary = " ".join(week.gh.summary(int(run["id"])).split())
     if "no model deployed" not in summary:
@@ -52,8 +51,7 @@ def hourly_check(week: Week) -> str:
     health step by design, and ``FeaturePSICritical`` must then be active at Alertmanager (the
     drift step before it already paged the PagerDuty route for the same alert group).
     """
-    event = week.gh.fire_schedule("feature-health.yml")
-    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    run = week.scheduled("feature-health.yml")
     if run.get("conclusion") == "success":
         summary = " ".join(week.gh.summary(int(run["id"])).split())
         return f"run {run['id']}: {summary[:160] or 'ok'}"

@@ -34,8 +34,7 @@ def build_images(week: Week) -> str:
 
 def weekly_training(week: Week) -> str:
     """``train.yml`` on its schedule: train, gates, card, register, commit, dev pull request."""
-    event = week.gh.fire_schedule("train.yml")
-    (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
+    run = week.scheduled("train.yml")
     week.run_ok(run, "train.yml")
     candidate = json.loads(week.git("show", "main:models/candidate.json"))
     version, sha = str(candidate["model_version"]), candidate["artifact"]["sha256"]
