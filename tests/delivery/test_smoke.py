@@ -25,6 +25,30 @@ def test_latest_bars_come_from_the_configured_source() -> None:
         latest_bars(params, "NOPE", 10)
 
 
+def test_a_broken_upload_beside_good_files_does_not_fail_the_smoke_test(tmp_path: Path) -> None:
+    # The failed night's corrupt upload stays in the landing bucket until someone removes it:
+    # ingest refuses it and pages; deploys must still find the good bars beside it.
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "a_good.csv").write_text(
+        "timestamp,instrument,close\n2024-01-02,KO,60.1\n2024-01-03,KO,60.4\n"
+    )
+    (incoming / "b_broken.csv.gz").write_bytes(b"\x1f\x8b\x08truncated")
+    params = load_params(REPO_ROOT / "params.yaml")
+    data = params.data.model_copy(
+        update={
+            "source": "file",
+            "file": params.data.file.model_copy(update={"path": str(incoming / "*.csv*")}),
+        }
+    )
+    params = params.model_copy(update={"data": data})
+    bars = latest_bars(params, "KO", 10)
+    assert [b["close"] for b in bars] == [60.1, 60.4]
+    (incoming / "a_good.csv").unlink()
+    with pytest.raises(SmokeFailed, match=r"no bars at all \(1 unreadable: .*b_broken.csv.gz"):
+        latest_bars(params, "KO", 10)
+
+
 @pytest.mark.parametrize(
     ("status", "body", "message"),
     [
