@@ -220,8 +220,18 @@ def pipeline() -> dict[str, Any]:
             ),
             panel(
                 "PSI per feature",
-                [('max by (feature) (feature_psi{feature=~"$feature"})', "{{feature}}")],
-                description="Warning above 0.2, critical above 0.3 (reference deciles).",
+                [
+                    ('max by (feature) (feature_psi{feature=~"$feature"})', "{{feature}}"),
+                    (
+                        'max by (feature) (feature_psi_limit{level="critical", '
+                        'feature=~"$feature"})',
+                        "{{feature}} critical limit",
+                    ),
+                ],
+                description=(
+                    "Reference deciles. Each feature's warning and critical limits are its PSI's "
+                    "95th and 99th percentiles over the model's history (at least 0.2 and 0.3)."
+                ),
             ),
             panel(
                 "KS statistic per feature",

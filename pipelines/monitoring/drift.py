@@ -46,7 +46,7 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class FeatureDrift:
-    """Drift figures of one feature and the verdict they give."""
+    """Drift figures of one feature, the PSI limits applied to it and the verdict they give."""
 
     feature: str
     psi: float
@@ -56,6 +56,8 @@ class FeatureDrift:
     reference_rows: int
     current_rows: int
     status: Status
+    psi_warning: float
+    psi_critical: float
     reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -225,6 +227,8 @@ def feature_drift(
         reference_rows=int(np.asarray(reference).size),
         current_rows=int(np.asarray(current).size),
         status=status,
+        psi_warning=limits.psi_warning,
+        psi_critical=limits.psi_critical,
         reasons=reasons,
     )
 

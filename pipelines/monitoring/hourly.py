@@ -19,14 +19,14 @@ span only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pipelines.config import Params
-from pipelines.monitoring import correlation, drift, ranges
+from pipelines.monitoring import correlation, drift, psi_limits, ranges
 from pipelines.monitoring.checks import CheckResult, judged, worst
 from pipelines.monitoring.drift import FeatureDrift, Status
 from pipelines.monitoring.model_checks import model_checks
@@ -93,9 +93,15 @@ def drift_rows(
     recent: pd.DataFrame,
     features: list[str],
     params: Params,
+    metadata: dict[str, Any] | None = None,
 ) -> list[FeatureDrift]:
-    """PSI and KS on each feature's own window, missing rate on the recent window."""
-    mon, limits = params.monitoring, thresholds(params)
+    """PSI and KS on each feature's own window, missing rate on the recent window.
+
+    PSI limits are the model's calibrated ones (``metadata["psi_limits"]``, see
+    :mod:`pipelines.monitoring.psi_limits`), never below ``health.psi_warning``/``psi_critical``.
+    """
+    mon, configured = params.monitoring, thresholds(params)
+    floor = (configured.psi_warning, configured.psi_critical)
     bars = feature_bars(features, params)
     windows = {n: store.latest(n) for n in sorted(set(bars.values()))}
     rows = []
@@ -104,6 +110,8 @@ def drift_rows(
         psi_value = drift.psi(ref, cur, mon.binning, mon.n_bins, mon.epsilon)
         statistic, pvalue = drift.ks(ref, cur)
         missing = drift.missing_rate(_values(recent, name))
+        warning, critical = psi_limits.limits_for(metadata, name, floor)
+        limits = replace(configured, psi_warning=warning, psi_critical=critical)
         status, reasons = drift.classify(psi_value, missing, limits)
         rows.append(
             FeatureDrift(
@@ -115,6 +123,8 @@ def drift_rows(
                 int(ref.size),
                 int(cur.size),
                 status,
+                warning,
+                critical,
                 reasons,
             )
         )
@@ -130,21 +140,39 @@ def _largest(rows: list[FeatureDrift], attr: str) -> tuple[str, float]:
     return name, values[name]
 
 
+def psi_check(rows: list[FeatureDrift]) -> CheckResult:
+    """The PSI row: the feature furthest above its own critical limit (a NaN PSI first)."""
+
+    def severity(row: FeatureDrift) -> tuple[int, float]:
+        if not np.isfinite(row.psi):
+            return 3, float("inf")
+        level = 2 if row.psi > row.psi_critical else 1 if row.psi > row.psi_warning else 0
+        return level, row.psi / row.psi_critical
+
+    row = max(rows, key=severity)
+    verdict = (
+        f"largest PSI against its limits: {row.psi:.4f} on {row.feature} "
+        f"(warning {row.psi_warning:g}, critical {row.psi_critical:g})"
+    )
+    detail = {r.feature: r.psi for r in rows}
+    limits = Limits(warning=row.psi_warning, critical=row.psi_critical)
+    return judged("psi", row.psi, limits, verdict, detail)
+
+
 def drift_checks(rows: list[FeatureDrift], params: Params) -> list[CheckResult]:
-    """The PSI, KS and missing-rate rows of the report (PSI/missing limits from ``health``)."""
+    """The PSI, KS and missing-rate rows (PSI limits per feature; missing-rate from ``health``)."""
     h = params.health
-    out = []
-    for check, attr, limits in (
-        ("psi", "psi", Limits(warning=h.psi_warning, critical=h.psi_critical)),
-        (
+    out = [psi_check(rows)]
+    name, value = _largest(rows, "missing_rate")
+    out.append(
+        judged(
             "missing_rate",
-            "missing_rate",
+            value,
             Limits(warning=h.missing_warning, critical=h.missing_critical),
-        ),
-    ):
-        name, value = _largest(rows, attr)
-        detail = {r.feature: getattr(r, attr) for r in rows}
-        out.append(judged(check, value, limits, f"largest {check}: {value:.4f} on {name}", detail))
+            f"largest missing_rate: {value:.4f} on {name}",
+            {r.feature: r.missing_rate for r in rows},
+        )
+    )
     name, value = _largest(rows, "ks_statistic")
     out.insert(
         1,
@@ -187,7 +215,8 @@ def run_checks(
     recent = windows.latest(params.monitoring.window_bars)
     full_bars = max(feature_bars(features, params).values())
     full = windows.latest(full_bars)
-    rows = drift_rows(reference, windows, recent, features, params)
+    metadata = bundle.metadata if bundle is not None else None
+    rows = drift_rows(reference, windows, recent, features, params, metadata)
     checks = drift_checks(rows, params)
     checks.append(ranges.outliers(reference, recent, features, checks_params.outliers))
     checks.append(ranges.value_range(reference, recent, features, checks_params.value_range))

@@ -168,6 +168,12 @@ DATA_LATEST_BAR = MetricSpec(
 FEATURE_PSI = MetricSpec(
     "feature_psi", "gauge", "Population stability index against the reference.", ("feature",)
 )
+FEATURE_PSI_LIMIT = MetricSpec(
+    "feature_psi_limit",
+    "gauge",
+    "PSI limit the hourly check applies to a feature (calibrated on the model's history).",
+    ("feature", "level"),
+)
 FEATURE_KS = MetricSpec(
     "feature_ks_statistic",
     "gauge",

@@ -48,12 +48,13 @@ def add_feature_health(
     status: Status,
     latest_bars: Mapping[str, float] | None = None,
 ) -> None:
-    """Add the per-feature figures, the overall status and data freshness to ``registry``.
+    """Add the per-feature figures and PSI limits, the overall status and freshness to ``registry``.
 
     A figure that is not a number (no finite values to compare) is left out rather than
     exported as NaN, so that absence is what alerting sees; the status gauge says critical.
     """
     psi = _gauge(names.FEATURE_PSI, registry)
+    psi_limit = _gauge(names.FEATURE_PSI_LIMIT, registry)
     ks = _gauge(names.FEATURE_KS, registry)
     missing = _gauge(names.FEATURE_MISSING, registry)
     _gauge(names.FEATURE_HEALTH_STATUS, registry).set(STATUS_LEVEL[status])
@@ -62,6 +63,8 @@ def add_feature_health(
             if value == value:  # not NaN
                 gauge.labels(result.feature).set(value)
         missing.labels(result.feature).set(result.missing_rate)
+        psi_limit.labels(result.feature, "warning").set(result.psi_warning)
+        psi_limit.labels(result.feature, "critical").set(result.psi_critical)
     if latest_bars:
         latest = _gauge(names.DATA_LATEST_BAR, registry)
         for instrument, stamp in sorted(latest_bars.items()):

@@ -11,6 +11,9 @@ of its training data is what "looks like training" should mean.
 **Prediction power**: the IC and hit rate of the walk-forward out-of-sample predictions against
 the realised forward returns, pooled and by instrument (:func:`pipelines.monitoring.power.
 baseline`), the figures the hourly check's live IC and hit rate are compared with.
+
+**PSI limits**: each feature's warning and critical PSI, calibrated on the training span with the
+hourly check's own windows (:mod:`pipelines.monitoring.psi_limits`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.config import Params
+from pipelines.monitoring import hourly
+from pipelines.monitoring import psi_limits as calibration
 from pipelines.monitoring.power import baseline
 
 
@@ -74,3 +80,27 @@ def backtest_prediction_power(
         if not np.isfinite(out[key]):
             out[key] = None
     return out
+
+
+def psi_limits(
+    frame: pd.DataFrame, time_positions: np.ndarray, features: list[str], params: Params
+) -> dict[str, Any]:
+    """Per-feature PSI limits from the training rows, in the hourly check's geometry.
+
+    The reference window is ``training.reference_window_bars`` long (the bundle's reference);
+    the live window ends ``monitoring.window_bars`` after it, one end point every
+    ``monitoring.window_bars`` bars; ``health.psi_warning``/``psi_critical`` are the floor.
+    """
+    mon = params.monitoring
+    return calibration.calibrate(
+        time_positions,
+        {name: frame[name].to_numpy(dtype="float64", na_value=np.nan) for name in features},
+        hourly.feature_bars(features, params),
+        reference_bars=params.training.reference_window_bars,
+        gap_bars=mon.window_bars,
+        step=mon.window_bars,
+        floor=(params.health.psi_warning, params.health.psi_critical),
+        binning=mon.binning,
+        n_bins=mon.n_bins,
+        epsilon=mon.epsilon,
+    )

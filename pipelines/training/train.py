@@ -187,6 +187,7 @@ def run(
             "prediction_power": reference.backtest_prediction_power(
                 ds.frame, wf_rows, wf_pred, objective
             ),
+            "psi_limits": reference.psi_limits(ds.frame, ds.start_pos, names, params),
         },
         reference=ds.frame.iloc[ref_rows][names].reset_index(drop=True),
     )

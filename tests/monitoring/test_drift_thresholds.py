@@ -114,7 +114,7 @@ def test_feature_drift_combines_a_critical_psi_with_a_warning_missing_rate() -> 
 
 def test_overall_is_the_worst_status_in_any_order() -> None:
     def made(status: drift.Status) -> drift.FeatureDrift:
-        return drift.FeatureDrift("f", 0.0, 0.0, 1.0, 0.0, 1, 1, status)
+        return drift.FeatureDrift("f", 0.0, 0.0, 1.0, 0.0, 1, 1, status, 0.2, 0.3)
 
     ok, warning, critical = made("ok"), made("warning"), made("critical")
     assert drift.overall([]) == "ok"
@@ -132,7 +132,7 @@ def test_status_levels_are_the_gauge_values_the_alerts_read() -> None:
 
 
 def test_records_are_immutable() -> None:
-    result = drift.FeatureDrift("f", 0.0, 0.0, 1.0, 0.0, 1, 1, "ok")
+    result = drift.FeatureDrift("f", 0.0, 0.0, 1.0, 0.0, 1, 1, "ok", 0.2, 0.3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.status = "critical"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -140,7 +140,9 @@ def test_records_are_immutable() -> None:
 
 
 def test_as_dict_turns_only_non_finite_floats_into_none() -> None:
-    result = drift.FeatureDrift("f", math.nan, 0.5, math.inf, 0.0, 3, 0, "critical", ["r"])
+    result = drift.FeatureDrift(
+        "f", math.nan, 0.5, math.inf, 0.0, 3, 0, "critical", 0.2, 0.3, ["r"]
+    )
     assert result.as_dict() == {
         "feature": "f",
         "psi": None,
@@ -150,6 +152,8 @@ def test_as_dict_turns_only_non_finite_floats_into_none() -> None:
         "reference_rows": 3,
         "current_rows": 0,
         "status": "critical",
+        "psi_warning": 0.2,
+        "psi_critical": 0.3,
         "reasons": ["r"],
     }
 

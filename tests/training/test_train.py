@@ -37,6 +37,10 @@ def test_outputs_are_complete_and_clean(two_runs: Any, synthetic: dict[str, Any]
     assert set(out.evaluation["per_instrument"]) == {"S0", "S1", "S2", "S3"}
     assert not any(f.startswith("cs_rank_") for f in out.bundle["feature_names"])
     assert len(out.bundle["reference"]["ret_1"]) == 50
+    limits = out.bundle["metadata"]["psi_limits"]
+    assert set(limits["features"]) == set(out.bundle["feature_names"])
+    for name, row in limits["features"].items():
+        assert 0.2 <= row["warning"] <= row["critical"] and row["critical"] >= 0.3, name
 
 
 def test_cross_sectional_features_are_opt_in(synthetic: dict[str, Any]) -> None:

@@ -58,7 +58,7 @@ def hourly_check(week: Week) -> str:
     log = week.gh.step_log(int(run["id"]), "health", HEALTH_STEP)
     if "exit code 20" not in log:
         week.run_ok(run, "feature-health.yml")  # names the step that failed otherwise
-    found = re.search(r"largest psi: ([\d.]+) on (\w+)", log)
+    found = re.search(r"largest PSI against its limits: ([\d.]+) on (\w+)", log)
     finding = f"PSI {found.group(1)} on {found.group(2)}" if found else "see its report"
     active = _active_alerts(week, "FeaturePSICritical")
     if not active:
