@@ -13,9 +13,9 @@ BIN := $(VENV)/bin
 TOOLS_DIR ?= .tools
 # The slowest tests are printed at the end of every run (CI keeps the list).
 PYTEST_ARGS ?= --durations=30
-# CI runs the week's first 19 steps (up to B's promotion to staging). The whole week (steps 1-34
-# of 35 pass, docs/twin.md) takes about 28 minutes on 2 cores, more than CI's budget beside
-# pytest. E2E_ARGS= runs it all.
+# CI runs the week's first 19 steps (up to B's promotion to staging). The whole week (35 steps,
+# docs/twin.md) takes about 31 minutes on 2 cores, more than CI's budget beside pytest.
+# E2E_ARGS= runs it all.
 E2E_ARGS ?= --until "promote B to staging: PR, CI, merge"
 CHECKOV_VENV := $(TOOLS_DIR)/checkov
 EVIDENTLY_VENV := $(TOOLS_DIR)/evidently
