@@ -32,6 +32,7 @@ from scipy import stats
 Status = Literal["ok", "warning", "critical"]
 STATUS_LEVEL: dict[Status, int] = {"ok": 0, "warning": 1, "critical": 2}
 EVIDENTLY_DISCRETE_MAX = 20
+KS_EXACT_MAX_N = 10_000  # ks_2samp's "auto" mode is exact up to this sample size
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,20 @@ def quantile_edges(reference: np.ndarray, n_bins: int = 10) -> np.ndarray:
     return np.unique(np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
 
 
+def _is_sorted(values: np.ndarray) -> bool:
+    return values.size < 2 or bool(np.all(values[1:] >= values[:-1]))
+
+
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of ``values`` in each bin of ``edges`` (``edges.size + 1`` bins, right-closed)."""
-    # searchsorted(side="left") puts x in bin i when edge[i-1] < x <= edge[i]: right-closed.
-    counts = np.bincount(np.searchsorted(edges, values), minlength=edges.size + 1)
+    if _is_sorted(values):
+        # Sorted values (the hourly check sorts each sample once for PSI and KS): the count up
+        # to each edge is one binary search, not one per value.
+        upto = np.searchsorted(values, edges, side="right")
+        counts = np.diff(np.concatenate(([0], upto, [values.size])))
+    else:
+        # searchsorted(side="left") puts x in bin i when edge[i-1] < x <= edge[i]: right-closed.
+        counts = np.bincount(np.searchsorted(edges, values), minlength=edges.size + 1)
     return counts / values.size
 
 
@@ -177,12 +188,45 @@ def psi(
 
 
 def ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """KS statistic and p-value of the finite values (``scipy.stats.ks_2samp``, two-sided)."""
+    """KS statistic and p-value of the finite values, as ``scipy.stats.ks_2samp`` (two-sided).
+
+    Small samples go to scipy (its exact p-value). Above ``KS_EXACT_MAX_N`` values scipy uses
+    the asymptotic distribution; the same figures come from :func:`ks_statistic` with half
+    the binary searches, and the same ``kstwo`` survival function.
+    """
     ref, cur = _finite(reference), _finite(current)
     if ref.size == 0 or cur.size == 0:
         return float("nan"), float("nan")
-    result = stats.ks_2samp(ref, cur)
-    return float(result.statistic), float(result.pvalue)
+    if max(ref.size, cur.size) <= KS_EXACT_MAX_N:
+        result = stats.ks_2samp(ref, cur)
+        return float(result.statistic), float(result.pvalue)
+    statistic = ks_statistic(np.sort(ref), np.sort(cur))
+    m, n = sorted((float(ref.size), float(cur.size)), reverse=True)
+    pvalue = stats.kstwo.sf(statistic, np.round(m * n / (m + n)))
+    return statistic, float(np.clip(pvalue, 0.0, 1.0))
+
+
+def _own_counts(values: np.ndarray) -> np.ndarray:
+    """How many values of a sorted sample are at most each of its values (ties counted)."""
+    if values.size > 1 and bool(np.any(values[1:] == values[:-1])):
+        return np.searchsorted(values, values, side="right")
+    return np.arange(1, values.size + 1)
+
+
+def ks_statistic(first: np.ndarray, second: np.ndarray) -> float:
+    """Largest distance between the empirical CDFs of two sorted, non-empty samples.
+
+    ``ks_2samp`` evaluates ``cdf1 - cdf2`` at every point of both samples. That difference only
+    rises at points of the first sample and only falls at points of the second, so its maximum
+    is reached at a point of the first and its minimum at a point of the second: evaluating
+    there, with the same divisions, gives scipy's figure exactly with half the searches.
+    """
+    n1, n2 = first.size, second.size
+    at_first = _own_counts(first) / n1 - np.searchsorted(second, first, side="right") / n2
+    at_second = np.searchsorted(first, second, side="right") / n1 - _own_counts(second) / n2
+    below = float(np.clip(-at_second.min(), 0.0, 1.0))
+    above = float(at_first.max())
+    return below if below > above else above
 
 
 def classify(psi_value: float, missing: float, limits: Thresholds) -> tuple[Status, list[str]]:
