@@ -27,8 +27,8 @@ import pandas as pd
 
 from pipelines.config import Params
 from pipelines.monitoring import correlation, drift, psi_limits, ranges
-from pipelines.monitoring.checks import CheckResult, judged, worst
-from pipelines.monitoring.drift import FeatureDrift, Status
+from pipelines.monitoring.checks import CheckResult, judge, judged, worst
+from pipelines.monitoring.drift import STATUS_LEVEL, FeatureDrift, Status
 from pipelines.monitoring.model_checks import model_checks
 from pipelines.monitoring.params import Limits
 from pipelines.monitoring.report import thresholds
@@ -145,11 +145,12 @@ def _largest(rows: list[FeatureDrift], attr: str) -> tuple[str, float]:
 def psi_check(rows: list[FeatureDrift]) -> CheckResult:
     """The PSI row: the feature furthest above its own critical limit (a NaN PSI first)."""
 
-    def severity(row: FeatureDrift) -> tuple[int, float]:
-        if not np.isfinite(row.psi):
-            return 3, float("inf")
-        level = 2 if row.psi > row.psi_critical else 1 if row.psi > row.psi_warning else 0
-        return level, row.psi / row.psi_critical
+    def limits(row: FeatureDrift) -> Limits:
+        return Limits(warning=row.psi_warning, critical=row.psi_critical)
+
+    def severity(row: FeatureDrift) -> tuple[bool, int, float]:
+        level = STATUS_LEVEL[judge(row.psi, limits(row))]
+        return not np.isfinite(row.psi), level, row.psi / row.psi_critical
 
     row = max(rows, key=severity)
     verdict = (
@@ -157,8 +158,7 @@ def psi_check(rows: list[FeatureDrift]) -> CheckResult:
         f"(warning {row.psi_warning:g}, critical {row.psi_critical:g})"
     )
     detail = {r.feature: r.psi for r in rows}
-    limits = Limits(warning=row.psi_warning, critical=row.psi_critical)
-    return judged("psi", row.psi, limits, verdict, detail)
+    return judged("psi", row.psi, limits(row), verdict, detail)
 
 
 def drift_checks(rows: list[FeatureDrift], params: Params) -> list[CheckResult]:
