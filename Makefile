@@ -11,8 +11,10 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 # Side environments: tools whose pins clash with the project's (checkov) or that need pandas < 3.
 TOOLS_DIR ?= .tools
-# The slowest tests are printed at the end of every run (CI keeps the list).
-PYTEST_ARGS ?= --durations=30
+# The slowest tests are printed at the end of every run (CI keeps the list). Two workers, one
+# test file per worker at a time: files share module fixtures; servers bind free ports and pods
+# take loopback addresses under machine-wide locks, so two files never collide.
+PYTEST_ARGS ?= --durations=30 --numprocesses=2 --dist=loadfile
 # CI runs the week's first 19 steps (up to B's promotion to staging). The whole week (35 steps,
 # docs/twin.md) takes about 31 minutes on 2 cores, more than CI's budget beside pytest.
 # E2E_ARGS= runs it all.
