@@ -11,7 +11,7 @@ throughput and the ratios. Both servers share the host's cores with the client: 
 quiet machine, and expect run-to-run spread on a busy one.
 
 Run from the repository root:
-    python -m benchmarks.bench_serving [--requests 300]
+    python -m benchmarks.bench_serving [--requests 1000]
 """
 
 from __future__ import annotations
@@ -230,7 +230,9 @@ def start_mlflow(tmp: Path, booster: lgb.Booster, port: int) -> subprocess.Popen
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300, help="requests per client")
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="requests per client (8 clients: half each)"
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
     bars = load_bars()

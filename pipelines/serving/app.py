@@ -12,6 +12,7 @@ failed. ``/metrics`` is served on its own port when :attr:`SignalFastPath.metric
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -155,6 +156,11 @@ def create_app(
             cause = f"{type(exc).__name__}: {exc}".splitlines()[0]
             ctx.failed(f"model {ref.name} {ref.version} failed to load: {cause}")
             return
+        # The imports, the bundle and the warm-up leave ~150,000 objects that live as long as
+        # the process; a full collection scanning them costs about 50 ms, stalling every request
+        # in flight. Freezing them after one last collection keeps later collections small.
+        gc.collect()
+        gc.freeze()
         log.info("ready: model %s %s (sha256 %s)", ref.name, ref.version, ref.sha256)
 
     @asynccontextmanager

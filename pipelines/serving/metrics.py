@@ -7,6 +7,7 @@ rehearsal can run several engines in one process.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import Metric
@@ -86,6 +87,17 @@ class ServiceMetrics:
         self.model_info = _gauge(names.MODEL_INFO, reg)
         self.ready = _gauge(names.READY, reg)
         self.ready.labels(version).set(0)
+        # Labelled children by (collector, label values): ``labels()`` validates and locks on
+        # every call, about 10 calls per request. Label values are bounded (served instruments,
+        # ``unknown``, status codes, reasons), so this never grows past the series exported.
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+    def _child(self, collector: Counter | Gauge | Histogram, *values: str) -> Any:
+        key = (collector, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = collector.labels(*values)
+        return child
 
     def declare_instruments(self, instruments: Sequence[str]) -> None:
         """Create the per-instrument series at zero (live and shadow) so rates see increments."""
@@ -116,34 +128,34 @@ class ServiceMetrics:
         v = self.version
         for r in returns:
             if r > 0:
-                self.gain_sum.labels(v, instrument, traffic).inc(r)
-                self.wins.labels(v, instrument, traffic).inc()
+                self._child(self.gain_sum, v, instrument, traffic).inc(r)
+                self._child(self.wins, v, instrument, traffic).inc()
             elif r < 0:
-                self.loss_sum.labels(v, instrument, traffic).inc(-r)
-                self.losses.labels(v, instrument, traffic).inc()
-            self.return_sq.labels(v, instrument, traffic).inc(r * r)
-            self.returns.labels(v, instrument, traffic).inc()
+                self._child(self.loss_sum, v, instrument, traffic).inc(-r)
+                self._child(self.losses, v, instrument, traffic).inc()
+            self._child(self.return_sq, v, instrument, traffic).inc(r * r)
+            self._child(self.returns, v, instrument, traffic).inc()
 
     def last_bar(self, instrument: str, timestamp: float, traffic: str = LIVE) -> None:
         """Record the market time of the newest bar held for an instrument."""
-        self.last_bar_time.labels(self.version, instrument, traffic).set(timestamp)
+        self._child(self.last_bar_time, self.version, instrument, traffic).set(timestamp)
 
     def answered(self, instrument: str, code: int, seconds: float, traffic: str = LIVE) -> None:
         """Count one answered request and its latency."""
-        self.requests.labels(self.version, instrument, str(code), traffic).inc()
-        self.latency.labels(self.version, traffic).observe(seconds)
+        self._child(self.requests, self.version, instrument, str(code), traffic).inc()
+        self._child(self.latency, self.version, traffic).observe(seconds)
 
     def error(self, instrument: str, reason: str, traffic: str = LIVE) -> None:
         """Count one failed request by reason."""
-        self.errors.labels(self.version, instrument, reason, traffic).inc()
+        self._child(self.errors, self.version, instrument, reason, traffic).inc()
 
     def signal(
         self, instrument: str, position: float, confidence: float | None, traffic: str = LIVE
     ) -> None:
         """Record the position now held and the prediction's confidence."""
-        self.position.labels(self.version, instrument, traffic).set(position)
+        self._child(self.position, self.version, instrument, traffic).set(position)
         if confidence is not None:
-            self.confidence.labels(self.version).observe(confidence)
+            self._child(self.confidence, self.version).observe(confidence)
 
     def breaker(self, instrument: str, is_open: bool, trip_reason: str | None) -> None:
         """Record an instrument's breaker state and, when it just opened, the trip's reason."""

@@ -212,6 +212,8 @@ class InstrumentState:
                 f"bar at {overlap[-1].timestamp.isoformat()} is not after the last one held "
                 f"({last.timestamp.isoformat()})",
             )
+        if not overlap:  # the usual request: only new bars, nothing to compare
+            return new
         held = {b.timestamp: b.close for b in self.bars}
         for bar in overlap:
             close = held.get(bar.timestamp)

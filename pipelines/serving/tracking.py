@@ -56,12 +56,15 @@ class SignalTracking:
         spec = names.PAPER_ORDER_QUANTITY
         self.quantity = Counter(spec.name, spec.help, spec.labels, registry=registry)
         self.books = {name: _Book() for name in instruments}
-        for name in instruments:
-            self.scored.labels(version, name)
-            self.hits.labels(version, name)
-            self.quantity.labels(version, name)
-            for side in ("buy", "sell"):
-                self.orders.labels(version, name, side)
+        # Each instrument's series, created at zero and kept: labels() costs a lookup per call.
+        self._scored = {name: self.scored.labels(version, name) for name in instruments}
+        self._hits = {name: self.hits.labels(version, name) for name in instruments}
+        self._quantity = {name: self.quantity.labels(version, name) for name in instruments}
+        self._orders = {
+            (name, side): self.orders.labels(version, name, side)
+            for name in instruments
+            for side in ("buy", "sell")
+        }
 
     def bars(self, instrument: str, state: InstrumentState) -> None:
         """Count the bars new since the last call and score predictions whose horizon passed."""
@@ -78,9 +81,9 @@ class SignalTracking:
                 _, _, close, side = book.pending.popleft()
                 move = math.log(bar.close) - math.log(close)
                 if side != 0 and move != 0:
-                    self.scored.labels(self.version, instrument).inc()
+                    self._scored[instrument].inc()
                     if (move > 0) == (side > 0):
-                        self.hits.labels(self.version, instrument).inc()
+                        self._hits[instrument].inc()
 
     def prediction(self, instrument: str, state: InstrumentState, value: float | None) -> None:
         """Keep the side of a prediction made on the instrument's latest bar."""
@@ -97,5 +100,5 @@ class SignalTracking:
         if after == before:
             return
         side = "buy" if after > before else "sell"
-        self.orders.labels(self.version, instrument, side).inc()
-        self.quantity.labels(self.version, instrument).inc(abs(after - before))
+        self._orders[(instrument, side)].inc()
+        self._quantity[instrument].inc(abs(after - before))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from pathlib import Path
@@ -138,6 +139,19 @@ def test_digest_mismatch_stays_not_ready_with_one_log_line(
         assert client.get("/healthz").status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "pipelines.serving"]
     assert len(lines) == 1 and "sha256" in lines[0] and "\n" not in lines[0]
+
+
+def test_a_ready_service_freezes_its_start_up_objects(bundles: dict[str, Bundle]) -> None:
+    # A full collection over the start-up objects (about 50 ms) would stall every request
+    # in flight; frozen, later collections skip them.
+    gc.unfreeze()
+    try:
+        app = create_app(ref_for(bundles["good"]), INSTRUMENTS, ServingParams(), Path.cwd())
+        with TestClient(app) as client:
+            assert ready_client(client)["ready"] is True
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
 
 
 def test_manifest_without_model_is_not_ready(tmp_path: Path) -> None:
