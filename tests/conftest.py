@@ -108,3 +108,14 @@ def s3_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return moto_server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the files that hold slow tests first (test order within a file is kept).
+
+    ``make pytest`` runs two workers, one file at a time each: a long end-to-end file that starts
+    last leaves the other worker idle at the end.
+    """
+    del config
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
