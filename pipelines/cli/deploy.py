@@ -159,7 +159,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     deploy.add_argument("--no-wait", action="store_true", help="submit only, do not watch")
     deploy.add_argument("--wait", action="store_true", help=argparse.SUPPRESS)  # the default
     deploy.add_argument("--timeout", type=float, default=5400.0, help="seconds to watch")
-    deploy.add_argument("--poll", type=float, default=10.0, help="seconds between polls")
+    deploy.add_argument(
+        "--poll",
+        type=float,
+        default=2.0,
+        help="seconds between polls of the Argo Server (one GET per workflow; default 2)",
+    )
     deploy.set_defaults(handler=_deploy)
 
     smoke = commands.add_parser(

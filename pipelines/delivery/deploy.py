@@ -121,7 +121,7 @@ def watch(
     names: dict[str, str],
     timeout_seconds: float,
     *,
-    poll_seconds: float = 10.0,
+    poll_seconds: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, str]:
@@ -145,7 +145,7 @@ def deploy(
     since: str | None,
     tools_image: str,
     wait_seconds: float | None,
-    poll_seconds: float = 10.0,
+    poll_seconds: float = 2.0,
 ) -> list[Outcome]:
     """Submit a deploy Workflow for every changed environment and (optionally) watch them.
 

@@ -108,7 +108,7 @@ def wait_ready(client: httpx.Client, url: str, timeout_seconds: float) -> None:
             reason = str(exc) or type(exc).__name__
         if time.monotonic() >= deadline:
             raise SmokeFailed(f"{url}/readyz: not ready after {timeout_seconds:.0f}s ({reason})")
-        time.sleep(1.0)
+        time.sleep(0.25)
 
 
 def check_answer(answer: httpx.Response, version: str, sha256: str, where: str) -> dict[str, Any]:
