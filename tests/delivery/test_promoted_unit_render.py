@@ -68,6 +68,10 @@ def rendered_argv(env: str, home: Path, port: int, drop_host: bool = False) -> l
             argv[index] = argv[index].replace(mount, local)
         if argv[index - 1] == "--port":
             argv[index] = str(port)
+        elif argv[index - 1] == "--metrics-port":
+            # The rendered 9102 on 0.0.0.0 would collide with a twin pod's 127.0.0.x:9102
+            # listening in the other pytest worker.
+            argv[index] = str(free_port())
     if drop_host:
         at = argv.index("--host")
         del argv[at : at + 2]
