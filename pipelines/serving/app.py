@@ -148,7 +148,7 @@ def create_app(
             log.error("not ready: %s", ctx.not_ready_reason)
             return
         try:
-            ctx.engine = build_engine(ref, instruments, params, ctx.metrics, base_dir)
+            engine = build_engine(ref, instruments, params, ctx.metrics, base_dir)
         except PipelineError as exc:
             ctx.failed(f"model {ref.name} {ref.version} refused: {exc}")
             return
@@ -158,9 +158,11 @@ def create_app(
             return
         # The imports, the bundle and the warm-up leave ~150,000 objects that live as long as
         # the process; a full collection scanning them costs about 50 ms, stalling every request
-        # in flight. Freezing them after one last collection keeps later collections small.
+        # in flight. One last collection, then they are frozen out of later ones; only then is
+        # the service ready (the collection itself must not stall live requests).
         gc.collect()
         gc.freeze()
+        ctx.engine = engine
         log.info("ready: model %s %s (sha256 %s)", ref.name, ref.version, ref.sha256)
 
     @asynccontextmanager
