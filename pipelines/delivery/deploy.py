@@ -25,6 +25,8 @@ TEMPLATE = "deploy"
 DONE = {"Succeeded", "Failed", "Error"}
 ZERO_COMMIT = "0" * 40
 ENV_LABEL = "pipelines.trading/environment"
+# Seconds between polls of the Argo Server while watching (the CLI's --poll default).
+POLL_SECONDS = 2.0
 
 
 class DeployError(PipelineError):
@@ -121,7 +123,7 @@ def watch(
     names: dict[str, str],
     timeout_seconds: float,
     *,
-    poll_seconds: float = 2.0,
+    poll_seconds: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, str]:
@@ -145,7 +147,7 @@ def deploy(
     since: str | None,
     tools_image: str,
     wait_seconds: float | None,
-    poll_seconds: float = 2.0,
+    poll_seconds: float = POLL_SECONDS,
 ) -> list[Outcome]:
     """Submit a deploy Workflow for every changed environment and (optionally) watch them.
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.cli import build_parser
 from pipelines.delivery.actions import render_outputs, set_outputs
 from pipelines.delivery.argo import ArgoClient, ArgoError, ArgoServer, server_from
 from pipelines.delivery.artifact import ArtifactError, verify
-from pipelines.delivery.deploy import DeployError, changed_environments, deploy
+from pipelines.delivery.deploy import POLL_SECONDS, DeployError, changed_environments, deploy
 from pipelines.delivery.gitops import Git
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import DigestMismatch
@@ -189,3 +190,8 @@ def test_step_outputs_are_one_line_each(tmp_path: Path) -> None:
     set_outputs({"status": "x"}, {})  # outside GitHub Actions: nothing to write
     with pytest.raises(PipelineError, match="step output 'status': expected one line"):
         render_outputs({"status": "a\nb=c"})
+
+
+def test_the_clis_poll_default_is_the_watchers() -> None:
+    # The CLI imports the deploy module only when it runs, so its --poll default is a copy.
+    assert build_parser().parse_args(["deploy"]).poll == POLL_SECONDS == 2.0
