@@ -22,6 +22,7 @@ from twin.github.seed import seed
 from twin.github.server import start
 from twin.procs import alive, stop
 
+PARTS = ("workspace", "home", "temp", "tools", "file_commands")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workflows"
 pytestmark = pytest.mark.slow
 
@@ -132,6 +133,16 @@ def test_push_runs_the_three_job_pipeline(twin: Twin, tmp_path: Path) -> None:
     }
     log = twin.client.step_log(run["id"], "build", 3)
     assert "shell: /usr/bin/bash -e {0}" in log
+    # As a hosted runner discards its machine, a finished job keeps only its logs and summary.
+    folder = Path(run["folder"])
+    discarded = [folder / job / part for job in ("build", "test", "report") for part in PARTS]
+    deadline = time.monotonic() + 30
+    while any(path.exists() for path in discarded) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [path for path in discarded if path.exists()] == []
+    kept = sorted(p.name for p in (folder / "report").iterdir())
+    assert kept == ["event.json", "logs", "summary.md"]
+    assert list((folder / "build" / "logs").glob("*.log"))
 
 
 def test_workflow_dispatch_inputs_environment_and_masking(twin: Twin) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def test_up_prints_urls_refuses_twice_and_down_leaves_no_process_or_port() -> No
         assert not listening(record["url"]), f"{name} still holds {record['url']}"
     assert not (home / "state.json").exists()
     assert twin("down", home=home).returncode == 0  # nothing running is fine
+    shutil.rmtree(home)
 
 
 def test_buckets_exist_and_mlflow_writes_artifacts_straight_to_s3(

@@ -1,14 +1,18 @@
 """One job: runner labels, environment, concurrency, ``GITHUB_TOKEN``, then its steps in order.
 
 Each job runs in a fresh folder ``<twin>/github/runs/<run id>/<job id>/`` (``workspace``,
-``home``, ``temp``, ``tools``, ``logs/<NN>-<step>.log``, ``summary.md``). Job-level
+``home``, ``temp``, ``tools``, ``logs/<NN>-<step>.log``, ``summary.md``). As on a hosted
+runner, a finished job's workspace, home, temp, tools and file commands are discarded, in the
+background (``TWIN_KEEP_WORKSPACES=1`` keeps them): its event, logs and summary stay. Job-level
 ``timeout-minutes`` (default 360) cancels the job as GitHub does ("The job has exceeded the
 maximum execution time"); afterwards only ``always()``/``cancelled()`` steps run.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +34,26 @@ from twin.github.stepexec import LineSink, kill_orphans
 from twin.github.steprun import run_steps
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from twin.github.records import RunRecord
     from twin.github.runner import Runner
     from twin.github.triggers import Event
     from twin.github.workflow import Workflow
+
+
+def discard_in_background(folders: list[Path]) -> None:
+    """Remove ``folders`` on a daemon thread.
+
+    A week of jobs leaves gigabytes of checkouts, virtual environments and DVC caches; removing
+    them in line would add a second or more to every job.
+    """
+
+    def remove() -> None:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    threading.Thread(target=remove, name="discard-job-folders", daemon=True).start()
 
 
 def duration_text(minutes: float) -> str:
@@ -282,6 +302,10 @@ class JobRun:
         if summary:
             self.record.summary = summary
             (self.folder / "summary.md").write_text(summary, encoding="utf-8")
+        if not os.environ.get("TWIN_KEEP_WORKSPACES"):
+            discard_in_background(
+                [self.workspace, self.home, self.temp, self.tool_dir, self.folder / "file_commands"]
+            )
 
     def _pending(self) -> None:
         with self.twin.store.lock:
