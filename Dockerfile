@@ -12,8 +12,10 @@
 # (environments/<env>/model.yaml), fetches the artifact from its URI (s3:// through boto3, with
 # AWS_ENDPOINT_URL for a non-AWS store) and refuses it unless its sha256 matches.
 FROM python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7 AS build
+# UV_COMPILE_BYTECODE: the runtime never writes bytecode (read-only root, PYTHONDONTWRITEBYTECODE),
+# so the venv is compiled here; without it every start compiles pandas, LightGBM and boto3 again.
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    UV_NO_CACHE=1 UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy
+    UV_NO_CACHE=1 UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1
 WORKDIR /src
 COPY requirements/uv.txt requirements/build.txt requirements/serve.txt requirements/main.txt ./requirements/
 # uv itself comes from the lock too (pinned version, every wheel's hash).

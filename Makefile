@@ -37,7 +37,6 @@ UV_PROJECT = $(UV) pip install --no-deps --build-constraints $(LOCK)/build.txt
 export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
-export PYTHONDONTWRITEBYTECODE := 1
 # uv uses the machine's Python 3.11; it never downloads an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 

@@ -48,6 +48,7 @@ def twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
                     "variables": {"X": "1"},
                 }
             },
+            runner={"keep_workspaces": True},  # a test reads the token a job left in its temp
         )
         yield running
 

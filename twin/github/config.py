@@ -22,9 +22,10 @@ the stored one. Keys (defaults below):
   ``aws-actions/configure-aws-credentials`` may assume and from which job subjects
   (``repo:<owner>/<repo>:environment:<env>`` etc.; ``*`` wildcards as in IAM StringLike).
 - ``runner``: ``{env: {NAME: value}, self_hosted: [[label, ...]], scale_sets: [name],
-  tools: {uv: path}}``: the runner image's extra environment (e.g. a warm ``UV_CACHE_DIR``),
-  the registered self-hosted runners' label sets, the actions-runner-controller scale sets
-  (``runs-on: <name>``), and tool locations.
+  tools: {uv: path}, keep_workspaces: false}``: the runner image's extra environment (e.g. a
+  warm ``UV_CACHE_DIR``), the registered self-hosted runners' label sets, the
+  actions-runner-controller scale sets (``runs-on: <name>``), tool locations, and whether a
+  finished job's workspace, home and temp are kept (``TWIN_KEEP_WORKSPACES=1`` also keeps them).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
         "self_hosted": [["self-hosted", "linux", "x64", "trading-platform"]],
         "scale_sets": ["trading-platform"],
         "tools": {},
+        "keep_workspaces": False,
     },
 }
 

@@ -3,7 +3,8 @@
 Each job runs in a fresh folder ``<twin>/github/runs/<run id>/<job id>/`` (``workspace``,
 ``home``, ``temp``, ``tools``, ``logs/<NN>-<step>.log``, ``summary.md``). As on a hosted
 runner, a finished job's workspace, home, temp, tools and file commands are discarded, in the
-background (``TWIN_KEEP_WORKSPACES=1`` keeps them): its event, logs and summary stay. Job-level
+background (``runner.keep_workspaces`` or ``TWIN_KEEP_WORKSPACES=1`` keeps them): its event,
+logs and summary stay. Job-level
 ``timeout-minutes`` (default 360) cancels the job as GitHub does ("The job has exceeded the
 maximum execution time"); afterwards only ``always()``/``cancelled()`` steps run.
 """
@@ -302,7 +303,8 @@ class JobRun:
         if summary:
             self.record.summary = summary
             (self.folder / "summary.md").write_text(summary, encoding="utf-8")
-        if not os.environ.get("TWIN_KEEP_WORKSPACES"):
+        keep = self.twin.config["runner"].get("keep_workspaces")
+        if not (keep or os.environ.get("TWIN_KEEP_WORKSPACES")):
             discard_in_background(
                 [self.workspace, self.home, self.temp, self.tool_dir, self.folder / "file_commands"]
             )
