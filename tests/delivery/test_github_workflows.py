@@ -232,3 +232,38 @@ def test_feature_health_warning_passes_visibly_and_critical_fails(
     assert ("::warning title=Feature health::" in done.stdout) == (code == 10)
     notice = next(s for s in steps if s.get("if") == "steps.health.outputs.status == 'no-model'")
     assert bash(notice["run"], tmp_path, {"GITHUB_STEP_SUMMARY": str(summary)}).returncode == 0
+
+
+def _locked_uv() -> str:
+    text = (REPO_ROOT / "requirements" / "uv.txt").read_text(encoding="utf-8")
+    return next(line.split("==")[1].split()[0] for line in text.splitlines() if "uv==" in line)
+
+
+def test_every_make_setup_gets_the_locked_uv_first() -> None:
+    setups = 0
+    for path in sorted(FOLDER.glob("*.yml")):
+        for key, job in (load_workflow(path).get("jobs") or {}).items():
+            uv: str | None = None
+            for step in job.get("steps", []):
+                if str(step.get("uses", "")).startswith("astral-sh/setup-uv@"):
+                    uv = str((step.get("with") or {}).get("version"))
+                if "make setup" in str(step.get("run", "")):
+                    setups += 1
+                    assert uv == _locked_uv(), f"{path.name} {key}: setup-uv {uv} before make setup"
+    assert setups >= 10
+
+
+@pytest.mark.parametrize(("version", "taken"), [("lock", True), ("0.1.0", False)])
+def test_make_takes_uv_from_path_only_at_the_locked_version(
+    tmp_path: Path, version: str, taken: bool
+) -> None:
+    shown = _locked_uv() if version == "lock" else version
+    fake = tmp_path / "uv"
+    fake.write_text(f'#!/bin/sh\necho "uv {shown} (fake)"\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    printed = bash("make -s -p -n help", REPO_ROOT, env)
+    assert printed.returncode == 0, printed.stderr
+    (line,) = [x for x in printed.stdout.splitlines() if x.startswith("UV := ")]
+    assert (line == f"UV := {fake}") is taken, line
+    assert (line == "UV := .tools/uv/bin/uv") is not taken, line
