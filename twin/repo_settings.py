@@ -23,6 +23,8 @@ from twin.github.config import REPOSITORY
 
 APP_ID = "424242"
 APP_SLUG = "trading-pipelines-bot"
+# The repository the twin runs from (its .tools/ and venv).
+SOURCE = Path(__file__).resolve().parents[1]
 BOT_LOGIN = f"{APP_SLUG}[bot]"
 # Environments whose jobs wait for a person on github.com (docs/architecture.md).
 REVIEWED = {"staging", "prod", "promote-staging", "promote-prod"}
@@ -143,7 +145,7 @@ def settings(home: Path, root: Path, jobs: list[JobInfo] | None = None) -> dict[
             "env": runner_env(),
             "self_hosted": [["self-hosted", "linux", "x64", "trading-platform"]],
             "scale_sets": ["trading-platform"],
-            "tools": runner_tools(root),
+            "tools": runner_tools(),
         },
         "aws": {
             "region": values["AWS_REGION"],
@@ -153,13 +155,13 @@ def settings(home: Path, root: Path, jobs: list[JobInfo] | None = None) -> dict[
     }
 
 
-def runner_tools(root: Path) -> dict[str, str]:
-    """The runner image's uv (for ``astral-sh/setup-uv``): the one ``root`` was set up with.
+def runner_tools(source: Path = SOURCE) -> dict[str, str]:
+    """The runner image's uv (for ``astral-sh/setup-uv``): the one the twin's source set up.
 
     That is the lock's version: ``make setup`` bootstraps it into ``.tools/uv`` or takes it from
-    PATH only at that version.
+    PATH only at that version. (The twin's checkout has no ``.tools``: it holds tracked files.)
     """
-    bootstrapped = root / ".tools" / "uv" / "bin" / "uv"
+    bootstrapped = source / ".tools" / "uv" / "bin" / "uv"
     found = str(bootstrapped) if bootstrapped.is_file() else shutil.which("uv")
     return {"uv": found} if found else {}
 
