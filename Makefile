@@ -16,7 +16,7 @@ TOOLS_DIR ?= .tools
 # take loopback addresses under machine-wide locks, so two files never collide.
 PYTEST_ARGS ?= --durations=30 --numprocesses=2 --dist=loadfile
 # CI runs the week's first 19 steps (up to B's promotion to staging). The whole week (35 steps,
-# docs/twin.md) takes about 31 minutes on 2 cores, more than CI's budget beside pytest.
+# docs/twin.md) takes about 28 minutes on 2 cores, more than CI's budget beside pytest.
 # E2E_ARGS= runs it all.
 E2E_ARGS ?= --until "promote B to staging: PR, CI, merge"
 CHECKOV_VENV := $(TOOLS_DIR)/checkov
