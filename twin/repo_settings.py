@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets as token_source
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -158,12 +157,12 @@ def settings(home: Path, root: Path, jobs: list[JobInfo] | None = None) -> dict[
 def runner_tools(source: Path = SOURCE) -> dict[str, str]:
     """The runner image's uv (for ``astral-sh/setup-uv``): the one the twin's source set up.
 
-    That is the lock's version: ``make setup`` bootstraps it into ``.tools/uv`` or takes it from
-    PATH only at that version. (The twin's checkout has no ``.tools``: it holds tracked files.)
+    That is the lock's version: ``make setup`` bootstraps it into ``.tools/uv``. Without that
+    folder (a uv of the lock's version on PATH), ``actions_setup.machine_uv`` looks on PATH
+    itself. The twin's checkout has no ``.tools``: it holds tracked files.
     """
     bootstrapped = source / ".tools" / "uv" / "bin" / "uv"
-    found = str(bootstrapped) if bootstrapped.is_file() else shutil.which("uv")
-    return {"uv": found} if found else {}
+    return {"uv": str(bootstrapped)} if bootstrapped.is_file() else {}
 
 
 def runner_env() -> dict[str, str]:

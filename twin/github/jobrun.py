@@ -109,6 +109,7 @@ class JobRun:
             self.folder / "tools",
             self.folder / "logs",
         )
+        self.file_commands = self.folder / "file_commands"  # GITHUB_ENV, GITHUB_OUTPUT, ...
         self.base = runner.run_context(run, workflow, event)
         self.github: dict[str, Any] = dict(self.base.values["github"])
         self.labels: list[str] = []
@@ -303,10 +304,10 @@ class JobRun:
         if summary:
             self.record.summary = summary
             (self.folder / "summary.md").write_text(summary, encoding="utf-8")
-        keep = self.twin.config["runner"].get("keep_workspaces")
+        keep = self.twin.config["runner"]["keep_workspaces"]
         if not (keep or os.environ.get("TWIN_KEEP_WORKSPACES")):
             discard_in_background(
-                [self.workspace, self.home, self.temp, self.tool_dir, self.folder / "file_commands"]
+                [self.workspace, self.home, self.temp, self.tool_dir, self.file_commands]
             )
 
     def _pending(self) -> None:

@@ -199,7 +199,7 @@ def _minutes(minutes: float) -> str:
 
 
 def _command_files(job: JobRun) -> dict[str, str]:
-    folder = job.folder / "file_commands"
+    folder = job.file_commands
     folder.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
     files = {}
