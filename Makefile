@@ -41,6 +41,10 @@ UV_PROJECT = $(UV) pip install --no-deps --build-constraints $(LOCK)/build.txt
 export DO_NOT_TRACK := true
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
+# Python writes its bytecode caches under make even where the caller's environment forbids it
+# (some CI images export PYTHONDONTWRITEBYTECODE=1): without them every process, every test's
+# subprocess and every twin pod compiles pandas, MLflow and LightGBM from source again.
+unexport PYTHONDONTWRITEBYTECODE
 # uv uses the machine's Python 3.11; it never downloads an interpreter.
 export UV_PYTHON_DOWNLOADS := never
 

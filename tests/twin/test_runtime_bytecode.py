@@ -1,0 +1,68 @@
+"""The pods' runtime writes the bytecode caches of what pods import, once per venv."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twin.cluster import runtime
+
+
+def fake_python(tmp_path: Path) -> tuple[Path, Path]:
+    """An interpreter stand-in that records its arguments and environment."""
+    record = tmp_path / "record.txt"
+    script = tmp_path / "python"
+    script.write_text(f'#!/bin/sh\n{{ echo "$@"; env; }} > "{record}"\n', encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, record
+
+
+def site_packages(tmp_path: Path, compiled: tuple[str, ...]) -> Path:
+    root = tmp_path / "site-packages"
+    for module in runtime._WARM_SENTINELS:
+        (root / module).parent.mkdir(parents=True, exist_ok=True)
+        (root / module).write_text("", encoding="utf-8")
+    for module in compiled:
+        cache = Path(importlib.util.cache_from_source(str(root / module)))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(b"")
+    return root
+
+
+def test_a_cold_venv_is_warmed_with_bytecode_writing_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    python, record = fake_python(tmp_path)
+    # One sentinel of three compiled: still cold.
+    root = site_packages(tmp_path, runtime._WARM_SENTINELS[:1])
+    assert runtime.warm_bytecode(python, root) is True
+    seen = record.read_text(encoding="utf-8")
+    assert seen.startswith("-c import pipelines.cli")
+    assert "lightgbm" in seen.splitlines()[0]
+    assert "PYTHONDONTWRITEBYTECODE" not in seen
+    assert os.environ["PYTHONDONTWRITEBYTECODE"] == "1"  # the caller's environment is kept
+
+
+def test_a_warm_venv_runs_nothing(tmp_path: Path) -> None:
+    python, record = fake_python(tmp_path)
+    root = site_packages(tmp_path, runtime._WARM_SENTINELS)
+    assert runtime.warm_bytecode(python, root) is False
+    assert not record.exists()
+
+
+def test_the_warm_imports_load_every_sentinel_module() -> None:
+    """The import line really reaches the sentinel modules (a renamed module would not)."""
+    names = [m.removesuffix(".py").replace("/", ".") for m in runtime._WARM_SENTINELS]
+    missing = f"print([n for n in {names!r} if n not in sys.modules])"
+    check = f"{runtime._WARM_IMPORTS}\nimport sys\n{missing}"
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", check], check=True, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "[]"
