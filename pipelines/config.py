@@ -21,6 +21,7 @@ from pipelines.data.params import (
 )
 from pipelines.delivery.params import DeliveryParams
 from pipelines.errors import ConfigError
+from pipelines.io import yamlio
 from pipelines.monitoring.params import MonitoringParams
 from pipelines.params_base import StrictModel
 from pipelines.serving.params import ServingParams
@@ -120,7 +121,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
     except UnicodeDecodeError:
         raise ConfigError(f"{file}: expected UTF-8 text") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlio.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

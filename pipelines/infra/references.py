@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipelines.errors import PipelineError
+from pipelines.io import yamlio
 
 MODEL_ENVIRONMENTS = ("dev", "staging", "prod")
 ARGO_NAMESPACE = "argo"
@@ -81,7 +80,7 @@ def render_overlay(repo: Path, env: str) -> list[Document]:
         raise PipelineError(f"kubectl kustomize environments/{env}: {exc}") from None
     if proc.returncode != 0:
         raise PipelineError(f"environments/{env}: does not render: {proc.stderr.strip()[:300]}")
-    docs = [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict)]
+    docs = [d for d in yamlio.load_all(proc.stdout) if isinstance(d, dict)]
     return [Document(d, f"environments/{env}: {_label(d)}", _namespace(d, "")) for d in docs]
 
 
@@ -89,7 +88,7 @@ def argo_documents(folder: Path) -> list[Document]:
     """The WorkflowTemplates and CronWorkflows of ``folder`` as installed (namespace argo)."""
     found = []
     for path in sorted(folder.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        for doc in yamlio.load_all(path.read_text(encoding="utf-8")):
             if isinstance(doc, dict):
                 where = f"{path.parent.name}/{path.name}: {_label(doc)}"
                 found.append(Document(doc, where, _namespace(doc, ARGO_NAMESPACE)))

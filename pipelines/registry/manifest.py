@@ -19,7 +19,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from pipelines.errors import PipelineError
-from pipelines.io import atomic
+from pipelines.io import atomic, yamlio
 from pipelines.registry import image as images
 
 API_VERSION = "pipelines.trading/v1"
@@ -109,7 +109,7 @@ def parse_manifest(text: str, source: str = "model.yaml") -> dict[str, Any]:
         ManifestError: If the text is not YAML or not a valid manifest.
     """
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlio.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -183,3 +183,35 @@ def test_exhausted_bars_repeat_forward_with_the_same_returns() -> None:
     # every step is a real held-out step: 103->101->104->105, then 101/103... again
     assert set(returns) <= set(original) | {round(101 / 103, 12)}
     assert sent[0] == (stamps[4], 103.0)
+
+
+def test_a_paused_feed_sends_nothing_and_resumes_at_the_next_bar(setup: Any) -> None:
+    """The market closes (nights, training) and opens again: no bar is skipped or repeated."""
+    client, recorder, _, _ = setup
+    client.post(f"/feed/v1/{NS}/start", json={"bars_per_second": 50, "lookback": 3})
+    wait_for_requests(recorder, 6)
+    paused = client.post(f"/feed/v1/{NS}/pause")
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    at_pause = len(recorder.requests)
+    time.sleep(0.5)  # an observation window: 25 ticks at 50 bars/s would have been sent
+    assert len(recorder.requests) <= at_pause + len(INSTRUMENTS)  # at most the bar in flight
+    assert client.get(f"/feed/v1/{NS}").json()["paused"] is True
+    resumed = client.post(f"/feed/v1/{NS}/resume")
+    assert resumed.json()["paused"] is False
+    wait_for_requests(recorder, len(recorder.requests) + 6)
+    client.post(f"/feed/v1/{NS}/stop")
+    sent = [
+        pd.Timestamp(r["bars"][-1]["timestamp"])
+        for r in recorder.requests
+        if r["instrument"] == "KO"
+    ]
+    held = load_long(["KO"], "2022-01-01", "2022-12-31")["timestamp"]
+    assert sent == [pd.Timestamp(t) for t in held[: len(sent)]]
+    assert client.post(f"/feed/v1/{NS}/pause").status_code == 404  # stopped: nothing to pause
+
+
+def wait_for_requests(recorder: Recorder, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(recorder.requests) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(recorder.requests) >= count

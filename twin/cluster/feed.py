@@ -17,8 +17,10 @@ close sent, so every return sent is a real held-out return and time only moves f
 
 HTTP routes (mounted by the cluster server, see :meth:`MarketFeed.routes`):
 ``POST /feed/v1/{namespace}/start`` (JSON, all optional: ``service``, ``port``,
-``bars_per_second``, ``lookback``, ``after``, ``instruments``), ``POST /feed/v1/{namespace}/stop``
-and ``GET /feed/v1/{namespace}`` (counts by status, bars and passes sent, last bar time, errors).
+``bars_per_second``, ``lookback``, ``after``, ``instruments``), ``POST /feed/v1/{namespace}/stop``,
+``POST /feed/v1/{namespace}/pause`` and ``.../resume`` (the market closes and opens: no bar is
+sent while paused and the replay goes on from the same bar), and ``GET /feed/v1/{namespace}``
+(counts by status, bars and passes sent, last bar time, errors, paused or not).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class Stream:
         self.last_error = ""
         self.last_bar = ""
         self.stopping = threading.Event()
+        self.market_open = threading.Event()
+        self.market_open.set()
         self.client = httpx.Client(timeout=10.0)
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"feed-{namespace}")
         self.thread = threading.Thread(target=self._run, name=f"feed-{namespace}", daemon=True)
@@ -110,6 +114,10 @@ class Stream:
     def _run(self) -> None:
         next_tick = time.monotonic()
         while not self.stopping.is_set():
+            if not self.market_open.is_set():
+                self.market_open.wait()  # stop() opens it too, so a paused stream still ends
+                next_tick = time.monotonic()
+                continue
             newer = self.feed.newer_training_end(self.namespace, self.model)
             if newer is not None:
                 self.model, end = newer
@@ -132,6 +140,7 @@ class Stream:
             "namespace": self.namespace,
             "service": self.service,
             "running": self.thread.is_alive(),
+            "paused": not self.market_open.is_set(),
             "bars": self.sent_bars,
             "passes": self.bars.passes,
             "last_bar": self.last_bar,
@@ -143,6 +152,7 @@ class Stream:
     def stop(self) -> dict[str, Any]:
         """Stop sending; wait for the thread."""
         self.stopping.set()
+        self.market_open.set()
         self.thread.join(timeout=30)
         self.pool.shutdown(wait=True)
         self.client.close()
@@ -247,6 +257,17 @@ class MarketFeed:
             stream = self.streams.pop(namespace, None)
         return stream.stop() if stream else None
 
+    def pause_feed(self, namespace: str, *, paused: bool) -> dict[str, Any] | None:
+        """Pause (market closed) or resume a namespace's stream; its stats (None: none runs)."""
+        stream = self.streams.get(namespace)
+        if stream is None:
+            return None
+        if paused:
+            stream.market_open.clear()
+        else:
+            stream.market_open.set()
+        return stream.stats()
+
     def routes(self) -> list[Route]:
         """The feed's HTTP routes for the cluster server (see module doc)."""
 
@@ -262,6 +283,15 @@ class MarketFeed:
             stats = self.stop_feed(request.path_params["namespace"])
             return JSONResponse(stats or {"message": "no feed running"}, status_code=200)
 
+        def pauser(paused: bool) -> Any:
+            async def endpoint(request: Request) -> JSONResponse:
+                stats = self.pause_feed(request.path_params["namespace"], paused=paused)
+                if stats is None:
+                    return JSONResponse({"message": "no feed running"}, status_code=404)
+                return JSONResponse(stats)
+
+            return endpoint
+
         async def show(request: Request) -> JSONResponse:
             stream = self.streams.get(request.path_params["namespace"])
             if stream is None:
@@ -271,6 +301,8 @@ class MarketFeed:
         return [
             Route("/feed/v1/{namespace}/start", start, methods=["POST"]),
             Route("/feed/v1/{namespace}/stop", stop, methods=["POST"]),
+            Route("/feed/v1/{namespace}/pause", pauser(True), methods=["POST"]),
+            Route("/feed/v1/{namespace}/resume", pauser(False), methods=["POST"]),
             Route("/feed/v1/{namespace}", show, methods=["GET"]),
         ]
 

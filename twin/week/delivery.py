@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -86,6 +87,29 @@ def start_feed(week: Week, env: str) -> str:
     if answer.status_code >= 300:
         raise TwinError(f"feed for {env}: HTTP {answer.status_code} {answer.text[:200]}")
     return f"feed to trading-{env}: {answer.text[:120]}"
+
+
+def while_market_closed(week: Week, run: Callable[[], str]) -> str:
+    """Run ``run`` (a night, the weekly training) with the running market feeds paused.
+
+    Nightly data (02:00 UTC) and training (Sunday 03:00 UTC) run while the market is closed, on
+    runners that are not the cluster's nodes; on the twin's one machine a live feed would take
+    a core from them. The feeds resume where they stopped.
+    """
+    url = state.service(week.home, "cluster")["url"]
+    paused = [
+        env
+        for env in ("staging", "prod")
+        if httpx.post(f"{url}/feed/v1/trading-{env}/pause", timeout=30).status_code == 200
+    ]
+    try:
+        detail = run()
+    finally:
+        for env in paused:
+            answer = httpx.post(f"{url}/feed/v1/trading-{env}/resume", timeout=30)
+            if answer.status_code >= 300:
+                raise TwinError(f"feed for {env}: resume: HTTP {answer.status_code}")
+    return f"{detail}; feeds paused meanwhile: {', '.join(paused)}" if paused else detail
 
 
 def analysis_runs(week: Week, env: str) -> list[dict[str, Any]]:

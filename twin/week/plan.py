@@ -1,5 +1,6 @@
 """The steps of the week, in the order the issue lists them.
 
+Nights and trainings run while the market is closed: the feeds pause (``_closed``).
 Models: A (nights 1-2) goes dev -> staging -> prod as each environment's first deploy; B
 (night 3) is the candidate that walks staging's blue/green and prod's canary; C (night 4) is
 the bad candidate. Deploys of staging and prod read the market feed's live bars.
@@ -7,9 +8,15 @@ the bad candidate. Deploys of staging and prod read the market feed's live bars.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twin.week import data_nights, delivery, disaster, doctor, health, rollbacks, training
 from twin.week.context import Week
 from twin.week.steps import Step
+
+
+def _closed(week: Week, run: Callable[[], str]) -> str:
+    return delivery.while_market_closed(week, run)
 
 
 def _dev(model: str) -> list[Step[Week]]:
@@ -57,8 +64,11 @@ STEPS: list[Step[Week]] = [
         "market feed: live bars to staging and prod",
         lambda w: delivery.start_feed(w, "staging") + "; " + delivery.start_feed(w, "prod"),
     ),
-    Step("night 3: data.yml", lambda w: data_nights.nightly(w, 3)),
-    Step("train.yml (B): a new model, dev PR", training.weekly_training),
+    Step("night 3: data.yml", lambda w: _closed(w, lambda: data_nights.nightly(w, 3))),
+    Step(
+        "train.yml (B): a new model, dev PR",
+        lambda w: _closed(w, lambda: training.weekly_training(w)),
+    ),
     *_dev("B"),
     Step(
         "promote B to staging: PR, CI, merge",
@@ -73,8 +83,11 @@ STEPS: list[Step[Week]] = [
         lambda w: delivery.promote(w, "prod", "B ran in staging"),
     ),
     Step("prod canary (B): 5 -> 25 -> 50 -> 100%", lambda w: delivery.canary(w, "prod_pr_merge")),
-    Step("night 4: data.yml", lambda w: data_nights.nightly(w, 4)),
-    Step("train.yml (C): the bad candidate, dev PR", training.weekly_training),
+    Step("night 4: data.yml", lambda w: _closed(w, lambda: data_nights.nightly(w, 4))),
+    Step(
+        "train.yml (C): the bad candidate, dev PR",
+        lambda w: _closed(w, lambda: training.weekly_training(w)),
+    ),
     *_dev("C"),
     Step(
         "promote C to staging: PR, CI, merge",
@@ -91,7 +104,10 @@ STEPS: list[Step[Week]] = [
     Step(
         "manual rollback: rollback.yml PR (git revert), merge, prod at A", rollbacks.manual_rollback
     ),
-    Step("failed night: DataPipelineFailed pages", data_nights.failed_night),
+    Step(
+        "failed night: DataPipelineFailed pages",
+        lambda w: _closed(w, lambda: data_nights.failed_night(w)),
+    ),
     Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
     Step("hourly feature health on prod: feature-health.yml", health.hourly_check),
     Step("weekly report: weekly-report.yml", health.weekly_report),

@@ -17,6 +17,7 @@ from pipelines.delivery.lint.rollout_rules import RolloutChecker
 from pipelines.delivery.lint.schemas import validate_objects
 from pipelines.delivery.lint.workflow_rules import check_argo_workflow
 from pipelines.delivery.lint.workflows import lint_workflows, tool
+from pipelines.io import yamlio
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:
@@ -34,7 +35,7 @@ def render(overlay: Path) -> list[dict[str, Any]]:
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or ["failed"]
         raise RuntimeError(lines[-1])
-    return [doc for doc in yaml.safe_load_all(proc.stdout) if isinstance(doc, dict)]
+    return [doc for doc in yamlio.load_all(proc.stdout) if isinstance(doc, dict)]
 
 
 def overlays(root: Path) -> list[Path]:
@@ -56,7 +57,7 @@ def lint_overlay(overlay: Path, source: str, shared: Path | None) -> list[Findin
     found += check_rendered(source, docs, manifest)
     settings_file = overlay / "settings.yaml"
     settings = (
-        yaml.safe_load(settings_file.read_text(encoding="utf-8")) if settings_file.exists() else {}
+        yamlio.load(settings_file.read_text(encoding="utf-8")) if settings_file.exists() else {}
     )
     if shared is not None:
         found += validate_objects(shared, source, docs)
@@ -83,7 +84,7 @@ def lint_argo_files(root: Path, folder: Path, shared: Path | None) -> list[Findi
     for file in sorted(folder.rglob("*.yaml")):
         rel = str(file.relative_to(root))
         try:
-            docs = [d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d]
+            docs = [d for d in yamlio.load_all(file.read_text(encoding="utf-8")) if d]
         except yaml.YAMLError:
             found.append(Finding(rel, "-", "not valid YAML"))
             continue

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from pipelines.delivery.lint.findings import Finding
+from pipelines.io import yamlio
 
 PINNED = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 UNTRUSTED = re.compile(r"\$\{\{[^}]*\b(github\.event\.|github\.head_ref|inputs\.)[^}]*\}\}")
@@ -223,7 +224,7 @@ def lint_workflows(root: Path, folder: Path) -> list[Finding]:
     for file in files:
         rel = str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
         try:
-            doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+            doc = yamlio.load(file.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             found.append(Finding(rel, "-", "not valid YAML"))
             continue
