@@ -1,6 +1,7 @@
 """The steps of the week, in the order the issue lists them.
 
-Nights and trainings run while the market is closed: the feeds pause (``_closed``).
+Nights, trainings and the dev deploy that follows a training (Sunday) run while the market is
+closed: the staging and prod feeds pause (``_closed``) and go on before staging's promotion.
 Models: A (nights 1-2) goes dev -> staging -> prod as each environment's first deploy; B
 (night 3) is the candidate that walks staging's blue/green and prod's canary; C (night 4) is
 the bad candidate. Deploys of staging and prod read the market feed's live bars.
@@ -23,11 +24,11 @@ def _dev(model: str) -> list[Step[Week]]:
     return [
         Step(
             f"dev PR of {model}: CI runs on it, the person merges",
-            lambda w: training.ci_and_merge(w, "dev_pr", "dev"),
+            lambda w: _closed(w, lambda: training.ci_and_merge(w, "dev_pr", "dev")),
         ),
         Step(
             f"deploy dev ({model}): deploy.yml, Argo, pods",
-            lambda w: delivery.deploy_after_merge(w, "dev", "dev_pr_merge"),
+            lambda w: _closed(w, lambda: delivery.deploy_after_merge(w, "dev", "dev_pr_merge")),
         ),
     ]
 
