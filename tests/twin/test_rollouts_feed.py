@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.serving.conftest import load_long, train
+from tests.twin.cluster_support import wait_for
 from tests.twin.rollouts_support import FakePods, MemoryStore
 from twin.cluster.feed import HeldOut, MarketFeed
 
@@ -189,7 +190,7 @@ def test_a_paused_feed_sends_nothing_and_resumes_at_the_next_bar(setup: Any) -> 
     """The market closes (nights, training) and opens again: no bar is skipped or repeated."""
     client, recorder, _, _ = setup
     client.post(f"/feed/v1/{NS}/start", json={"bars_per_second": 50, "lookback": 3})
-    wait_for_requests(recorder, 6)
+    wait_for("6 requests", lambda: len(recorder.requests) >= 6)
     paused = client.post(f"/feed/v1/{NS}/pause")
     assert paused.status_code == 200 and paused.json()["paused"] is True
     at_pause = len(recorder.requests)
@@ -198,7 +199,8 @@ def test_a_paused_feed_sends_nothing_and_resumes_at_the_next_bar(setup: Any) -> 
     assert client.get(f"/feed/v1/{NS}").json()["paused"] is True
     resumed = client.post(f"/feed/v1/{NS}/resume")
     assert resumed.json()["paused"] is False
-    wait_for_requests(recorder, len(recorder.requests) + 6)
+    resumed_at = len(recorder.requests)
+    wait_for("6 requests after resuming", lambda: len(recorder.requests) >= resumed_at + 6)
     client.post(f"/feed/v1/{NS}/stop")
     sent = [
         pd.Timestamp(r["bars"][-1]["timestamp"])
@@ -208,10 +210,3 @@ def test_a_paused_feed_sends_nothing_and_resumes_at_the_next_bar(setup: Any) -> 
     held = load_long(["KO"], "2022-01-01", "2022-12-31")["timestamp"]
     assert sent == [pd.Timestamp(t) for t in held[: len(sent)]]
     assert client.post(f"/feed/v1/{NS}/pause").status_code == 404  # stopped: nothing to pause
-
-
-def wait_for_requests(recorder: Recorder, count: int) -> None:
-    deadline = time.monotonic() + 20
-    while len(recorder.requests) < count and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(recorder.requests) >= count

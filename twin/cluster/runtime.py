@@ -24,7 +24,7 @@ from pipelines.io import atomic
 from twin.errors import TwinError
 
 HERE = Path(__file__).resolve().parent
-RUNTIME_LAYOUT = "2"  # bump to rebuild existing runtimes when their layout changes
+RUNTIME_LAYOUT = "3"  # bump to rebuild existing runtimes when their layout changes (3: warmed)
 # Modules that pods import (serve, verify-artifact, smoke, registry-alias, dispatch-rollback).
 _WARM_IMPORTS = (
     "import pipelines.cli, pipelines.serving.serve, pipelines.serving.app, "
@@ -106,14 +106,17 @@ def ensure_runtime(home: Path) -> Path:
         pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
         pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
         _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
+        warm_bytecode(root / "bin" / "python", site_packages)
         atomic.write_text(marker, f"{stamp}\n")
-    warm_bytecode(root / "bin" / "python", site_packages)
     ensure_support(home)
     return root
 
 
 def warm_bytecode(python: Path, site_packages: Path) -> bool:
-    """Write the bytecode caches of what pods import, once per venv; True if it ran.
+    """Write the bytecode caches of what pods import when they are missing; True if it ran.
+
+    Called when the runtime is made (not at each pod start), so a venv whose imports fail is
+    not tried again for every pod.
 
     A project image compiles its bytecode at build (the Dockerfile's ``UV_COMPILE_BYTECODE``)
     and its pods never write any (``PYTHONDONTWRITEBYTECODE``, read-only root). The twin's pods

@@ -104,11 +104,14 @@ def while_market_closed(week: Week, run: Callable[[], str]) -> str:
     ]
     try:
         detail = run()
-    finally:
-        for env in paused:
-            answer = httpx.post(f"{url}/feed/v1/trading-{env}/resume", timeout=30)
-            if answer.status_code >= 300:
-                raise TwinError(f"feed for {env}: resume: HTTP {answer.status_code}")
+    finally:  # every paused feed resumes, and a failure of ``run`` is the one reported
+        refused = [
+            env
+            for env in paused
+            if httpx.post(f"{url}/feed/v1/trading-{env}/resume", timeout=30).status_code >= 300
+        ]
+    if refused:
+        raise TwinError(f"feeds did not resume: {', '.join(refused)}")
     return f"{detail}; feeds paused meanwhile: {', '.join(paused)}" if paused else detail
 
 
