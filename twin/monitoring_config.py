@@ -51,21 +51,31 @@ def _load(path: Path) -> dict[str, Any]:
     return doc
 
 
-def write_rules(source: Path, out_dir: Path, alert_for: dict[str, str]) -> list[Path]:
-    """Copy the repository's rule files with the profile's ``for:`` overrides.
+def write_rules(
+    source: Path,
+    out_dir: Path,
+    alert_for: dict[str, str],
+    group_interval: dict[str, str] | None = None,
+) -> list[Path]:
+    """Copy the repository's rule files with the profile's ``for:`` and ``interval`` overrides.
 
     Raises:
-        TwinError: When the profile names an alert that no rule file defines.
+        TwinError: When the profile names an alert or a rule group that no rule file defines.
     """
+    intervals = group_interval or {}
     files = sorted((source / RULES_DIR).glob("*.yml"))
     if not files:
         raise TwinError(f"{source / RULES_DIR}: no rule files")
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
+    groups_seen: set[str] = set()
     written: list[Path] = []
     for file in files:
         doc = _load(file)
         for group in doc.get("groups") or []:
+            if group.get("name") in intervals:
+                group["interval"] = intervals[group["name"]]
+                groups_seen.add(group["name"])
             for rule in group.get("rules") or []:
                 name = rule.get("alert")
                 if name in alert_for:
@@ -77,6 +87,11 @@ def write_rules(source: Path, out_dir: Path, alert_for: dict[str, str]) -> list[
     missing = sorted(set(alert_for) - seen)
     if missing:
         raise TwinError(f"twin profile: monitoring.alert_for names unknown alerts {missing}")
+    unknown = sorted(set(intervals) - groups_seen)
+    if unknown:
+        raise TwinError(
+            f"twin profile: monitoring.group_interval names unknown rule groups {unknown}"
+        )
     return written
 
 
@@ -116,7 +131,7 @@ def write_prometheus(
     source: Path, prometheus_dir: Path, profile: Monitoring, *, pushgateway: str, alertmanager: str
 ) -> Path:
     """Write rules and ``prometheus.yml`` under ``prometheus_dir``; returns the config path."""
-    write_rules(source, prometheus_dir / "rules", profile.alert_for)
+    write_rules(source, prometheus_dir / "rules", profile.alert_for, profile.group_interval)
     (prometheus_dir / "file_sd").mkdir(parents=True, exist_ok=True)
     config = prometheus_config(
         prometheus_dir, profile, pushgateway=pushgateway, alertmanager=alertmanager

@@ -13,7 +13,7 @@ import copy
 import importlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,7 @@ class Monitoring:
     file_sd_refresh_interval: str
     alert_for: dict[str, str]
     alertmanager: dict[str, str]
+    group_interval: dict[str, str] = field(default_factory=dict)
 
 
 def monitoring(profile: dict[str, Any] | None = None) -> Monitoring:
@@ -175,6 +176,9 @@ def monitoring(profile: dict[str, Any] | None = None) -> Monitoring:
             file_sd_refresh_interval=str(section["file_sd_refresh_interval"]),
             alert_for={str(k): str(v) for k, v in (section.get("alert_for") or {}).items()},
             alertmanager={str(k): str(v) for k, v in (doc.get("alertmanager") or {}).items()},
+            group_interval={
+                str(k): str(v) for k, v in (section.get("group_interval") or {}).items()
+            },
         )
     except KeyError as exc:
         raise TwinError(f"{PROFILE_PATH}: monitoring.{exc.args[0]} is required") from None

@@ -128,12 +128,27 @@ def test_prometheus_config_and_rules_pass_promtool_with_only_profile_for_overrid
             expected = profile.alert_for.get(str(name), rule.get("for"))
             assert after[name].get("for") == expected
             assert after[name]["expr"] == rule["expr"]
+        groups_before = {g["name"]: g for g in yaml.safe_load(source.read_text())["groups"]}
+        groups_after = yaml.safe_load((tmp_path / "rules" / source.name).read_text())["groups"]
+        for group in groups_after:
+            wanted = profile.group_interval.get(
+                group["name"], groups_before[group["name"]].get("interval")
+            )
+            assert group.get("interval") == wanted, group["name"]
+    assert profile.group_interval, "the profile slows at least one expensive group"
 
 
 def test_profile_naming_an_unknown_alert_is_refused(tmp_path: Path) -> None:
     profile = monitoring()
     broken = type(profile)(**{**profile.__dict__, "alert_for": {"NoSuchAlert": "1s"}})
     with pytest.raises(TwinError, match="NoSuchAlert"):
+        write_prometheus(REPO_ROOT, tmp_path, broken, pushgateway="a:1", alertmanager="b:2")
+
+
+def test_profile_naming_an_unknown_rule_group_is_refused(tmp_path: Path) -> None:
+    profile = monitoring()
+    broken = type(profile)(**{**profile.__dict__, "group_interval": {"no-such-group": "5s"}})
+    with pytest.raises(TwinError, match="no-such-group"):
         write_prometheus(REPO_ROOT, tmp_path, broken, pushgateway="a:1", alertmanager="b:2")
 
 

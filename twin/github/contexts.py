@@ -11,8 +11,9 @@ from the environment of whoever started the twin:
 - the index variables of the machine when set (``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL``,
   ``PIP_FIND_LINKS``, ``PIP_CERT``, ``PIP_DEFAULT_TIMEOUT``, ``PIP_DISABLE_PIP_VERSION_CHECK``,
   ``UV_INDEX_URL``, ``UV_EXTRA_INDEX_URL``, ``UV_FIND_LINKS``, ``SSL_CERT_FILE``);
-- ``PIP_CACHE_DIR`` and ``UV_CACHE_DIR`` in ``<twin>/github/cache/`` (kept warm across jobs, as
-  a self-hosted runner's cache volume is);
+- ``PIP_CACHE_DIR``, ``UV_CACHE_DIR`` and ``MPLCONFIGDIR`` (matplotlib's font cache, 2-4 s to
+  build) in ``<twin>/github/cache/`` (kept warm across jobs, as a self-hosted runner's cache
+  volume is);
 - ``DO_NOT_TRACK=true``, ``MLFLOW_DISABLE_TELEMETRY=true``, ``DVC_NO_ANALYTICS=1``;
 - the twin config's ``runner.env`` (overrides the above, e.g. another ``UV_CACHE_DIR``);
 - and the variables every Actions runner sets: ``CI=true``, ``GITHUB_*``, ``RUNNER_*``.
@@ -50,8 +51,8 @@ NO_TELEMETRY = {"DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DVC
 def image_env(home: Path, cache: Path, extra: dict[str, Any]) -> dict[str, str]:
     """The runner image's environment for a job whose HOME is ``home`` (created here).
 
-    ``cache`` holds the runner's persistent package caches (``PIP_CACHE_DIR``,
-    ``UV_CACHE_DIR``), shared by every job like a self-hosted runner's cache volume.
+    ``cache`` holds the runner's persistent caches (``PIP_CACHE_DIR``, ``UV_CACHE_DIR``,
+    ``MPLCONFIGDIR``), shared by every job like a self-hosted runner's cache volume.
     """
     home.mkdir(parents=True, exist_ok=True)
     machine_home = Path(os.environ.get("HOME") or Path.home())
@@ -68,6 +69,7 @@ def image_env(home: Path, cache: Path, extra: dict[str, Any]) -> dict[str, str]:
         "USER": getpass.getuser(),
         "PIP_CACHE_DIR": str(cache / "pip"),
         "UV_CACHE_DIR": str(cache / "uv"),
+        "MPLCONFIGDIR": str(cache / "matplotlib"),
         **NO_TELEMETRY,
     }
     env.update({k: os.environ[k] for k in INDEX_VARIABLES if os.environ.get(k)})

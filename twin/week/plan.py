@@ -1,7 +1,9 @@
 """The steps of the week, in the order the issue lists them.
 
-Nights, trainings and the dev deploy that follows a training (Sunday) run while the market is
-closed: the staging and prod feeds pause (``_closed``) and go on before staging's promotion.
+Nights, trainings, the dev deploy that follows a training (Sunday), the promotion pull
+requests (git and CI only), the weekly report and the recovery drill run while the market is
+closed: the staging and prod feeds pause (``_closed``) and go on for the deploys that analyse
+live bars, the drift that pages and the hourly feature health.
 Models: A (nights 1-2) goes dev -> staging -> prod as each environment's first deploy; B
 (night 3) is the candidate that walks staging's blue/green and prod's canary; C (night 4) is
 the bad candidate. Deploys of staging and prod read the market feed's live bars.
@@ -73,7 +75,7 @@ STEPS: list[Step[Week]] = [
     *_dev("B"),
     Step(
         "promote B to staging: PR, CI, merge",
-        lambda w: delivery.promote(w, "staging", "B ran in dev"),
+        lambda w: _closed(w, lambda: delivery.promote(w, "staging", "B ran in dev")),
     ),
     Step(
         "staging blue/green (B): preview analysed, switch, delay",
@@ -81,7 +83,7 @@ STEPS: list[Step[Week]] = [
     ),
     Step(
         "promote B to prod: PR, CI, merge",
-        lambda w: delivery.promote(w, "prod", "B ran in staging"),
+        lambda w: _closed(w, lambda: delivery.promote(w, "prod", "B ran in staging")),
     ),
     Step("prod canary (B): 5 -> 25 -> 50 -> 100%", lambda w: delivery.canary(w, "prod_pr_merge")),
     Step("night 4: data.yml", lambda w: _closed(w, lambda: data_nights.nightly(w, 4))),
@@ -92,7 +94,7 @@ STEPS: list[Step[Week]] = [
     *_dev("C"),
     Step(
         "promote C to staging: PR, CI, merge",
-        lambda w: delivery.promote(w, "staging", "C ran in dev"),
+        lambda w: _closed(w, lambda: delivery.promote(w, "staging", "C ran in dev")),
     ),
     Step(
         "staging blue/green (C)",
@@ -111,9 +113,9 @@ STEPS: list[Step[Week]] = [
     ),
     Step("drift in live features: FeaturePSICritical pages", health.drift_pages),
     Step("hourly feature health on prod: feature-health.yml", health.hourly_check),
-    Step("weekly report: weekly-report.yml", health.weekly_report),
+    Step("weekly report: weekly-report.yml", lambda w: _closed(w, lambda: health.weekly_report(w))),
     Step(
         "disaster recovery: MLflow database and DVC cache lost, the runbook's blocks",
-        disaster.disaster_recovery,
+        lambda w: _closed(w, lambda: disaster.disaster_recovery(w)),
     ),
 ]

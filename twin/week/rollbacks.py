@@ -18,7 +18,7 @@ from twin.cluster import chaos
 from twin.errors import TwinError
 from twin.week.cluster_view import rollout
 from twin.week.context import RUN_TIMEOUT, Week
-from twin.week.delivery import check_serving, deploy_run, manifest, promote
+from twin.week.delivery import check_serving, deploy_run, manifest, promote, while_market_closed
 from twin.week.training import ci_and_merge
 
 # Half the bad model's signal requests fail: far past the canary's error-rate limit.
@@ -35,7 +35,9 @@ def bad_candidate_in_prod(week: Week) -> str:
     if _sha(manifest(week, "prod")) != previous["sha256"]:
         raise TwinError("prod does not serve the previous model before the bad candidate")
     chaos.inject_env(week.home, "trading-prod", bad["sha256"], INJECTED)
-    promoted = promote(week, "prod", "bad candidate: errors injected in prod (twin chaos)")
+    promoted = while_market_closed(
+        week, lambda: promote(week, "prod", "bad candidate: errors injected in prod (twin chaos)")
+    )
     sha = str(week.facts["prod_pr_merge"])
     seen: dict[str, str] = {}
 
@@ -79,20 +81,25 @@ def bad_candidate_in_prod(week: Week) -> str:
     )
 
 
-def manual_rollback(week: Week) -> str:
-    """A person dispatches ``rollback.yml``: the revert pull request, CI, merge, deploy."""
-    first = week.facts["models"][-3]
+def _revert_pull_request(week: Week, version: str) -> str:
+    """``rollback.yml`` dispatched by a person opens the revert pull request; CI, merge."""
     event = week.gh.dispatch_workflow(
         "rollback.yml",
-        inputs={"environment": "prod", "to_version": first["version"], "reason": "manual drill"},
+        inputs={"environment": "prod", "to_version": version, "reason": "manual drill"},
     )
     (run,) = week.gh.wait_event(int(event["id"]), RUN_TIMEOUT)
     week.run_ok(run, "rollback.yml (manual)")
-    pulls = week.gh.pulls(head=f"rollback/prod/{first['version']}")
+    pulls = week.gh.pulls(head=f"rollback/prod/{version}")
     if len(pulls) != 1:
         raise TwinError(f"rollback.yml opened {len(pulls)} pull requests, expected 1")
     week.facts["rollback_pr"] = int(pulls[0]["number"])
-    merged = ci_and_merge(week, "rollback_pr", "rollback")
+    return ci_and_merge(week, "rollback_pr", "rollback")
+
+
+def manual_rollback(week: Week) -> str:
+    """A person dispatches ``rollback.yml``: the revert pull request, CI, merge, deploy."""
+    first = week.facts["models"][-3]
+    merged = while_market_closed(week, lambda: _revert_pull_request(week, first["version"]))
     sha = str(week.facts["rollback_pr_merge"])
     if _sha(manifest(week, "prod", sha)) != first["sha256"]:
         raise TwinError(
