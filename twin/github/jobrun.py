@@ -3,20 +3,24 @@
 Each job runs in a fresh folder ``<twin>/github/runs/<run id>/<job id>/`` (``workspace``,
 ``home``, ``temp``, ``tools``, ``logs/<NN>-<step>.log``, ``summary.md``). As on a hosted
 runner, a finished job's workspace, home, temp, tools and file commands are discarded, in the
-background (``runner.keep_workspaces`` or ``TWIN_KEEP_WORKSPACES=1`` keeps them): its event,
-logs and summary stay. Job-level
+background (``runner.keep_workspaces`` or ``TWIN_KEEP_WORKSPACES=1`` keeps them), after the
+bytecode its venv compiled is kept in the runner's uv cache (``twin.github.bytecode``): its
+event, logs and summary stay. Job-level
 ``timeout-minutes`` (default 360) cancels the job as GitHub does ("The job has exceeded the
 maximum execution time"); afterwards only ``always()``/``cancelled()`` steps run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twin.github import bytecode
 from twin.github.concurrency import Holder, concurrency_spec
 from twin.github.contexts import default_env, image_env
 from twin.github.expr_values import ExpressionError, truthy
@@ -35,22 +39,27 @@ from twin.github.stepexec import LineSink, kill_orphans
 from twin.github.steprun import run_steps
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from twin.github.records import RunRecord
     from twin.github.runner import Runner
     from twin.github.triggers import Event
     from twin.github.workflow import Workflow
 
+log = logging.getLogger(__name__)
 
-def discard_in_background(folders: list[Path]) -> None:
-    """Remove ``folders`` on a daemon thread.
+
+def discard_in_background(folders: list[Path], uv_cache: str | None = None) -> None:
+    """Remove ``folders`` on a daemon thread (first keeping its venv's bytecode in ``uv_cache``).
 
     A week of jobs leaves gigabytes of checkouts, virtual environments and DVC caches; removing
     them in line would add a second or more to every job.
     """
 
     def remove() -> None:
+        if uv_cache and folders:
+            try:
+                bytecode.harvest(folders[0] / ".venv", Path(uv_cache))
+            except OSError as exc:  # a cache it cannot write to costs the next jobs a compile
+                log.warning("bytecode of %s not kept: %s", folders[0], exc)
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -307,7 +316,8 @@ class JobRun:
         keep = self.twin.config["runner"]["keep_workspaces"]
         if not (keep or os.environ.get("TWIN_KEEP_WORKSPACES")):
             discard_in_background(
-                [self.workspace, self.home, self.temp, self.tool_dir, self.file_commands]
+                [self.workspace, self.home, self.temp, self.tool_dir, self.file_commands],
+                self.image.get("UV_CACHE_DIR"),
             )
 
     def _pending(self) -> None:
