@@ -20,6 +20,9 @@ from twin.week.context import Week
 ROLLOUT = "strategy-service"
 METRICS_PORT = 9102
 HASH_LABEL = "rollouts-pod-template-hash"
+# One client for the week's reads: the staging delay is watched once a second (kubectl and every
+# pod's metrics), and a client per request built a TLS context each time.
+_HTTP = httpx.Client(timeout=30)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Serving:
 def kubectl(week: Week, *argv: str) -> str:
     """Run a kubectl command line against the cluster; its stdout."""
     url = state.service(week.home, "cluster")["kube_url"]
-    answer = httpx.post(f"{url}/v1/kubectl", json={"argv": list(argv)}, timeout=30).json()
+    answer = _HTTP.post(f"{url}/v1/kubectl", json={"argv": list(argv)}).json()
     if answer["code"] != 0:
         raise TwinError(f"kubectl {' '.join(argv)}: {answer['stderr'].strip()[:300]}")
     return str(answer["stdout"])
@@ -89,7 +92,7 @@ def serving(week: Week, env: str, template_hash: str | None = None) -> list[Serv
         labels = pod["metadata"].get("labels") or {}
         ip = pod["status"]["podIP"]
         try:
-            text = httpx.get(f"http://{ip}:{METRICS_PORT}/metrics", timeout=5).text
+            text = _HTTP.get(f"http://{ip}:{METRICS_PORT}/metrics", timeout=5).text
         except httpx.TransportError as exc:
             if name in _ready_pods(week, env, template_hash):
                 raise TwinError(f"{env}: ready pod {name} on {ip}: /metrics {exc}") from exc
