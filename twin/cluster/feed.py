@@ -54,6 +54,10 @@ from twin.cluster.rollouts_replicasets import owned_replicasets, revision_of
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "data" / "sample" / "sp500_20_daily_close.csv.gz"
+# One daily bar a second: an 8 s analysis window still pairs ~150 paper returns (min_trades: 30)
+# and 8 scrapes; at two a second the feed (one request per instrument per bar, through the
+# mesh, answered by a pod) took more than a core of the twin's two.
+BARS_PER_SECOND = 1.0
 # Bars kept encoded per stream (instruments x lookback, with room for the replay's next pass).
 ENCODED_BARS = 50_000
 
@@ -69,7 +73,7 @@ class Stream:
         self.namespace = namespace
         self.service = str(options.get("service", "strategy-service"))
         self.port = int(options.get("port", 8080))
-        self.interval = 1.0 / float(options.get("bars_per_second", 2.0))
+        self.interval = 1.0 / float(options.get("bars_per_second", BARS_PER_SECOND))
         self.lookback = int(options.get("lookback", 130))
         manifest, settings = feed.deployed(namespace)
         instruments = [

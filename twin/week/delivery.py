@@ -94,7 +94,7 @@ def while_market_closed(week: Week, run: Callable[[], str]) -> str:
 
     Nightly data (02:00 UTC) and training (Sunday 03:00 UTC) run while the market is closed, on
     runners that are not the cluster's nodes; promotion pull requests are git and CI only and
-    are merged after the close. On the twin's one machine a live feed (80 signal requests a
+    are merged after the close. On the twin's one machine a live feed (40 signal requests a
     second through the mesh) would take a core from them. The feeds resume where they stopped.
     """
     url = state.service(week.home, "cluster")["url"]
