@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
 import subprocess
@@ -23,38 +22,17 @@ def fake_python(tmp_path: Path) -> tuple[Path, Path]:
     return script, record
 
 
-def site_packages(tmp_path: Path, compiled: tuple[str, ...]) -> Path:
-    root = tmp_path / "site-packages"
-    for module in runtime._WARM_SENTINELS:
-        (root / module).parent.mkdir(parents=True, exist_ok=True)
-        (root / module).write_text("", encoding="utf-8")
-    for module in compiled:
-        cache = Path(importlib.util.cache_from_source(str(root / module)))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_bytes(b"")
-    return root
-
-
-def test_a_cold_venv_is_warmed_with_bytecode_writing_allowed(
+def test_the_venv_is_warmed_with_bytecode_writing_allowed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     python, record = fake_python(tmp_path)
-    # One sentinel of three compiled: still cold.
-    root = site_packages(tmp_path, runtime._WARM_SENTINELS[:1])
-    assert runtime.warm_bytecode(python, root) is True
+    runtime.warm_bytecode(python)
     seen = record.read_text(encoding="utf-8")
     assert seen.startswith("-c import pipelines.cli")
     assert "lightgbm" in seen.splitlines()[0]
     assert "PYTHONDONTWRITEBYTECODE" not in seen
     assert os.environ["PYTHONDONTWRITEBYTECODE"] == "1"  # the caller's environment is kept
-
-
-def test_a_warm_venv_runs_nothing(tmp_path: Path) -> None:
-    python, record = fake_python(tmp_path)
-    root = site_packages(tmp_path, runtime._WARM_SENTINELS)
-    assert runtime.warm_bytecode(python, root) is False
-    assert not record.exists()
 
 
 def test_the_warm_imports_load_every_sentinel_module() -> None:

@@ -10,7 +10,6 @@ user can execute, whose site-packages loads the twin venv's site-packages (``.pt
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -24,13 +23,15 @@ from pipelines.io import atomic
 from twin.errors import TwinError
 
 HERE = Path(__file__).resolve().parent
-RUNTIME_LAYOUT = "3"  # bump to rebuild existing runtimes when their layout changes (3: warmed)
+RUNTIME_LAYOUT = (
+    "4"  # bump to rebuild existing runtimes when their layout changes (4: warmed always)
+)
 # Modules that pods import (serve, verify-artifact, smoke, registry-alias, dispatch-rollback).
 _WARM_IMPORTS = (
     "import pipelines.cli, pipelines.serving.serve, pipelines.serving.app, "
     "pipelines.registry.bundle, pipelines.registry.mlflow_log, lightgbm, mlflow.tracking, boto3"
 )
-# One compiled file per heavy import above: all present means the venv is already warm.
+# Modules the import line above must reach (a test checks it, so a rename cannot go unseen).
 _WARM_SENTINELS = ("lightgbm/basic.py", "mlflow/tracking/client.py", "pandas/core/frame.py")
 _SKIP = re.compile(r"^(python[0-9.]*|pip[0-9.]*|activate.*|Activate.*)$")
 
@@ -106,14 +107,14 @@ def ensure_runtime(home: Path) -> Path:
         pth = root / "lib" / version / "site-packages" / "_twin_runtime.pth"
         pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
         _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
-        warm_bytecode(root / "bin" / "python", site_packages)
+        warm_bytecode(root / "bin" / "python")
         atomic.write_text(marker, f"{stamp}\n")
     ensure_support(home)
     return root
 
 
-def warm_bytecode(python: Path, site_packages: Path) -> bool:
-    """Write the bytecode caches of what pods import when they are missing; True if it ran.
+def warm_bytecode(python: Path) -> None:
+    """Write the bytecode caches of what pods import (those still missing).
 
     Called when the runtime is made (not at each pod start), so a venv whose imports fail is
     not tried again for every pod.
@@ -121,16 +122,15 @@ def warm_bytecode(python: Path, site_packages: Path) -> bool:
     A project image compiles its bytecode at build (the Dockerfile's ``UV_COMPILE_BYTECODE``)
     and its pods never write any (``PYTHONDONTWRITEBYTECODE``, read-only root). The twin's pods
     share the twin's venv instead, so without this every pod start compiled pandas, MLflow and
-    LightGBM from source again. Importing the pod entry points once writes what they need.
+    LightGBM from source again. Importing the pod entry points once writes what they need; it
+    always runs (about 3 s when all is compiled): the venv may hold some packages' bytecode
+    and not others' (the runner's uv cache keeps what jobs compiled, ``twin.github.bytecode``),
+    so no file can stand for all of it.
     """
-    compiled = [importlib.util.cache_from_source(str(site_packages / m)) for m in _WARM_SENTINELS]
-    if all(Path(path).exists() for path in compiled):
-        return False
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run(  # noqa: S603 - the runtime's own interpreter, fixed arguments
         [str(python), "-c", _WARM_IMPORTS], env=env, check=False, capture_output=True
     )
-    return True
 
 
 def unreachable(home: Path) -> str | None:
