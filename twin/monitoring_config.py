@@ -55,14 +55,13 @@ def write_rules(
     source: Path,
     out_dir: Path,
     alert_for: dict[str, str],
-    group_interval: dict[str, str] | None = None,
+    group_interval: dict[str, str],
 ) -> list[Path]:
     """Copy the repository's rule files with the profile's ``for:`` and ``interval`` overrides.
 
     Raises:
         TwinError: When the profile names an alert or a rule group that no rule file defines.
     """
-    intervals = group_interval or {}
     files = sorted((source / RULES_DIR).glob("*.yml"))
     if not files:
         raise TwinError(f"{source / RULES_DIR}: no rule files")
@@ -73,8 +72,8 @@ def write_rules(
     for file in files:
         doc = _load(file)
         for group in doc.get("groups") or []:
-            if group.get("name") in intervals:
-                group["interval"] = intervals[group["name"]]
+            if group.get("name") in group_interval:
+                group["interval"] = group_interval[group["name"]]
                 groups_seen.add(group["name"])
             for rule in group.get("rules") or []:
                 name = rule.get("alert")
@@ -87,7 +86,7 @@ def write_rules(
     missing = sorted(set(alert_for) - seen)
     if missing:
         raise TwinError(f"twin profile: monitoring.alert_for names unknown alerts {missing}")
-    unknown = sorted(set(intervals) - groups_seen)
+    unknown = sorted(set(group_interval) - groups_seen)
     if unknown:
         raise TwinError(
             f"twin profile: monitoring.group_interval names unknown rule groups {unknown}"

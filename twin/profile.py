@@ -13,7 +13,7 @@ import copy
 import importlib
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ class Monitoring:
     file_sd_refresh_interval: str
     alert_for: dict[str, str]
     alertmanager: dict[str, str]
-    group_interval: dict[str, str] = field(default_factory=dict)
+    group_interval: dict[str, str]
 
 
 def monitoring(profile: dict[str, Any] | None = None) -> Monitoring:

@@ -23,9 +23,8 @@ from pipelines.io import atomic
 from twin.errors import TwinError
 
 HERE = Path(__file__).resolve().parent
-RUNTIME_LAYOUT = (
-    "4"  # bump to rebuild existing runtimes when their layout changes (4: warmed always)
-)
+# Bump to rebuild existing runtimes when their layout changes (4: the warm-up always runs).
+RUNTIME_LAYOUT = "4"
 # Modules that pods import (serve, verify-artifact, smoke, registry-alias, dispatch-rollback).
 _WARM_IMPORTS = (
     "import pipelines.cli, pipelines.serving.serve, pipelines.serving.app, "

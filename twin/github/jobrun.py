@@ -47,19 +47,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def discard_in_background(folders: list[Path], uv_cache: str | None = None) -> None:
-    """Remove ``folders`` on a daemon thread (first keeping its venv's bytecode in ``uv_cache``).
+def discard_in_background(
+    folders: list[Path], venv: Path | None = None, uv_cache: str | None = None
+) -> None:
+    """Remove ``folders`` on a daemon thread, first keeping ``venv``'s bytecode in ``uv_cache``.
 
     A week of jobs leaves gigabytes of checkouts, virtual environments and DVC caches; removing
     them in line would add a second or more to every job.
     """
 
     def remove() -> None:
-        if uv_cache and folders:
+        if venv is not None and uv_cache:
             try:
-                bytecode.harvest(folders[0] / ".venv", Path(uv_cache))
+                bytecode.harvest(venv, Path(uv_cache))
             except OSError as exc:  # a cache it cannot write to costs the next jobs a compile
-                log.warning("bytecode of %s not kept: %s", folders[0], exc)
+                log.warning("bytecode of %s not kept: %s", venv, exc)
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -317,7 +319,8 @@ class JobRun:
         if not (keep or os.environ.get("TWIN_KEEP_WORKSPACES")):
             discard_in_background(
                 [self.workspace, self.home, self.temp, self.tool_dir, self.file_commands],
-                self.image.get("UV_CACHE_DIR"),
+                venv=self.workspace / ".venv",
+                uv_cache=self.image.get("UV_CACHE_DIR"),
             )
 
     def _pending(self) -> None:
