@@ -26,7 +26,7 @@ DONE = {"Succeeded", "Failed", "Error"}
 ZERO_COMMIT = "0" * 40
 ENV_LABEL = "pipelines.trading/environment"
 # Seconds between polls of the Argo Server while watching (the CLI's --poll default).
-POLL_SECONDS = 2.0
+POLL_SECONDS = 1.0
 
 
 class DeployError(PipelineError):

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 Status = Literal["ok", "warning", "critical"]
 STATUS_LEVEL: dict[Status, int] = {"ok": 0, "warning": 1, "critical": 2}
@@ -194,6 +193,8 @@ def ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     the asymptotic distribution; the same figures come from :func:`ks_statistic` with half
     the binary searches, and the same ``kstwo`` survival function.
     """
+    from scipy import stats  # here: half a second that importers of the figures never need
+
     ref, cur = _finite(reference), _finite(current)
     if ref.size == 0 or cur.size == 0:
         return float("nan"), float("nan")

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -21,6 +20,9 @@ from pipelines.data.params import FeatureParams
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
 from pipelines.io.digest import file_sha256
+
+if TYPE_CHECKING:  # LightGBM (with scikit-learn, 1.2 s) only where a booster is loaded:
+    import lightgbm as lgb  # verifying an artifact's digest or recording a run needs neither
 
 BUNDLE_FORMAT = 1
 Objective = Literal["binary", "regression"]
@@ -148,6 +150,8 @@ def load_bundle(path: str | Path, expected_sha256: str | None = None) -> ModelBu
             )
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
+        import lightgbm as lgb
+
         booster = lgb.Booster(model_str=raw["lightgbm_model"])
         reference = (
             pd.DataFrame(raw["reference"], dtype="float64") if raw.get("reference") else None

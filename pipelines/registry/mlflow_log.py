@@ -24,6 +24,7 @@ from typing import Any
 from pipelines.config import Params
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
+from pipelines.io.gitinfo import git_commit
 from pipelines.registry import tags, versions
 from pipelines.registry.bundle import ModelBundle, load_bundle, sha256_file
 from pipelines.registry.candidate import (
@@ -34,7 +35,6 @@ from pipelines.registry.candidate import (
     gate_report_paths,
     image_from_env,
 )
-from pipelines.training.gate_stage import git_commit
 from pipelines.training.train import params_hash
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 from pipelines.config import Params
 from pipelines.errors import PipelineError
 from pipelines.io import atomic
-from pipelines.training.gate_stage import git_commit
+from pipelines.io.gitinfo import git_commit
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,23 +20,13 @@ from pipelines.config import Params
 from pipelines.data.store import read_store
 from pipelines.errors import GateFailed, PipelineError
 from pipelines.io import atomic
+from pipelines.io.gitinfo import git_commit
 from pipelines.registry.bundle import load_bundle, rule_positions, sha256_file
 from pipelines.training import backtest, baseline, gates
 
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-
-
-def git_commit(root: Path) -> str | None:
-    """HEAD's commit in ``root``, or None outside a git checkout."""
-    git = shutil.which("git")
-    if git is None:
-        return None
-    done = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        [git, "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any] | None:

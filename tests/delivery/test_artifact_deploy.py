@@ -194,4 +194,4 @@ def test_step_outputs_are_one_line_each(tmp_path: Path) -> None:
 
 def test_the_clis_poll_default_is_the_watchers() -> None:
     # The CLI imports the deploy module only when it runs, so its --poll default is a copy.
-    assert build_parser().parse_args(["deploy"]).poll == POLL_SECONDS == 2.0
+    assert build_parser().parse_args(["deploy"]).poll == POLL_SECONDS == 1.0

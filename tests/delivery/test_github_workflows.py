@@ -116,6 +116,26 @@ def test_nightly_data_forces_ingest_then_reproduces_the_rest() -> None:
     assert path_step < runs.index(order[1]), "the venv's python is first on PATH for dvc repro"
 
 
+def test_training_reproduces_every_stage_and_registers_once_forced() -> None:
+    from dvc.repo import Repo
+
+    runs = "\n".join(s.get("run", "") for s in load("train")["jobs"]["train"]["steps"])
+    targets = {
+        word
+        for line in runs.splitlines()
+        if line.strip().startswith(".venv/bin/dvc repro") and "--force" not in line
+        for word in line.split()[2:]
+        if not word.startswith("-")
+    }
+    with Repo(str(REPO_ROOT)) as repo:
+        graph = repo.index.graph  # an edge runs from a stage to a stage it depends on
+        leaves = {stage.addressing for stage in graph.nodes if graph.in_degree(stage) == 0}
+    assert "register" in leaves
+    assert targets | {"register"} >= leaves, f"stages never reproduced: {leaves - targets}"
+    assert ".venv/bin/dvc repro --force --single-item register" in runs
+    assert "register" not in targets, "registered twice: once by repro, once forced"
+
+
 @pytest.mark.parametrize(("pipeline", "workflow"), [("data", "data"), ("training", "train")])
 def test_batch_pipelines_push_their_outcome_last(pipeline: str, workflow: str) -> None:
     job = next(iter(load(workflow)["jobs"].values()))

@@ -78,10 +78,24 @@ def test_serve_in_and_the_serve_extra_name_the_same_requirements() -> None:
 
 def test_uv_and_build_backend_are_pinned_with_hashes() -> None:
     assert "uv" in pins(LOCK / "uv.txt")
-    assert {"setuptools", "wheel"} <= pins(LOCK / "build.txt").keys()
+    assert "uv-build" in pins(LOCK / "build.txt")
     assert "pip-audit" in pins(LOCK / "audit.txt")
     for side in ("checkov", "evidently", "terraform", "vectorbt"):
         assert pins(LOCK / "side" / f"{side}.txt"), side
+
+
+def test_the_locked_uv_builds_the_project_itself() -> None:
+    """uv skips the build environment only when its own version is in the backend's range.
+
+    Out of range (a uv bump), every ``make setup`` would build in an isolated environment from
+    the pinned uv-build again: a second more per CI job, and nothing would say so.
+    """
+    build = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["build-system"]
+    (requirement,) = (Requirement(r) for r in build["requires"])
+    assert build["build-backend"] == "uv_build"
+    assert canonicalize_name(requirement.name) == "uv-build"
+    assert requirement.specifier.contains(pins(LOCK / "uv.txt")["uv"])
+    assert requirement.specifier.contains(pins(LOCK / "build.txt")["uv-build"])
 
 
 def module_file(name: str) -> Path | None:
