@@ -162,8 +162,8 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     deploy.add_argument(
         "--poll",
         type=float,
-        default=2.0,
-        help="seconds between polls of the Argo Server (one GET per workflow; default 2)",
+        default=1.0,
+        help="seconds between polls of the Argo Server (one GET per workflow; default 1)",
     )
     deploy.set_defaults(handler=_deploy)
 

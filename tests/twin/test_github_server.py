@@ -6,6 +6,7 @@ One server per module (``python -m twin github-serve``), seeded with the workflo
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from twin import state
 from twin.github.client import GitHubTwinClient
 from twin.github.seed import seed
 from twin.github.server import start
+from twin.github.stepexec import HOSTED_NICENESS
 from twin.procs import alive, stop
 
 PARTS = ("workspace", "home", "temp", "tools", "file_commands")
@@ -133,6 +135,10 @@ def test_push_runs_the_three_job_pipeline(twin: Twin, tmp_path: Path) -> None:
     }
     log = twin.client.step_log(run["id"], "build", 3)
     assert "shell: /usr/bin/bash -e {0}" in log
+    # A GitHub-hosted job's steps yield the CPU to the platform's (self-hosted) ones.
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert f"niceness={min(19, base + HOSTED_NICENESS)}" in log
+    assert f"niceness={base}" in twin.client.step_log(run["id"], "test", 2)
     # As a hosted runner discards its machine, a finished job keeps only its logs and summary.
     folder = Path(run["folder"])
     discarded = [folder / job / part for job in ("build", "test", "report") for part in PARTS]

@@ -18,6 +18,7 @@ from twin.github.expr_values import ExpressionError, to_str, truthy
 from twin.github.expressions import Context, condition, render, render_str
 from twin.github.records import StepRecord, now
 from twin.github.stepexec import (
+    HOSTED_NICENESS,
     CommandFileError,
     LineSink,
     parse_command_file,
@@ -166,6 +167,9 @@ def _run(
         deadline=deadline,
         cancelled=lambda: job.cancelled() and not was_cancelled,
         on_start=job.pgids.append,
+        niceness=HOSTED_NICENESS
+        if job.image.get("RUNNER_ENVIRONMENT_KIND") == "github-hosted"
+        else 0,
     )
     job.record.annotations.extend(result.annotations)
     _apply_files(job, files, outputs)
