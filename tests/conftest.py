@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,31 @@ def s3_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return moto_server
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A fresh PostgreSQL, stopped by its PID at the end, as its superuser's URL of ``mlflow``."""
+    require_tool("pg_dump")
+    from twin import postgres as pg
+    from twin import procs
+
+    try:
+        pg.bin_dir()
+    except Exception as exc:  # noqa: BLE001 - no server binaries on this machine
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL server: {exc}")
+        pytest.skip(f"PostgreSQL server: {exc}")
+    # The server may run as another user: its home must be world-traversable.
+    home = Path(tempfile.mkdtemp(prefix="dr-pg-", dir="/tmp"))
+    home.chmod(0o755)
+    process, info = pg.start(home, home)
+    try:
+        procs.wait_until("postgres", lambda: pg.accepts_connections(info), timeout=60, proc=process)
+        yield f"postgresql://postgres:{info.superuser_password}@127.0.0.1:{info.port}/mlflow"
+    finally:
+        pg.stop(info.data_dir, process.pid)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

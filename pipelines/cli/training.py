@@ -13,7 +13,13 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 def _tune(args: argparse.Namespace) -> int:
     from pipelines.training import tune
 
-    return tune.main(load_params(args.params))
+    return tune.main(load_params(args.params), params_path=args.params)
+
+
+def _tune_worker(args: argparse.Namespace) -> int:
+    from pipelines.training import tune_shared
+
+    return tune_shared.worker_main(load_params(args.params), args.study, args.index, args.trials)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -61,6 +67,16 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "out-of-sample bar; write models/tuning.json",
     )
     tune.set_defaults(handler=_tune)
+
+    worker = commands.add_parser(
+        "tune-worker",
+        help="join a shared tuning study (OPTUNA_STORAGE) and run a share of its trials; "
+        "`pipelines tune` starts these when training.tuning.workers is above 1",
+    )
+    worker.add_argument("--study", required=True, help="the study's name (made by tune)")
+    worker.add_argument("--index", type=int, required=True, help="this worker's number, from 0")
+    worker.add_argument("--trials", type=int, required=True, help="how many trials to run")
+    worker.set_defaults(handler=_tune_worker)
 
     train = commands.add_parser(
         "train",

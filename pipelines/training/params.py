@@ -52,6 +52,21 @@ class TuningParams(StrictModel):
 
     n_trials: PositiveInt = 20
     seed: int = 42
+    workers: PositiveInt = Field(
+        default=1,
+        description="processes sharing one study (the budget split between them); above 1 the "
+        "study lives in OPTUNA_STORAGE (an RDB URL, PostgreSQL on the platform) or, unset, in a "
+        "journal file beside tuning.json; results then depend on the trials' timing",
+    )
+
+    @model_validator(mode="after")
+    def _every_worker_has_a_trial(self) -> TuningParams:
+        if self.workers > self.n_trials:
+            raise ValueError(
+                f"workers ({self.workers}) must not exceed n_trials ({self.n_trials}): "
+                "each worker runs at least one trial of the fixed budget"
+            )
+        return self
 
 
 class BacktestParams(StrictModel):

@@ -142,10 +142,19 @@ def run(
     }
 
 
-def main(params: Params) -> int:
-    """Read the store, labels and bars; tune; write ``models/tuning.json``."""
+def main(params: Params, params_path: str | Path = "params.yaml") -> int:
+    """Read the store, labels and bars; tune; write ``models/tuning.json``.
+
+    With ``training.tuning.workers`` above 1 the trials run in that many ``pipelines
+    tune-worker`` processes sharing one study (:mod:`pipelines.training.tune_shared`).
+    """
     started = time.perf_counter()
-    payload = run(*read_inputs(params), params)
+    if params.training.tuning.workers > 1:
+        from pipelines.training import tune_shared
+
+        payload = tune_shared.run(params, Path(params_path))
+    else:
+        payload = run(*read_inputs(params), params)
     atomic.write_json(Path(params.paths.models) / TUNING_FILE, payload)
     log.info(
         "tune: best params %s after %d trials (%.1fs)",

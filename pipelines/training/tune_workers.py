@@ -1,0 +1,129 @@
+"""Tuning across worker processes that share one Optuna study.
+
+Each worker is its own process (``pipelines tune-worker``), as each would be its own pod when
+the cluster fans tuning out: it reads the inputs, joins the study by name and runs its share of
+the budget. The study lives in shared storage: ``OPTUNA_STORAGE``, an RDB URL (on the platform
+the PostgreSQL that MLflow uses: ``postgresql+psycopg2://user:password@host/optuna``) or
+``journal:<path>`` (an Optuna journal file: one machine, several processes). The budget is split
+exactly (worker k runs ``shares[k]`` trials), so the study ends with ``n_trials`` trials
+whatever the number of workers, and the Deflated Sharpe Ratio counts every one of them. A study
+with any other count is refused (fail closed).
+
+With more than one worker, TPE suggests from whatever trials have finished, so the result
+depends on timing: ``tuning.json`` is then not byte-reproducible (one worker is).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from pipelines.errors import PipelineError
+from pipelines.training.params import TuningParams
+
+log = logging.getLogger(__name__)
+
+STORAGE_ENV = "OPTUNA_STORAGE"
+# The raw score of a trial (NaN kept as None): the study's value maps NaN to the worst score.
+SHARPE_ATTR = "sharpe_per_bar"
+WORST = -1e9
+
+
+class TuningError(PipelineError):
+    """A shared study that cannot be used or does not hold exactly the budget."""
+
+
+def shares(n_trials: int, workers: int) -> list[int]:
+    """Split ``n_trials`` between ``workers`` as evenly as possible (every worker gets one)."""
+    if not 1 <= workers <= n_trials:
+        raise TuningError(f"tune: {workers} workers for {n_trials} trials (1 to n_trials)")
+    base, extra = divmod(n_trials, workers)
+    return [base + (1 if k < extra else 0) for k in range(workers)]
+
+
+def storage_from_env(environ: dict[str, str] | None = None) -> str | None:
+    """``OPTUNA_STORAGE`` (an RDB URL or ``journal:<path>``), or None when unset or empty."""
+    return (environ if environ is not None else os.environ).get(STORAGE_ENV, "").strip() or None
+
+
+def describe(spec: str) -> str:
+    """What the storage is, without credentials: ``journal`` or the URL's scheme."""
+    return "journal" if spec.startswith("journal:") else spec.split(":", 1)[0].split("+", 1)[0]
+
+
+def open_storage(spec: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``spec`` (``journal:<path>`` or an RDB URL)."""
+    if spec.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(spec.removeprefix("journal:")))
+    try:
+        return optuna.storages.RDBStorage(spec)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors name the cause
+        raise TuningError(f"tune: {STORAGE_ENV} ({describe(spec)}): {exc}") from None
+
+
+def create(spec: str, name: str, params: TuningParams) -> None:
+    """Create the study (and an RDB's schema) once, before any worker joins it."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.create_study(
+        storage=open_storage(spec),
+        study_name=name,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=params.seed),
+    )
+
+
+def work(
+    objective: Callable[[dict[str, Any]], float],
+    suggest: Callable[[optuna.Trial], dict[str, Any]],
+    spec: str,
+    name: str,
+    params: TuningParams,
+    index: int,
+    trials: int,
+) -> None:
+    """Worker ``index``: join the study and run ``trials`` trials of ``objective``.
+
+    Each worker's sampler has its own seed (``seed + index``): equal seeds would suggest the
+    same first points in every worker.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(
+        study_name=name,
+        storage=open_storage(spec),
+        sampler=optuna.samplers.TPESampler(seed=params.seed + index),
+    )
+
+    def run(trial: optuna.Trial) -> float:
+        value = objective(suggest(trial))
+        trial.set_user_attr(SHARPE_ATTR, value if math.isfinite(value) else None)
+        log.info(
+            "tune worker %d: trial %d sharpe/bar %.4f %s", index, trial.number, value, trial.params
+        )
+        return value if math.isfinite(value) else WORST
+
+    study.optimize(run, n_trials=trials)
+
+
+def _score(trial: optuna.trial.FrozenTrial) -> float:
+    return float(trial.value) if trial.value is not None else WORST
+
+
+def collect(spec: str, name: str, budget: int) -> tuple[list[optuna.trial.FrozenTrial], int]:
+    """The study's trials by number, and the best one's index; exactly ``budget`` complete."""
+    study = optuna.load_study(study_name=name, storage=open_storage(spec))
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(trials) != budget or len(done) != budget:
+        raise TuningError(
+            f"tune: study {name} holds {len(done)} complete of {len(trials)} trials, "
+            f"expected exactly the budget of {budget}"
+        )
+    best = max(range(budget), key=lambda i: (_score(done[i]), -i))
+    return done, best
