@@ -303,10 +303,29 @@ def test_a_canary_with_errors_is_aborted_back_to_stable(twin: Twin) -> None:
         r"failureLimit \(1\)",
         message,
     ), message
-    vs = twin.store.get("VirtualService", NS, "strategy-service")
-    assert [r.get("name") for r in vs["spec"]["http"]] == ["primary"]
-    canary_service = twin.store.get("Service", NS, "strategy-service-canary")
-    assert canary_service["spec"]["selector"]["rollouts-pod-template-hash"] == stable
+    # As in Argo, the reconcile that aborts writes the status after routing and services were
+    # reconciled, so the routes and the canary Service go back to stable on the next one.
+    procs.wait_until(
+        "managed routes removed",
+        lambda: (
+            [
+                r.get("name")
+                for r in twin.store.get("VirtualService", NS, "strategy-service")["spec"]["http"]
+            ]
+            == ["primary"]
+        ),
+        timeout=30,
+    )
+    procs.wait_until(
+        "canary Service back on stable",
+        lambda: (
+            twin.store.get("Service", NS, "strategy-service-canary")["spec"]["selector"][
+                "rollouts-pod-template-hash"
+            ]
+            == stable
+        ),
+        timeout=30,
+    )
     procs.wait_until(
         "canary pods gone",
         lambda: all(p.labels["rollouts-pod-template-hash"] == stable for p in twin.pods.list(NS)),
