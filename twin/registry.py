@@ -14,6 +14,7 @@ code with the twin's runtime venv (the same lock) and ``PYTHONPATH`` on the imag
 
 from __future__ import annotations
 
+import compileall
 import fcntl
 import hashlib
 import io
@@ -161,8 +162,24 @@ def materialise(digest: str, *, home: Path | None = None) -> Path:
                 tar.extractall(staging, filter="data")
             (staging / CONFIG_NAME).rename(staging / "config.json")
             (staging / "rootfs").mkdir(exist_ok=True)
+            _compile_python_paths(staging)
             staging.rename(target)
     return target
+
+
+def _compile_python_paths(tree: Path) -> None:
+    """Write the bytecode of the image's Python sources, as the image build does.
+
+    The Dockerfile installs with ``UV_COMPILE_BYTECODE=1`` and the container never writes
+    bytecode (``PYTHONDONTWRITEBYTECODE``, read-only root): without this every pod start
+    compiled the project's modules again. Same minor version as the pods' interpreter, so
+    the same bytecode format; each file still checks its source's mtime and size.
+    """
+    config = json.loads((tree / "config.json").read_text())
+    for path in config.get("python_paths") or []:
+        folder = tree / "rootfs" / str(path).lstrip("/")
+        if folder.is_dir():
+            compileall.compile_dir(folder, quiet=2, workers=1)
 
 
 def image_config(digest: str, *, home: Path | None = None) -> dict[str, Any]:

@@ -71,12 +71,13 @@ def _stage_files(root: Path, data: dict[str, Any], workers: int) -> Path:
     return params
 
 
-def _tune(root: Path, params: Path, storage: str | None) -> dict[str, Any]:
+def _pipelines(root: Path, storage: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pipelines ARGS`` in ``root``, with ``OPTUNA_STORAGE`` only when given."""
     env = {k: v for k, v in os.environ.items() if k != tune_workers.STORAGE_ENV}
     if storage is not None:
         env[tune_workers.STORAGE_ENV] = storage
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "--params", str(params), "tune"],
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", *args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -84,6 +85,10 @@ def _tune(root: Path, params: Path, storage: str | None) -> dict[str, Any]:
         timeout=300,
         check=False,
     )
+
+
+def _tune(root: Path, params: Path, storage: str | None) -> dict[str, Any]:
+    done = _pipelines(root, storage, "--params", str(params), "tune")
     assert done.returncode == 0, done.stderr[-3000:]
     payload: dict[str, Any] = json.loads((root / "models" / "tuning.json").read_text())
     return payload
@@ -142,26 +147,7 @@ def test_without_a_storage_the_workers_share_a_journal_file(
 
 def test_a_worker_without_the_storage_fails_naming_it(tmp_path: Path) -> None:
     (tmp_path / "params.yaml").write_text("{}\n")
-    env = {k: v for k, v in os.environ.items() if k != tune_workers.STORAGE_ENV}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines",
-            "tune-worker",
-            "--study",
-            "s",
-            "--index",
-            "0",
-            "--trials",
-            "1",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    args = ("tune-worker", "--study", "s", "--index", "0", "--trials", "1")
+    done = _pipelines(tmp_path, None, *args)
     assert done.returncode != 0
     assert "OPTUNA_STORAGE is not set" in done.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,7 @@ def test_image_tree_and_config(context: Path, tmp_path: Path) -> None:
     files = sorted(
         p.relative_to(tree / "rootfs").as_posix()
         for p in (tree / "rootfs").rglob("*")
-        if p.is_file()
+        if p.is_file() and p.parent.name != "__pycache__"
     )
     assert files == [
         "app/greeting.txt",
@@ -51,6 +53,10 @@ def test_image_tree_and_config(context: Path, tmp_path: Path) -> None:
         "src/podapp/__main__.py",
         "src/pyproject.toml",
     ]
+    # The context's stray bytecode is not copied; the image's own is compiled, as at build.
+    cached = sorted(p.name for p in (tree / "rootfs").rglob("__pycache__/*"))
+    tag = sys.implementation.cache_tag
+    assert cached == [f"__init__.{tag}.pyc", f"__main__.{tag}.pyc"]
     config = json.loads((tree / "config.json").read_text())
     assert config["workdir"] == "/app" and config["user"] == "10001:10001"
     assert config["entrypoint"] == ["python", "-m", "podapp"]
@@ -85,4 +91,7 @@ def test_the_project_dockerfile_builds(tmp_path: Path) -> None:
     tree = registry.materialise(digest, home=tmp_path) / "rootfs"
     assert (tree / config["python_paths"][0].lstrip("/") / "pipelines" / "__init__.py").exists()
     assert (tree / config["workdir"].lstrip("/") / "params.yaml").exists()
-    assert not list(tree.rglob("__pycache__"))
+    # Every module of the image has its bytecode (the container never writes any).
+    sources = list((tree / config["python_paths"][0].lstrip("/")).rglob("*.py"))
+    missing = [s for s in sources if not Path(importlib.util.cache_from_source(str(s))).exists()]
+    assert sources and missing == []
