@@ -34,6 +34,8 @@ from pipelines.training.params import TuningParams
 log = logging.getLogger(__name__)
 
 Objective = Callable[[dict[str, Any]], float]
+# The study's value of a trial whose Sharpe is NaN: the worst, so it is never chosen.
+WORST_SCORE = -1e9
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ def suggest(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
+def study_score(value: float) -> float:
+    """What the study maximises for a trial's Sharpe: NaN counts as :data:`WORST_SCORE`."""
+    return value if value == value else WORST_SCORE
+
+
 def tune(objective: Objective, params: TuningParams) -> TuningResult:
     """Run ``params.n_trials`` trials of ``objective`` (higher is better), logging progress.
 
@@ -74,7 +81,7 @@ def tune(objective: Objective, params: TuningParams) -> TuningResult:
         value = objective(overrides)
         values.append(value)
         tried.append(overrides)
-        score = value if value == value else -1e9
+        score = study_score(value)
         log.info(
             "tune: trial %d/%d sharpe/bar %.4f %s",
             trial.number + 1,
@@ -129,11 +136,16 @@ def run(
     """
     prep = prepare(store, metadata, labels, bars, params)
     result = tune(tuning_objective(prep, params), params.training.tuning)
+    return payload(result, params.training.tuning.seed)
+
+
+def payload(result: TuningResult, seed: int) -> dict[str, Any]:
+    """The ``tuning.json`` payload of a result (trials numbered in the order they were made)."""
     return {
         "best_params": result.best_params,
         "best_value": finite(result.best_value),
         "n_trials": result.n_trials,
-        "sampler": {"name": "TPESampler", "seed": params.training.tuning.seed},
+        "sampler": {"name": "TPESampler", "seed": seed},
         "score": "per-bar Sharpe on a purged validation block before the first OOS bar",
         "trials": [
             {"number": i, "value": finite(v), "params": p}

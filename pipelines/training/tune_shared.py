@@ -20,7 +20,7 @@ from typing import Any
 
 from pipelines.config import Params
 from pipelines.training import tune, tune_workers
-from pipelines.training.inputs import finite, prepare, read_inputs
+from pipelines.training.inputs import prepare, read_inputs
 
 log = logging.getLogger(__name__)
 
@@ -103,22 +103,12 @@ def run(params: Params, params_path: Path) -> dict[str, Any]:
             "tune: study %s (%s), trials per worker %s", study, tune_workers.describe(spec), shares
         )
         _wait(_start_workers(params_path, spec, study, shares))
-        trials, best = tune_workers.collect(spec, study, tp.n_trials)
+        result = tune_workers.collect(spec, study, tp)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    values = [t.user_attrs.get(tune_workers.SHARPE_ATTR) for t in trials]
-    best_value = trials[best].value
     return {
-        "best_params": dict(trials[best].params),
-        "best_value": finite(tune_workers.WORST if best_value is None else float(best_value)),
-        "n_trials": tp.n_trials,
-        "sampler": {"name": "TPESampler", "seed": tp.seed},
-        "score": "per-bar Sharpe on a purged validation block before the first OOS bar",
-        "trials": [
-            {"number": t.number, "value": finite(v), "params": dict(t.params)}
-            for t, v in zip(trials, values, strict=True)
-        ],
+        **tune.payload(result, tp.seed),
         "workers": tp.workers,
         "storage": tune_workers.describe(spec),
     }

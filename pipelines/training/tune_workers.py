@@ -25,13 +25,13 @@ import optuna
 
 from pipelines.errors import PipelineError
 from pipelines.training.params import TuningParams
+from pipelines.training.tune import WORST_SCORE, TuningResult, study_score
 
 log = logging.getLogger(__name__)
 
 STORAGE_ENV = "OPTUNA_STORAGE"
-# The raw score of a trial (NaN kept as None): the study's value maps NaN to the worst score.
+# A trial's own Sharpe (non-finite kept as None); the study's value is tune.study_score of it.
 SHARPE_ATTR = "sharpe_per_bar"
-WORST = -1e9
 
 
 class TuningError(PipelineError):
@@ -46,9 +46,9 @@ def shares(n_trials: int, workers: int) -> list[int]:
     return [base + (1 if k < extra else 0) for k in range(workers)]
 
 
-def storage_from_env(environ: dict[str, str] | None = None) -> str | None:
+def storage_from_env() -> str | None:
     """``OPTUNA_STORAGE`` (an RDB URL or ``journal:<path>``), or None when unset or empty."""
-    return (environ if environ is not None else os.environ).get(STORAGE_ENV, "").strip() or None
+    return os.environ.get(STORAGE_ENV, "").strip() or None
 
 
 def describe(spec: str) -> str:
@@ -106,17 +106,17 @@ def work(
         log.info(
             "tune worker %d: trial %d sharpe/bar %.4f %s", index, trial.number, value, trial.params
         )
-        return value if math.isfinite(value) else WORST
+        return study_score(value)
 
     study.optimize(run, n_trials=trials)
 
 
-def _score(trial: optuna.trial.FrozenTrial) -> float:
-    return float(trial.value) if trial.value is not None else WORST
+def collect(spec: str, name: str, params: TuningParams) -> TuningResult:
+    """The study's trials by number as a result; exactly ``params.n_trials``, all complete.
 
-
-def collect(spec: str, name: str, budget: int) -> tuple[list[optuna.trial.FrozenTrial], int]:
-    """The study's trials by number, and the best one's index; exactly ``budget`` complete."""
+    Trial numbers are given in the order trials start, so they run 0 to ``n_trials - 1``.
+    """
+    budget = params.n_trials
     study = optuna.load_study(study_name=name, storage=open_storage(spec))
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -125,5 +125,13 @@ def collect(spec: str, name: str, budget: int) -> tuple[list[optuna.trial.Frozen
             f"tune: study {name} holds {len(done)} complete of {len(trials)} trials, "
             f"expected exactly the budget of {budget}"
         )
-    best = max(range(budget), key=lambda i: (_score(done[i]), -i))
-    return done, best
+    scores = [WORST_SCORE if t.value is None else float(t.value) for t in done]
+    best = max(range(budget), key=lambda i: (scores[i], -i))
+    sharpes = [t.user_attrs.get(SHARPE_ATTR) for t in done]
+    return TuningResult(
+        best_params=dict(done[best].params),
+        best_value=scores[best],
+        trial_values=[math.nan if s is None else float(s) for s in sharpes],
+        n_trials=budget,
+        trial_params=[dict(t.params) for t in done],
+    )

@@ -44,9 +44,12 @@ def test_a_study_without_exactly_the_budget_is_refused(tmp_path: Path) -> None:
     tune_workers.create(spec, "short", params)
     tune_workers.work(lambda p: float(p["x"]), _toy, spec, "short", params, 0, 2)
     with pytest.raises(tune_workers.TuningError, match="2 complete of 2 trials.*budget of 3"):
-        tune_workers.collect(spec, "short", 3)
-    trials, best = tune_workers.collect(spec, "short", 2)
-    assert best == int(np.argmax([t.value for t in trials]))
+        tune_workers.collect(spec, "short", params)
+    two = parse_params({"training": {"tuning": {"n_trials": 2}}}).training.tuning
+    result = tune_workers.collect(spec, "short", two)
+    assert result.n_trials == 2 and len(result.trial_values) == 2
+    assert result.best_value == max(result.trial_values)
+    assert result.best_params == result.trial_params[int(np.argmax(result.trial_values))]
 
 
 def _toy(trial: optuna.Trial) -> dict[str, Any]:
