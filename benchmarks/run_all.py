@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "backtest": ["benchmarks/bench_backtest.py"],
     "serving": ["-m", "benchmarks.bench_serving"],
     "drift": ["benchmarks/bench_drift.py"],
+    "scale": ["benchmarks/bench_scale.py"],
 }
 
 

@@ -17,6 +17,7 @@ from pipelines.data.params import (
     FeatureParams,
     HealthParams,
     LabelParams,
+    ScaleParams,
     ValidationParams,
 )
 from pipelines.delivery.params import DeliveryParams
@@ -42,6 +43,7 @@ class PathsParams(StrictModel):
     validated: str = "data/validated/bars.parquet"
     validation_report: str = "reports/validation.json"
     features: str = "data/features"
+    feature_parts: str = "data/feature_parts"
     labels: str = "data/labels/labels.parquet"
     health_report: str = "reports/data_health.json"
     reports: str = "reports"
@@ -57,6 +59,7 @@ class Params(StrictModel):
     features: FeatureParams = FeatureParams()
     label: LabelParams = LabelParams()
     health: HealthParams = HealthParams()
+    scale: ScaleParams = ScaleParams()
     training: TrainingParams = TrainingParams()
     gates: GatesParams = GatesParams()
     delivery: DeliveryParams = DeliveryParams()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from pipelines.cli import restore
@@ -24,7 +27,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _features(args: argparse.Namespace) -> int:
     from pipelines.data import store
 
-    return store.main(load_params(args.params))
+    return store.main(load_params(args.params), Path(args.params), partition=args.partition)
+
+
+def _partitions(args: argparse.Namespace) -> int:
+    from pipelines.data import partitions
+
+    count = load_params(args.params).scale.data_partitions
+    sys.stdout.write(json.dumps(partitions.all_of(count)) + "\n")
+    return 0
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -76,7 +87,21 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     features = stages.add_parser(
         "features", help="compute leak-free features and labels into the feature store"
     )
+    features.add_argument(
+        "--partition",
+        default=None,
+        metavar="K/N",
+        help="compute instrument partition K of N only, kept in paths.feature_parts (one pod of "
+        "the cluster's fan-out); without it: every stale partition (scale.data_workers "
+        "processes), then the merge into the store",
+    )
     features.set_defaults(handler=_features)
+
+    listing = stages.add_parser(
+        "partitions",
+        help="print the features stage's partitions as a JSON list of K/N (Argo's withParam)",
+    )
+    listing.set_defaults(handler=_partitions)
 
     health = stages.add_parser(
         "health",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from pipelines.config import load_params
@@ -25,7 +26,13 @@ def _tune_worker(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from pipelines.training import train
 
-    return train.main(load_params(args.params))
+    return train.main(load_params(args.params), Path(args.params))
+
+
+def _train_splits(args: argparse.Namespace) -> int:
+    from pipelines.training import cv_splits
+
+    return cv_splits.worker_main(load_params(args.params), args.worker)
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -84,6 +91,17 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "final model; write the model bundle and the out-of-sample positions",
     )
     train.set_defaults(handler=_train)
+
+    split_worker = commands.add_parser(
+        "train-splits",
+        help="train every W-th CV split (walk-forward, then CPCV) from K and leave its "
+        "predictions in scale.cv_cache; `pipelines train` starts these when scale.cv_workers "
+        "is above 1",
+    )
+    split_worker.add_argument(
+        "--worker", required=True, metavar="K/W", help="this worker's share: K of W workers"
+    )
+    split_worker.set_defaults(handler=_train_splits)
 
     backtest = commands.add_parser(
         "backtest",

@@ -139,6 +139,15 @@ class LabelParams(StrictModel):
     horizon: PositiveInt = 5
 
 
+class ScaleParams(StrictModel):
+    """How the features and train stages spread over processes (locally) or pods (Argo)."""
+
+    data_partitions: PositiveInt = 1  # instrument partitions (crc32 of the name mod this)
+    data_workers: PositiveInt = 1  # processes computing them at once; Argo: parallelism
+    cv_workers: PositiveInt = 1  # processes training the CV splits (walk-forward and CPCV)
+    cv_cache: str = ".cache/cv_splits"  # where the split workers leave their predictions
+
+
 class HealthParams(StrictModel):
     """Thresholds of ``pipelines data health``."""
 

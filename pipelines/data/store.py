@@ -1,5 +1,8 @@
 """Feature store stage: validated bars in, features (partitioned by instrument) and labels out.
 
+The features are computed in ``scale.data_partitions`` instrument partitions
+(:mod:`pipelines.data.feature_parts`) and merged here into the store.
+
 Layout under ``paths.features``::
 
     instrument=<NAME>/part-0.parquet   timestamp, instrument, feature columns
@@ -23,13 +26,11 @@ from typing import Any
 import pandas as pd
 
 from pipelines.config import Params
-from pipelines.data import events
+from pipelines.data import feature_parts, partitions
 from pipelines.data.calendars import annualisation
-from pipelines.data.event_features import EventInput
-from pipelines.data.features import compute_features, compute_labels
-from pipelines.data.instrument_features import has_ohlcv_columns
 from pipelines.data.freshness import bar_calendars
-from pipelines.errors import ConfigError, DataError
+from pipelines.data.instrument_features import has_ohlcv_columns
+from pipelines.errors import DataError
 from pipelines.io import atomic
 from pipelines.io.digest import file_sha256
 
@@ -99,44 +100,39 @@ def read_store(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, metadata
 
 
-def event_input(params: Params, calendars: dict[str, str]) -> EventInput | None:
-    """The stored news events for the event features (None when they are off).
+def main(params: Params, params_path: Path | None = None, partition: str | None = None) -> int:
+    """The features stage: bring the partitions up to date, merge them into the store.
 
-    Raises:
-        ConfigError: Event features are on but no events source is configured.
+    Args:
+        params: The typed params.
+        params_path: The params file, for the partitions' processes (``scale.data_workers``).
+        partition: ``"K/N"``: compute that partition only (one pod of Argo's fan-out).
     """
-    if not params.features.events.enabled:
-        return None
-    if params.data.events.source == "none":
-        raise ConfigError(
-            "params.yaml: features.events.enabled is true but data.events.source is 'none' "
-            "(expected file or s3)"
-        )
-    stored = events.read_stored(params.paths.events)
-    return EventInput(stored, calendars, params.data.frequency)
-
-
-def main(params: Params) -> int:
-    """Read validated bars, compute features and labels, write the store and labels."""
     started = time.perf_counter()
+    if partition is not None:
+        index, count = partitions.parse(partition)
+        feature_parts.compute(params, index, count)
+        return 0
     source = Path(params.paths.validated)
     if not source.exists():
         raise DataError(f"{source}: validated bars not found; run `pipelines data validate`")
     bars = pd.read_parquet(source)
     if bars.empty:
         raise DataError(f"{source}: no rows to build features from")
-    log.info("features: %d bars, %d instruments", len(bars), bars["instrument"].nunique())
+    log.info(
+        "features: %d bars, %d instruments, %d partition(s)",
+        len(bars),
+        bars["instrument"].nunique(),
+        params.scale.data_partitions,
+    )
+    feature_parts.ensure(params, params_path)
     last, calendar_of = bar_calendars(params, bars)
-    unknown = sorted(set(last) - set(calendar_of))
-    if unknown:
-        raise DataError(
-            f"{params.paths.reference}: no reference row for instrument {unknown[0]} at its "
-            "latest bar (expected validate to have quarantined such bars; run it again)"
-        )
-    features = compute_features(bars, params.features, event_input(params, calendar_of))
+    ohlcv = has_ohlcv_columns(bars)
+    tables, label_parts = feature_parts.read_all(params)
+    features = partitions.merge_features(tables, params.features, ohlcv)
+    labels = partitions.merge_labels(label_parts)
     names = [c for c in features.columns if c not in ("timestamp", "instrument")]
-    labels = compute_labels(bars, params.label)
-    metadata = build_metadata(features, names, file_sha256(source), has_ohlcv_columns(bars))
+    metadata = build_metadata(features, names, file_sha256(source), ohlcv)
     metadata["label_horizon"] = params.label.horizon
     metadata["frequency"] = params.data.frequency
     metadata["calendars"] = dict(sorted(calendar_of.items()))

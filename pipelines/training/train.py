@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -33,12 +34,17 @@ from pipelines.registry.bundle import (
     rule_positions,
     save_bundle,
 )
-from pipelines.training import evaluate, leakage, reference, splits
+from pipelines.training import cv_splits, evaluate, leakage, reference, splits
 from pipelines.training.evaluate import Dataset
 from pipelines.training.inputs import TUNING_FILE, prepare, read_inputs, read_json_object
 from pipelines.training.leakage import FeatureFn
+from pipelines.training.params import ModelParams
 
 log = logging.getLogger(__name__)
+
+SplitPredictor = Callable[
+    [Dataset, list[splits.Split], ModelParams, float, dict[str, Any], str], list[np.ndarray]
+]
 
 TRAINING_FILE = "training.json"
 OOS_FILE = "oos_predictions.parquet"
@@ -81,6 +87,7 @@ def run(
     tuning: dict[str, Any],
     feature_fn: FeatureFn | None = None,
     events: EventInput | None = None,
+    predict: SplitPredictor = evaluate.predict_splits,
 ) -> TrainingOutput:
     """Predict out of sample (purged walk-forward and CPCV), check leakage, fit the final model.
 
@@ -94,6 +101,9 @@ def run(
         feature_fn: Feature code for the truncation re-run (default: the project's own, with
             the news events available when the truncated bars' latest bar closed).
         events: News events and calendars, when the event features are on.
+        predict: Trains the splits and predicts their test rows (default: here, in turn; the
+            stage passes a :class:`~pipelines.training.cv_splits.SplitCache` that reads what
+            the split workers left).
     """
     tp = params.training
     prep = prepare(store, metadata, labels, bars, params)
@@ -107,23 +117,12 @@ def run(
     n_times = len(ds.times)
     best = dict(tuning["best_params"])
 
-    wf_preds = evaluate.predict_splits(
-        ds, wf, tp.model, tp.splits.validation_fraction, best, "walk-forward"
-    )
+    wf_preds = predict(ds, wf, tp.model, tp.splits.validation_fraction, best, "walk-forward")
     wf_rows = np.concatenate([s.test for s in wf])
     wf_pred = np.concatenate(wf_preds)
 
-    cp = splits.cpcv(
-        ds.start_pos,
-        ds.end_pos,
-        n_times,
-        tp.splits.cpcv_groups,
-        tp.splits.cpcv_test_groups,
-        embargo,
-    )
-    cp_preds = evaluate.predict_splits(
-        ds, cp, tp.model, tp.splits.validation_fraction, best, "cpcv"
-    )
+    cp = cv_splits.cpcv_splits(prep, params)
+    cp_preds = predict(ds, cp, tp.model, tp.splits.validation_fraction, best, "cpcv")
     group_of = np.searchsorted(
         [b[1] for b in splits.block_bounds(n_times, tp.splits.cpcv_groups)], ds.start_pos
     )
@@ -248,8 +247,13 @@ def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
     frame.to_parquet(target, index=False, engine="pyarrow")
 
 
-def main(params: Params) -> int:
-    """Read the store, labels, bars and tuning result; run; write ``models/``."""
+def main(params: Params, params_path: Path | None = None) -> int:
+    """Read the store, labels, bars and tuning result; run; write ``models/``.
+
+    With ``scale.cv_workers`` above one, that many ``pipelines train-splits`` processes train
+    the CV splits first (``params_path`` is their params file); this process reads their
+    predictions and trains only the final model.
+    """
     started = time.perf_counter()
     models = Path(params.paths.models)
     tuning = read_json_object(models / TUNING_FILE, ("best_params", "n_trials"), "pipelines tune")
@@ -258,7 +262,14 @@ def main(params: Params) -> int:
             f"{models / TUNING_FILE}: expected best_params an object and n_trials an integer"
         )
     store, metadata, labels, bars = read_inputs(params)
-    out = run(store, metadata, labels, bars, params, tuning, events=event_input(params, metadata))
+    events = event_input(params, metadata)
+    if params.scale.cv_workers > 1 and params_path is not None:
+        cv_splits.fan_out(params, params_path)
+        cache = cv_splits.SplitCache(params.scale.cv_cache)
+        out = run(store, metadata, labels, bars, params, tuning, events=events, predict=cache)
+        cache.clear()
+    else:
+        out = run(store, metadata, labels, bars, params, tuning, events=events)
     digest = save_bundle(out.bundle, models / "model_bundle.json")
     atomic.write_json(models / TRAINING_FILE, out.report)
     for name, frame in ((OOS_FILE, out.oos), (CPCV_FILE, out.cpcv)):

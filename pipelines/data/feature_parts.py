@@ -1,0 +1,212 @@
+"""The features stage's partitions on disk: compute one, keep it while its inputs hold, read all.
+
+Layout under ``paths.feature_parts``, one folder per partition::
+
+    part-<K>-of-<N>/features.parquet   per-instrument features (no cross-sectional ranks)
+    part-<K>-of-<N>/labels.parquet     its labels
+    part-<K>-of-<N>/key.json           the digests it was computed from, and its instruments
+
+A partition whose ``key.json`` matches its current inputs (bars, calendars, events, settings and
+the feature code) is kept as it is: a re-run recomputes only the partitions whose inputs changed.
+``pipelines data features --partition K/N`` computes one (an Argo pod of the fan-out does this);
+:func:`ensure` computes the missing or stale ones in up to ``scale.data_workers`` processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipelines.config import Params
+from pipelines.data import (
+    _windows,
+    event_features,
+    events,
+    features,
+    instrument_features,
+    partitions,
+)
+from pipelines.data.event_features import EventInput
+from pipelines.data.freshness import bar_calendars
+from pipelines.errors import ConfigError, DataError
+from pipelines.io import atomic
+from pipelines.io.digest import file_sha256
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "key.json"
+FEATURES_FILE = "features.parquet"
+LABELS_FILE = "labels.parquet"
+CODE = (features, instrument_features, _windows, event_features, partitions)
+
+
+def _key(params: Params, bars: pd.DataFrame, calendars: dict[str, str]) -> dict[str, Any]:
+    events = params.paths.events if params.features.events.enabled else None
+    settings = {
+        "features": params.features.model_dump(),
+        "label": params.label.model_dump(),
+        "frequency": params.data.frequency,
+    }
+    code = [Path(str(module.__file__)).read_bytes() for module in CODE]
+    return {
+        "input": partitions.input_digest(bars, calendars, file_sha256(events) if events else ""),
+        "config": partitions.config_digest(settings, code),
+        "instruments": sorted(calendars),
+    }
+
+
+def read_bars(source: Path, index: int, count: int) -> pd.DataFrame:
+    """The validated bars of partition ``index`` of ``count`` (only its row groups' matches)."""
+    names = pq.read_table(source, columns=["instrument"]).column(0).unique().to_pylist()
+    mine = partitions.members([str(n) for n in names], index, count)
+    if count == 1:
+        return pd.read_parquet(source)
+    if not mine:
+        return pd.read_parquet(source).iloc[0:0]
+    return pd.read_parquet(source, filters=[("instrument", "in", mine)])
+
+
+def compute(params: Params, index: int, count: int) -> bool:
+    """Compute partition ``index`` of ``count`` unless it is current; True when computed.
+
+    Raises:
+        DataError: The validated bars are missing, or an instrument has no reference row.
+    """
+    source = Path(params.paths.validated)
+    if not source.exists():
+        raise DataError(f"{source}: validated bars not found; run `pipelines data validate`")
+    bars = read_bars(source, index, count)
+    last, calendar_of = bar_calendars(params, bars)
+    unknown = sorted(set(last) - set(calendar_of))
+    if unknown:
+        raise DataError(
+            f"{params.paths.reference}: no reference row for instrument {unknown[0]} at its "
+            "latest bar (expected validate to have quarantined such bars; run it again)"
+        )
+    folder = Path(params.paths.feature_parts) / partitions.name(index, count)
+    key = _key(params, bars, calendar_of)
+    if _read_key(folder) == key:
+        log.info("features: partition %d/%d is current (%d instruments)", index, count, len(last))
+        return False
+    staging = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    if len(bars):
+        table = features.compute_features(
+            bars, partitions.without_ranks(params.features), event_input(params, calendar_of)
+        )
+        table.to_parquet(staging / FEATURES_FILE, index=False)
+        labels = features.compute_labels(bars, params.label)
+        labels.to_parquet(staging / LABELS_FILE, index=False)
+    atomic.write_json(staging / KEY_FILE, key)
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    log.info(
+        "features: partition %d/%d computed: %d bars, %d instruments",
+        index,
+        count,
+        len(bars),
+        len(last),
+    )
+    return True
+
+
+def event_input(params: Params, calendars: dict[str, str]) -> EventInput | None:
+    """The stored news events for the event features (None when they are off).
+
+    Raises:
+        ConfigError: Event features are on but no events source is configured.
+    """
+    if not params.features.events.enabled:
+        return None
+    if params.data.events.source == "none":
+        raise ConfigError(
+            "params.yaml: features.events.enabled is true but data.events.source is 'none' "
+            "(expected file or s3)"
+        )
+    stored = events.read_stored(params.paths.events)
+    return EventInput(stored, calendars, params.data.frequency)
+
+
+def _read_key(folder: Path) -> Any:
+    try:
+        return json.loads((folder / KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _command(params_path: Path, partition: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipelines",
+        "--params",
+        str(params_path),
+        "data",
+        "features",
+        "--partition",
+        partition,
+    ]
+
+
+def ensure(params: Params, params_path: Path | None) -> None:
+    """Bring every partition up to date: in this process, or in ``data_workers`` processes.
+
+    Raises:
+        DataError: A partition's process failed (named, with its exit status).
+    """
+    count, workers = params.scale.data_partitions, params.scale.data_workers
+    root = Path(params.paths.feature_parts)
+    wanted = {partitions.name(k, count) for k in range(count)}
+    if root.exists():
+        for stale in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in wanted):
+            shutil.rmtree(stale)
+    if workers == 1 or count == 1 or params_path is None:
+        for index in range(count):
+            compute(params, index, count)
+        return
+    log.info("features: %d partitions in %d processes", count, min(workers, count))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        codes = list(
+            pool.map(
+                lambda part: subprocess.run(_command(params_path, part), check=False).returncode,  # noqa: S603
+                partitions.all_of(count),
+            )
+        )
+    failed = [f"{k}/{count} (exit {c})" for k, c in enumerate(codes) if c != 0]
+    if failed:
+        raise DataError(f"features: partition {', '.join(failed)} failed; see its log above")
+
+
+def read_all(params: Params) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Every partition's features and labels (partitions without instruments give nothing).
+
+    Raises:
+        DataError: A partition is missing (not computed, or an interrupted run).
+    """
+    count = params.scale.data_partitions
+    root = Path(params.paths.feature_parts)
+    tables: list[pd.DataFrame] = []
+    labels: list[pd.DataFrame] = []
+    for index in range(count):
+        folder = root / partitions.name(index, count)
+        if not (folder / KEY_FILE).exists():
+            raise DataError(
+                f"{folder}: partition {index}/{count} not computed; run `pipelines data "
+                f"features --partition {index}/{count}` (or `pipelines data features`)"
+            )
+        if (folder / FEATURES_FILE).exists():
+            tables.append(pd.read_parquet(folder / FEATURES_FILE))
+            labels.append(pd.read_parquet(folder / LABELS_FILE))
+    if not tables:
+        raise DataError(f"{root}: no partition holds any bars")
+    return tables, labels
