@@ -1,7 +1,11 @@
 """The in-cluster data and training templates' scripts, run with ``sh`` against recording stubs.
 
-The stubs stand in for git, dvc and pipelines (the tools image's commands); the script is the
+The stubs stand in for git, dvc and pipelines (the tools image's commands); each script is the
 template's own ``source`` with Argo's parameters substituted, and passes shellcheck as ``sh``.
+The data template's fan-out is checked against what it uses: the partitions list comes from
+the file its ``validate`` step writes, each pod's arguments parse with the project's own CLI,
+and its ``parallelism`` is params.yaml's ``scale.data_workers``. The twin runs it for real
+(``make e2e``, night 3 on Argo).
 """
 
 from __future__ import annotations
@@ -9,71 +13,139 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from pipelines.cli import build_parser
+from pipelines.config import load_params
 from tests.conftest import REPO_ROOT, require_tool
 
 
-def script(name: str) -> tuple[str, dict[str, str]]:
-    doc = next(yaml.safe_load_all((REPO_ROOT / f"deploy/argo/{name}.yaml").read_text()))
-    template = doc["spec"]["templates"][0]["script"]
+def _doc(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = next(
+        yaml.safe_load_all((REPO_ROOT / f"deploy/argo/{name}.yaml").read_text())
+    )
+    return doc
+
+
+def _template(name: str, template: str) -> dict[str, Any]:
+    return next(t for t in _doc(name)["spec"]["templates"] if t["name"] == template)
+
+
+def script(name: str, template: str) -> tuple[str, dict[str, str]]:
+    doc = _doc(name)
+    body = _template(name, template)["script"]
     params = {p["name"]: p.get("value", "") for p in doc["spec"]["arguments"]["parameters"]}
-    source = template["source"]
+    source = body["source"]
     for key, value in params.items():
         source = source.replace("{{workflow.parameters.%s}}" % key, value)  # noqa: UP031
-    env = {e["name"]: e.get("value", "s3://bucket/cache") for e in template["env"]}
+    env = {e["name"]: e.get("value", "s3://bucket/cache") for e in body["env"]}
     return source, env
 
 
-def run(tmp_path: Path, name: str, failing: str = "") -> tuple[int, list[str]]:
-    source, env = script(name)
-    source = source.replace("/tmp/repo", str(tmp_path / "repo"))  # noqa: S108
+def run(tmp_path: Path, name: str, template: str, failing: str = "") -> tuple[int, list[str], Path]:
+    source, env = script(name, template)
+    source = source.replace("/tmp/", f"{tmp_path}/tmp-").replace("/workspace/", f"{tmp_path}/")  # noqa: S108
     bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     for tool in ("git", "dvc", "pipelines"):
         body = f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n'
         body += f'[ "{tool} $*" = "$FAIL_ON" ] && exit 1\n'
-        if tool == "git":
-            body += f'mkdir -p "{tmp_path / "repo"}"\n'
+        if tool == "pipelines":
+            body += '[ "$1 $2" = "data partitions" ] && echo \'["0/2", "1/2"]\'\n'
         (bin_dir / tool).write_text(body + "exit 0\n")
         (bin_dir / tool).chmod(0o755)
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    (tmp_path / "started").write_text("1700000000\n")
     done = subprocess.run(
         ["sh", "-c", source],
+        cwd=tmp_path,
         env={**env, "FAIL_ON": failing, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         check=False,
     )
-    return done.returncode, log.read_text().splitlines()
+    calls = log.read_text().splitlines() if log.exists() else []
+    return done.returncode, calls, tmp_path
 
 
-def test_data_template_forces_ingest_and_records_success(tmp_path: Path) -> None:
-    code, calls = run(tmp_path, "data")
+def test_data_validate_forces_ingest_and_lists_the_partitions(tmp_path: Path) -> None:
+    code, calls, root = run(tmp_path, "data", "validate")
     assert code == 0
-    assert [c for c in calls if c.startswith("dvc")] == [
+    assert calls == [
         "dvc remote modify --local storage url s3://bucket/cache",
         "dvc pull --allow-missing --with-deps data_health",
         "dvc repro --force --single-item ingest",
-        "dvc repro data_health",
-        "dvc push --with-deps data_health",
+        "dvc repro --single-item validate",
+        "pipelines data partitions",
     ]
-    assert calls[-1].startswith("pipelines monitor mark --pipeline data --status success")
+    outputs = _template("data", "validate")["outputs"]["parameters"]
+    assert outputs == [{"name": "partitions", "valueFrom": {"path": "/tmp/partitions.json"}}]
+    assert (root / "tmp-partitions.json").read_text().strip() == '["0/2", "1/2"]'
 
 
-def test_a_failed_stage_is_recorded_as_a_failure_and_fails_the_step(tmp_path: Path) -> None:
-    code, calls = run(tmp_path, "data", failing="dvc repro data_health")
+def test_data_publish_merges_pushes_records_and_leaves_the_lock(tmp_path: Path) -> None:
+    code, calls, root = run(tmp_path, "data", "publish")
+    assert code == 0
+    assert calls[:2] == ["dvc repro data_health", "dvc push --with-deps data_health"]
+    assert (
+        calls[2]
+        == "pipelines monitor mark --pipeline data --status success --started-at 1700000000"
+    )
+    outputs = _template("data", "publish")["outputs"]["parameters"]
+    assert outputs == [{"name": "dvc-lock", "valueFrom": {"path": "/tmp/dvc.lock"}}]
+    assert (root / "tmp-dvc.lock").read_text() == "schema: '2.0'\n"
+
+
+def test_a_failed_publish_pushes_nothing_and_the_exit_handler_records_it(tmp_path: Path) -> None:
+    code, calls, _ = run(tmp_path, "data", "publish", failing="dvc repro data_health")
     assert code == 1
-    assert "dvc push" not in calls
-    assert calls[-1].startswith("pipelines monitor mark --pipeline data --status failure")
+    assert calls == ["dvc repro data_health"]
+    handler = _template("data", "exit-handler")["steps"][0][0]
+    assert handler["when"] == "{{workflow.status}} != Succeeded"
+    (tmp_path / "handler").mkdir()
+    code, calls, _ = run(tmp_path / "handler", "data", handler["template"])
+    assert (code, calls) == (
+        0,
+        ["pipelines monitor mark --pipeline data --status failure --started-at 1700000000"],
+    )
 
 
-@pytest.mark.parametrize("name", ["data", "training"])
-def test_templates_push_to_the_pushgateway_and_pass_shellcheck(name: str) -> None:
+def test_the_fan_out_is_wired_to_what_it_uses() -> None:
+    dag = _template("data", "data")
+    tasks = {t["name"]: t for t in dag["dag"]["tasks"]}
+    features = tasks["features"]
+    assert features["withParam"] == "{{tasks.validate.outputs.parameters.partitions}}"
+    assert features["depends"] == "validate" and tasks["publish"]["depends"] == "features"
+    assert features["arguments"]["parameters"] == [{"name": "partition", "value": "{{item}}"}]
+    pod = _template("data", features["template"])["container"]
+    assert pod["command"] == ["pipelines"]
+    args = [a.replace("{{inputs.parameters.partition}}", "1/3") for a in pod["args"]]
+    parsed = build_parser().parse_args(args)
+    assert (parsed.data_command, parsed.partition) == ("features", "1/3")
+    workers = load_params(REPO_ROOT / "params.yaml").scale.data_workers
+    assert dag["parallelism"] == workers, (
+        f"deploy/argo/data.yaml: parallelism {dag['parallelism']} of the fan-out is not "
+        f"params.yaml scale.data_workers {workers}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("data", "validate"),
+        ("data", "publish"),
+        ("data", "record-failure"),
+        ("training", "training"),
+    ],
+)
+def test_template_scripts_pass_shellcheck(name: str, template: str) -> None:
     shellcheck = require_tool("shellcheck")
-    source, env = script(name)
-    assert env["PUSHGATEWAY_URL"] == "http://pushgateway.monitoring.svc:9091"
+    source, env = script(name, template)
+    if "pipelines monitor mark" in source:
+        assert env["PUSHGATEWAY_URL"] == "http://pushgateway.monitoring.svc:9091"
     done = subprocess.run(
         [shellcheck, "-s", "sh", "-"], input=source, capture_output=True, text=True, check=False
     )

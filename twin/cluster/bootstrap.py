@@ -4,8 +4,8 @@
 - namespaces ``argo``, ``argo-rollouts``, ``monitoring``, ``mlflow`` and ``trading-<env>`` for
   every overlay under ``environments/`` (except ``base``);
 - in ``argo``: ConfigMap ``pipelines-config`` (``mlflow-tracking-uri`` as Terraform's argo
-  module outputs it, ``github-repository``, ``github-api-url``, ``prometheus-url``,
-  ``pushgateway-url``), Secret ``github-dispatch`` (``token``: an App installation token
+  module outputs it, ``dvc-remote-url``, ``github-repository``, ``github-api-url``,
+  ``prometheus-url``, ``pushgateway-url``), Secret ``github-dispatch`` (``token``: an App installation token
   for the twin's GitHub), ServiceAccounts ``deployer`` and ``pipelines``;
 - the platform's Services ``prometheus-operated``, ``alertmanager-operated``, ``pushgateway``
   (monitoring) and ``mlflow`` (mlflow): no selector, the cluster DNS maps them to the twin's
@@ -29,6 +29,7 @@ import yaml
 
 from pipelines.delivery.lint.schemas import validate_objects
 from twin import state
+from twin.buckets import bucket_names
 from twin.cluster.kinds import Kind, crd_object
 from twin.cluster.kubectl_cmd import load_documents
 from twin.errors import TwinError
@@ -191,6 +192,8 @@ def platform_objects(home: Path, checkout: Path) -> list[dict[str, Any]]:
             "argo",
             data={
                 "mlflow-tracking-uri": MLFLOW_URI,
+                # as Terraform's kubernetes-objects module writes it (the DVC bucket's cache/)
+                "dvc-remote-url": f"s3://{bucket_names(checkout).dvc}/cache",
                 "github-repository": REPOSITORY,
                 "github-api-url": "http://github.twin.internal/api/v3",
                 "prometheus-url": "http://prometheus-operated.monitoring.svc:9090",

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twin.week import data_nights, delivery, disaster, doctor, health, rollbacks, training
+from twin.week import (
+    data_cluster,
+    data_nights,
+    delivery,
+    disaster,
+    doctor,
+    health,
+    rollbacks,
+    training,
+)
 from twin.week.context import Week
 from twin.week.steps import Step
 
@@ -67,7 +76,17 @@ STEPS: list[Step[Week]] = [
         "market feed: live bars to staging and prod",
         lambda w: delivery.start_feed(w, "staging") + "; " + delivery.start_feed(w, "prod"),
     ),
-    Step("night 3: data.yml", lambda w: _closed(w, lambda: data_nights.nightly(w, 3))),
+    Step(
+        "night 3 on Argo: data-pipeline, features fanned out (commits nothing)",
+        lambda w: _closed(w, lambda: data_cluster.cluster_night(w, 3)),
+    ),
+    Step(
+        "night 3: data.yml (the cluster's features; one process's bytes)",
+        lambda w: _closed(
+            w,
+            lambda: data_nights.nightly(w, 3) + data_cluster.same_as_cluster_and_one_process(w, 3),
+        ),
+    ),
     Step(
         "train.yml (B): a new model, dev PR",
         lambda w: _closed(w, lambda: training.weekly_training(w)),
