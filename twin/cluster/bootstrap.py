@@ -5,8 +5,8 @@
   every overlay under ``environments/`` (except ``base``);
 - in ``argo``: ConfigMap ``pipelines-config`` (``mlflow-tracking-uri`` as Terraform's argo
   module outputs it, ``dvc-remote-url``, ``github-repository``, ``github-api-url``,
-  ``prometheus-url``, ``pushgateway-url``), Secret ``github-dispatch`` (``token``: an App installation token
-  for the twin's GitHub), ServiceAccounts ``deployer`` and ``pipelines``;
+  ``prometheus-url``, ``pushgateway-url``), Secret ``github-dispatch`` (``token``: an App
+  installation token for the twin's GitHub), ServiceAccounts ``deployer`` and ``pipelines``;
 - the platform's Services ``prometheus-operated``, ``alertmanager-operated``, ``pushgateway``
   (monitoring) and ``mlflow`` (mlflow): no selector, the cluster DNS maps them to the twin's
   servers;
