@@ -118,6 +118,7 @@ def module_inputs(
             f"arn:aws:secretsmanager:{settings['region']}:{account}:secret:rds!db-placeholder"
         ),
         "runners_enabled": bool(settings.get("github_workflow_environments")),
+        "workspace_file_system_id": "fs-0123456789abcdef0",  # placeholder: modules/compute
     }
 
 

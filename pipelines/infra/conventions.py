@@ -20,6 +20,7 @@ COMMON_TAGS = frozenset({"Environment", "Project", "ManagedBy"})
 NOT_TAGGABLE = frozenset(
     {
         "aws_cloudwatch_log_metric_filter",
+        "aws_efs_mount_target",
         "aws_eks_access_policy_association",
         "aws_iam_role_policy",
         "aws_iam_role_policy_attachment",

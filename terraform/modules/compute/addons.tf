@@ -142,3 +142,56 @@ resource "aws_eks_access_policy_association" "admin" {
     type = "cluster"
   }
 }
+
+# The data template's fan-out (deploy/argo/data.yaml): its partition pods, on any node, share the
+# workflow's workspace, a ReadWriteMany volume: EFS through its CSI driver (StorageClass efs, made
+# by modules/kubernetes-objects). Mount targets in the nodes' subnets, reached through the
+# cluster security group that every managed node carries.
+resource "aws_efs_file_system" "workspaces" {
+  creation_token   = "${local.cluster_name}-workspaces"
+  encrypted        = true
+  kms_key_id       = aws_kms_key.eks.arn
+  performance_mode = "generalPurpose"
+  throughput_mode  = "elastic"
+
+  lifecycle_policy {
+    transition_to_ia = "AFTER_7_DAYS"
+  }
+
+  tags = merge(var.tags, { Name = "${local.cluster_name}-workspaces" })
+}
+
+resource "aws_efs_mount_target" "workspaces" {
+  count = length(var.private_subnet_ids)
+
+  file_system_id  = aws_efs_file_system.workspaces.id
+  subnet_id       = var.private_subnet_ids[count.index]
+  security_groups = [aws_eks_cluster.this.vpc_config[0].cluster_security_group_id]
+}
+
+resource "aws_iam_role" "efs_csi" {
+  name               = "${local.cluster_name}-efs-csi"
+  assume_role_policy = local.pod_identity_trust
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "efs_csi" {
+  role       = aws_iam_role.efs_csi.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
+}
+
+resource "aws_eks_addon" "efs_csi" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "aws-efs-csi-driver"
+  resolve_conflicts_on_update = "OVERWRITE"
+
+  pod_identity_association {
+    role_arn        = aws_iam_role.efs_csi.arn
+    service_account = "efs-csi-controller-sa"
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_eks_addon.this, aws_efs_mount_target.workspaces]
+}

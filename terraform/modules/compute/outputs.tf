@@ -27,3 +27,8 @@ output "autoscaler_chart_version" {
   description = "Installed cluster-autoscaler chart version."
   value       = helm_release.autoscaler.version
 }
+
+output "workspace_file_system_id" {
+  description = "EFS file system of the workflows' shared workspaces (StorageClass efs)."
+  value       = aws_efs_file_system.workspaces.id
+}

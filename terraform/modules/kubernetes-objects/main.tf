@@ -47,6 +47,25 @@ locals {
     parameters           = { type = "gp3", encrypted = "true" }
   }
 
+  # ReadWriteMany volumes: the data template's partition pods share its workspace from any node.
+  # Each claim gets an access point owned by the tools image's user (uid and gid 10001).
+  efs_storage_class = {
+    apiVersion        = "storage.k8s.io/v1"
+    kind              = "StorageClass"
+    metadata          = { name = "efs", labels = local.part_of }
+    provisioner       = "efs.csi.aws.com"
+    volumeBindingMode = "Immediate"
+    reclaimPolicy     = "Delete"
+    parameters = {
+      provisioningMode = "efs-ap"
+      fileSystemId     = var.workspace_file_system_id
+      directoryPerms   = "770"
+      uid              = "10001"
+      gid              = "10001"
+      basePath         = "/workspaces"
+    }
+  }
+
   # Configuration the Argo templates read (configMapKeyRef pipelines-config).
   pipelines_config = {
     apiVersion = "v1"

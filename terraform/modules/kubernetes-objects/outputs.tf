@@ -2,7 +2,7 @@
 # objects has no Terraform type other than `any`, which only an environment root may use.
 output "foundation_values" {
   description = "Helm values (manifests chart): the platform's namespaces and the default storage class."
-  value       = yamlencode({ manifests = concat(local.namespace_objects, [local.storage_class]) })
+  value       = yamlencode({ manifests = concat(local.namespace_objects, [local.storage_class, local.efs_storage_class]) })
 }
 
 output "delivery_values" {

@@ -58,3 +58,8 @@ variable "runners_enabled" {
   type        = bool
   description = "Whether this stack runs the GitHub Actions runner scale set (its namespaces and App secret)."
 }
+
+variable "workspace_file_system_id" {
+  type        = string
+  description = "EFS file system behind StorageClass efs (the data template's ReadWriteMany workspace; modules/compute)."
+}

@@ -96,6 +96,8 @@ module "kubernetes_objects" {
   db_endpoint          = module.storage.db_endpoint
   db_master_secret_arn = module.storage.db_master_secret_arn
   runners_enabled      = local.runners_enabled
+
+  workspace_file_system_id = module.compute.workspace_file_system_id
 }
 
 module "cluster_base" {
