@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,21 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 def _tune(args: argparse.Namespace) -> int:
     from pipelines.training import tune
 
-    return tune.main(load_params(args.params), params_path=args.params)
+    params = load_params(args.params)
+    if args.create_study:
+        from pipelines.training import tune_shared
+
+        shares = tune_shared.start(params, args.journal)
+        sys.stdout.write(json.dumps(shares) + "\n")
+        return 0
+    return tune.main(params, params_path=args.params, collect=args.collect, journal=args.journal)
 
 
 def _tune_worker(args: argparse.Namespace) -> int:
     from pipelines.training import tune_shared
 
-    return tune_shared.worker_main(load_params(args.params), args.study, args.index, args.trials)
+    params = load_params(args.params)
+    return tune_shared.worker_main(params, args.study, args.index, args.trials, args.journal)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -32,7 +42,13 @@ def _train(args: argparse.Namespace) -> int:
 def _train_splits(args: argparse.Namespace) -> int:
     from pipelines.training import cv_splits
 
-    return cv_splits.worker_main(load_params(args.params), args.worker)
+    params = load_params(args.params)
+    if args.list:
+        from pipelines.data.partitions import all_of
+
+        sys.stdout.write(json.dumps(all_of(params.scale.cv_workers)) + "\n")
+        return 0
+    return cv_splits.worker_main(params, args.worker)
 
 
 def _backtest(args: argparse.Namespace) -> int:
@@ -73,6 +89,26 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         help="Optuna (seeded TPE, fixed budget) over a purged validation block before the first "
         "out-of-sample bar; write models/tuning.json",
     )
+    mode = tune.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--create-study",
+        action="store_true",
+        help="only create a shared study and print each worker's share as JSON "
+        '([{"study", "index", "trials"}]: the cluster\'s fan-out of tune-worker pods)',
+    )
+    mode.add_argument(
+        "--collect",
+        metavar="STUDY",
+        default=None,
+        help="write models/tuning.json from STUDY, whose workers already ran (exactly the "
+        "trial budget, or refused)",
+    )
+    tune.add_argument(
+        "--journal",
+        default=None,
+        help="with --create-study/--collect: a journal file as the study's storage when "
+        "OPTUNA_STORAGE is not set (a volume every worker mounts)",
+    )
     tune.set_defaults(handler=_tune)
 
     worker = commands.add_parser(
@@ -83,6 +119,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     worker.add_argument("--study", required=True, help="the study's name (made by tune)")
     worker.add_argument("--index", type=int, required=True, help="this worker's number, from 0")
     worker.add_argument("--trials", type=int, required=True, help="how many trials to run")
+    worker.add_argument(
+        "--journal", default=None, help="the study's journal file when OPTUNA_STORAGE is not set"
+    )
     worker.set_defaults(handler=_tune_worker)
 
     train = commands.add_parser(
@@ -98,8 +137,12 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         "predictions in scale.cv_cache; `pipelines train` starts these when scale.cv_workers "
         "is above 1",
     )
-    split_worker.add_argument(
-        "--worker", required=True, metavar="K/W", help="this worker's share: K of W workers"
+    share = split_worker.add_mutually_exclusive_group(required=True)
+    share.add_argument("--worker", metavar="K/W", help="this worker's share: K of W workers")
+    share.add_argument(
+        "--list",
+        action="store_true",
+        help="print the workers' shares as JSON (scale.cv_workers of them; Argo's withParam)",
     )
     split_worker.set_defaults(handler=_train_splits)
 

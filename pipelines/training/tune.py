@@ -154,14 +154,24 @@ def payload(result: TuningResult, seed: int) -> dict[str, Any]:
     }
 
 
-def main(params: Params, params_path: str | Path = "params.yaml") -> int:
+def main(
+    params: Params,
+    params_path: str | Path = "params.yaml",
+    collect: str | None = None,
+    journal: str | Path | None = None,
+) -> int:
     """Read the store, labels and bars; tune; write ``models/tuning.json``.
 
     With ``training.tuning.workers`` above 1 the trials run in that many ``pipelines
-    tune-worker`` processes sharing one study (:mod:`pipelines.training.tune_shared`).
+    tune-worker`` processes sharing one study (:mod:`pipelines.training.tune_shared`). With
+    ``collect``, the trials already ran (the cluster's fan-out): the result is study ``collect``.
     """
     started = time.perf_counter()
-    if params.training.tuning.workers > 1:
+    if collect is not None:
+        from pipelines.training import tune_shared
+
+        payload = tune_shared.finish(params, collect, journal)
+    elif params.training.tuning.workers > 1:
         from pipelines.training import tune_shared
 
         payload = tune_shared.run(params, Path(params_path))

@@ -25,13 +25,57 @@ from pipelines.training.inputs import prepare, read_inputs
 log = logging.getLogger(__name__)
 
 
-def worker_main(params: Params, study: str, index: int, trials: int) -> int:
-    """``pipelines tune-worker``: read the inputs, join ``study``, run ``trials`` trials."""
+def storage(journal: str | Path | None, command: str) -> str:
+    """``OPTUNA_STORAGE``, else ``journal:<journal>``; an error naming both when neither is given.
+
+    Raises:
+        TuningError: Neither is given.
+    """
     spec = tune_workers.storage_from_env()
+    if spec is None and journal:
+        spec = f"journal:{journal}"
     if spec is None:
         raise tune_workers.TuningError(
-            f"tune-worker: {tune_workers.STORAGE_ENV} is not set (the shared study's storage)"
+            f"{command}: {tune_workers.STORAGE_ENV} is not set (the shared study's storage) "
+            "and no --journal file was given"
         )
+    return spec
+
+
+def start(params: Params, journal: str | Path | None) -> list[dict[str, Any]]:
+    """``pipelines tune --create-study``: a new study; each worker's share, for a fan-out.
+
+    Returns:
+        ``{"study", "index", "trials"}`` per worker (``training.tuning.workers`` of them).
+    """
+    tp = params.training.tuning
+    spec = storage(journal, "tune --create-study")
+    study = f"tune-{uuid.uuid4().hex[:12]}"
+    tune_workers.create(spec, study, tp)
+    shares = tune_workers.shares(tp.n_trials, tp.workers)
+    log.info(
+        "tune: study %s (%s), trials per worker %s", study, tune_workers.describe(spec), shares
+    )
+    return [{"study": study, "index": k, "trials": n} for k, n in enumerate(shares)]
+
+
+def finish(params: Params, study: str, journal: str | Path | None) -> dict[str, Any]:
+    """``pipelines tune --collect``: the ``tuning.json`` payload of a study the workers ran."""
+    tp = params.training.tuning
+    spec = storage(journal, "tune --collect")
+    result = tune_workers.collect(spec, study, tp)
+    return {
+        **tune.payload(result, tp.seed),
+        "workers": tp.workers,
+        "storage": tune_workers.describe(spec),
+    }
+
+
+def worker_main(
+    params: Params, study: str, index: int, trials: int, journal: str | Path | None = None
+) -> int:
+    """``pipelines tune-worker``: read the inputs, join ``study``, run ``trials`` trials."""
+    spec = storage(journal, "tune-worker")
     prep = prepare(*read_inputs(params), params)
     tp = params.training.tuning
     tune_workers.work(

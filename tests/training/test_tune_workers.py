@@ -154,3 +154,50 @@ def test_a_worker_without_the_storage_fails_naming_it(tmp_path: Path) -> None:
     done = _pipelines(tmp_path, None, *args)
     assert done.returncode != 0
     assert "OPTUNA_STORAGE is not set" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_clusters_fan_out_create_workers_then_collect(
+    tmp_path: Path, synthetic: dict[str, Any]
+) -> None:
+    """The training template's steps: create the study, one pod per share, collect."""
+    params = str(_stage_files(tmp_path, synthetic, workers=2))
+    journal = str(tmp_path / "shared-volume" / "optuna.journal")
+    (tmp_path / "shared-volume").mkdir()
+    created = _pipelines(
+        tmp_path, None, "--params", params, "tune", "--create-study", "--journal", journal
+    )
+    assert created.returncode == 0, created.stderr[-2000:]
+    shares = json.loads(created.stdout)
+    assert [(s["index"], s["trials"]) for s in shares] == [(0, 2), (1, 2)]
+    assert len({s["study"] for s in shares}) == 1
+    for share in shares:
+        argv = ["--study", share["study"], "--index", str(share["index"])]
+        argv += ["--trials", str(share["trials"]), "--journal", journal]
+        done = _pipelines(tmp_path, None, "--params", params, "tune-worker", *argv)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "models" / "tuning.json").exists()
+
+    collected = _pipelines(
+        tmp_path,
+        None,
+        "--params",
+        params,
+        "tune",
+        "--collect",
+        shares[0]["study"],
+        "--journal",
+        journal,
+    )
+
+    assert collected.returncode == 0, collected.stderr[-2000:]
+    payload = json.loads((tmp_path / "models" / "tuning.json").read_text())
+    assert (payload["n_trials"], payload["workers"], payload["storage"]) == (BUDGET, 2, "journal")
+    assert [t["number"] for t in payload["trials"]] == list(range(BUDGET))
+
+
+def test_creating_a_study_without_a_storage_fails_naming_both(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("{}\n")
+    done = _pipelines(tmp_path, None, "tune", "--create-study")
+    assert done.returncode != 0
+    assert "OPTUNA_STORAGE is not set (the shared study's storage) and no --journal" in done.stderr

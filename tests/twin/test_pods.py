@@ -189,3 +189,17 @@ def test_project_images_have_the_runtime_console_scripts(cluster: Cluster) -> No
     assert found == [str(runtime / "bin" / n) for n in ("pipelines", "dvc", "python")] + [
         str(runtime / "shims" / "kubectl")
     ]
+
+
+def test_the_pods_user_has_a_passwd_entry_as_in_its_image(cluster: Cluster) -> None:
+    cluster.namespace("t")
+    script = "import getpass, os, pwd; print(getpass.getuser(), pwd.getpwuid(os.getuid()).pw_uid)"
+    spec = {
+        "securityContext": {"runAsUser": 10001, "runAsGroup": 10001},
+        "containers": [{"name": "who", "image": IMAGE, "command": ["python", "-c", script]}],
+        "restartPolicy": "Never",
+    }
+    pod = cluster.pods.start("t", "who", spec, {})
+    wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
+    assert pod.phase == "Succeeded", logs(pod)  # without it: KeyError getpwuid(): uid not found
+    assert (pod.log_dir / "who.out").read_text().split() == ["uid10001", "10001"]  # type: ignore[operator]

@@ -12,6 +12,8 @@ Active only when ``TWIN_POD_IP`` is set (the pod runner sets it for project imag
   changes): ``svc``, ``svc.ns``, ``svc.ns.svc[.cluster.local]`` and the twin's servers;
   an unknown ``*.svc`` name fails as NXDOMAIN; anything else goes to the system resolver.
 
+- ``pwd.getpwuid`` of the pod's own uid answers as the image's ``/etc/passwd`` would.
+
 Standard library only; never raises at import (a broken pod network shows as refused
 connections, which the probes report).
 """
@@ -141,6 +143,31 @@ def _install() -> None:
     socket.gethostbyname = gethostbyname
 
 
+def _install_passwd() -> None:
+    """The image's user for ``pwd.getpwuid``: pods run as a uid the host's passwd lacks.
+
+    A real image lists its user in its own ``/etc/passwd`` (the Dockerfile's ``useradd``), and
+    tools ask for it (``getpass.getuser()``: DVC fails with ``getpwuid(): uid not found``).
+    """
+    import pwd
+
+    uid = os.getuid()
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        name = os.environ.get("TWIN_POD_USER") or f"uid{uid}"
+        home = os.environ.get("HOME", "/")
+        entry = pwd.struct_passwd((name, "x", uid, os.getgid(), "", home, "/usr/sbin/nologin"))
+        original = pwd.getpwuid
+
+        def getpwuid(value: int) -> pwd.struct_passwd:
+            return entry if value == uid else original(value)
+
+        pwd.getpwuid = getpwuid
+
+
 if _POD_IP and _LOOPBACK:
     with contextlib.suppress(Exception):  # never break a pod's interpreter at start
         _install()
+    with contextlib.suppress(Exception):
+        _install_passwd()
