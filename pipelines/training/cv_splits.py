@@ -70,6 +70,13 @@ def dataset_digest(ds: Dataset) -> str:
     return digest.hexdigest()
 
 
+def _predict(
+    ds: Dataset, split: splits.Split, model: ModelParams, fraction: float, best: dict[str, Any]
+) -> np.ndarray:
+    booster = evaluate.train_rows(ds, split.train, model, fraction, best)
+    return np.asarray(booster.predict(ds.x[split.test]), dtype="float64")
+
+
 def _save(values: np.ndarray, path: Path) -> None:
     with path.open("wb") as handle:  # a path would get ".npy" appended to the temporary name
         np.save(handle, values, allow_pickle=False)
@@ -110,8 +117,7 @@ class SplitCache:
         overrides: dict[str, Any],
     ) -> np.ndarray:
         """Train one split, save its predictions, and return them."""
-        booster = evaluate.train_rows(ds, split.train, model, fraction, overrides)
-        predictions = np.asarray(booster.predict(ds.x[split.test]), dtype="float64")
+        predictions = _predict(ds, split, model, fraction, overrides)
         target = self.path(ds, split, model, fraction, overrides)
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_with(target, partial(_save, predictions))
@@ -132,8 +138,8 @@ class SplitCache:
             target = self.path(ds, split, model, fraction, overrides)
             if target.exists():
                 out.append(np.load(target, allow_pickle=False))
-            else:
-                out.append(self.compute(ds, split, model, fraction, overrides))
+            else:  # no worker left it: trained here (and not kept)
+                out.append(_predict(ds, split, model, fraction, overrides))
                 trained += 1
         log.info("%s: %d splits, %d read from the workers", name, len(out), len(out) - trained)
         return out

@@ -251,8 +251,9 @@ def main(params: Params, params_path: Path | None = None) -> int:
     """Read the store, labels, bars and tuning result; run; write ``models/``.
 
     With ``scale.cv_workers`` above one, that many ``pipelines train-splits`` processes train
-    the CV splits first (``params_path`` is their params file); this process reads their
-    predictions and trains only the final model.
+    the CV splits first (``params_path`` is their params file). Predictions found in
+    ``scale.cv_cache`` for this dataset and these settings (left by those processes, or by the
+    cluster's split pods) are read; any other split is trained here.
     """
     started = time.perf_counter()
     models = Path(params.paths.models)
@@ -265,11 +266,10 @@ def main(params: Params, params_path: Path | None = None) -> int:
     events = event_input(params, metadata)
     if params.scale.cv_workers > 1 and params_path is not None:
         cv_splits.fan_out(params, params_path)
-        cache = cv_splits.SplitCache(params.scale.cv_cache)
-        out = run(store, metadata, labels, bars, params, tuning, events=events, predict=cache)
-        cache.clear()
-    else:
-        out = run(store, metadata, labels, bars, params, tuning, events=events)
+    # Splits the workers (these processes, or the cluster's pods) left are read, not trained.
+    cache = cv_splits.SplitCache(params.scale.cv_cache)
+    out = run(store, metadata, labels, bars, params, tuning, events=events, predict=cache)
+    cache.clear()
     digest = save_bundle(out.bundle, models / "model_bundle.json")
     atomic.write_json(models / TRAINING_FILE, out.report)
     for name, frame in ((OOS_FILE, out.oos), (CPCV_FILE, out.cpcv)):

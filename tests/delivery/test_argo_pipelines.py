@@ -55,6 +55,8 @@ def run(tmp_path: Path, name: str, template: str, failing: str = "") -> tuple[in
         body += f'[ "{tool} $*" = "$FAIL_ON" ] && exit 1\n'
         if tool == "pipelines":
             body += '[ "$1 $2" = "data partitions" ] && echo \'["0/2", "1/2"]\'\n'
+            body += '[ "$1 $2" = "train-splits --list" ] && echo \'["0/2", "1/2"]\'\n'
+            body += '[ "$1 $2" = "tune --create-study" ] && echo \'[{"study": "tune-1"}]\'\n'
         (bin_dir / tool).write_text(body + "exit 0\n")
         (bin_dir / tool).chmod(0o755)
     (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
@@ -132,13 +134,70 @@ def test_the_fan_out_is_wired_to_what_it_uses() -> None:
     )
 
 
+def test_training_study_creates_one_study_and_lists_its_shares(tmp_path: Path) -> None:
+    code, calls, root = run(tmp_path, "training", "study")
+    assert code == 0
+    assert calls == [
+        "dvc remote modify --local storage url s3://bucket/cache",
+        "dvc pull --allow-missing",
+        "dvc repro data_health",
+        f"pipelines tune --create-study --journal {tmp_path}/optuna.journal",
+    ]
+    assert (root / "tmp-study").read_text().strip() == "tune-1"
+    outputs = _template("training", "study")["outputs"]["parameters"]
+    assert {p["name"]: p["valueFrom"]["path"] for p in outputs} == {
+        "shares": "/tmp/shares.json",
+        "study": "/tmp/study",
+    }
+
+
+def test_training_tuned_collects_commits_and_lists_the_split_workers(tmp_path: Path) -> None:
+    code, calls, root = run(tmp_path, "training", "tuned")
+    assert code == 0
+    journal = f"--journal {tmp_path}/optuna.journal"
+    assert calls == [
+        "pipelines tune --collect {{inputs.parameters.study}} " + journal,
+        "dvc commit --force tune",
+        "pipelines train-splits --list",
+    ]
+    assert (root / "tmp-shares.json").read_text().strip() == '["0/2", "1/2"]'
+
+
+def test_the_training_fan_outs_are_wired_to_what_they_use() -> None:
+    tasks = {t["name"]: t for t in _template("training", "training")["dag"]["tasks"]}
+    assert tasks["tune"]["withParam"] == "{{tasks.study.outputs.parameters.shares}}"
+    assert tasks["splits"]["withParam"] == "{{tasks.tuned.outputs.parameters.shares}}"
+    order = [tasks[n]["depends"] for n in ("study", "tune", "tuned", "splits", "publish")]
+    assert order == ["checkout", "study", "tune", "tuned", "splits"]
+    given = {p["name"]: p["value"] for p in tasks["tune"]["arguments"]["parameters"]}
+    assert given == {
+        "study": "{{item.study}}",
+        "index": "{{item.index}}",
+        "trials": "{{item.trials}}",
+    }
+    values = {"study": "tune-1", "index": "1", "trials": "7", "share": "1/2"}
+    for task, command in (("tune", "tune-worker"), ("splits", "train-splits")):
+        pod = _template("training", tasks[task]["template"])["container"]
+        args = list(pod["args"])
+        for key, value in values.items():
+            args = [a.replace("{{inputs.parameters.%s}}" % key, value) for a in args]  # noqa: UP031
+        assert pod["command"] == ["pipelines"] and args[0] == command
+        build_parser().parse_args(args)  # the project's own CLI takes them
+    assert tasks["tuned"]["arguments"]["parameters"] == [
+        {"name": "study", "value": "{{tasks.study.outputs.parameters.study}}"}
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "template"),
     [
         ("data", "validate"),
         ("data", "publish"),
         ("data", "record-failure"),
-        ("training", "training"),
+        ("training", "study"),
+        ("training", "tuned"),
+        ("training", "publish"),
+        ("training", "record-failure"),
     ],
 )
 def test_template_scripts_pass_shellcheck(name: str, template: str) -> None:

@@ -203,3 +203,17 @@ def test_the_pods_user_has_a_passwd_entry_as_in_its_image(cluster: Cluster) -> N
     wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
     assert pod.phase == "Succeeded", logs(pod)  # without it: KeyError getpwuid(): uid not found
     assert (pod.log_dir / "who.out").read_text().split() == ["uid10001", "10001"]  # type: ignore[operator]
+
+
+def test_aiohttp_in_a_pod_resolves_through_the_pod_network(cluster: Cluster) -> None:
+    """c-ares would ask the host's DNS for cluster names (DVC's S3 client hung on it)."""
+    cluster.namespace("t")
+    script = "import aiohttp.resolver as r; print(r.DefaultResolver.__name__)"
+    spec = {
+        "containers": [{"name": "dns", "image": IMAGE, "command": ["python", "-c", script]}],
+        "restartPolicy": "Never",
+    }
+    pod = cluster.pods.start("t", "dns", spec, {})
+    wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
+    assert pod.phase == "Succeeded", logs(pod)
+    assert (pod.log_dir / "dns.out").read_text().split() == ["ThreadedResolver"]  # type: ignore[operator]

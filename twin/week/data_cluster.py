@@ -14,6 +14,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -30,10 +31,12 @@ from twin.week.data_nights import _run, restore_clone
 from twin.week.market import drop_night
 
 TEMPLATE = "data-pipeline"
+_ATTEMPT = re.compile(r"\(\d+\)$")
 FEATURES = "data/features"
 
 
-def _tools_image(week: Week) -> str:
+def tools_image(week: Week) -> str:
+    """The tools image image.yml built, by digest (as the deploy workflow names it)."""
     tools = next(
         word.rstrip(";,")
         for line in week.facts["images"]
@@ -43,13 +46,27 @@ def _tools_image(week: Week) -> str:
     return tools if "/" in tools else f"ghcr.io/trading-pipelines/{tools}"
 
 
-def _wait(client: ArgoClient, name: str) -> str:
+def wait(client: ArgoClient, name: str) -> str:
+    """The Workflow's phase once it has ended (bounded by the week's run timeout)."""
     deadline = time.monotonic() + RUN_TIMEOUT
     while (phase := client.phase(name)) in ("", "Pending", "Running"):
         if time.monotonic() > deadline:
             raise TwinError(f"{name}: still {phase or 'not started'} after {RUN_TIMEOUT:.0f}s")
         time.sleep(0.5)
     return phase
+
+
+def pod_nodes(workflow: dict[str, Any], template: str) -> list[dict[str, Any]]:
+    """The Workflow's pod nodes of one template: each task's (or item's) last attempt.
+
+    A retried step's attempts are named ``<step>(N)``; the last one started is kept.
+    """
+    nodes = workflow["status"]["nodes"].values()
+    pods = [n for n in nodes if n.get("templateName") == template and n["type"] == "Pod"]
+    last: dict[str, dict[str, Any]] = {}
+    for pod in sorted(pods, key=lambda n: str(n.get("startedAt") or "")):
+        last[_ATTEMPT.sub("", str(pod["displayName"]))] = pod
+    return list(last.values())
 
 
 def _features_md5(lock: dict[str, Any]) -> str:
@@ -74,18 +91,14 @@ def cluster_night(week: Week, night: int) -> str:
     """Night ``night``'s drop through ``data-pipeline`` on Argo, partitions fanned out."""
     drop_night(week.root, week.env, night)
     client = ArgoClient(server_from(None, None, None, environ=week.env))
-    params = {"revision": "main", "tools-image": _tools_image(week)}
+    params = {"revision": "main", "tools-image": tools_image(week)}
     name = client.submit(TEMPLATE, params, {"twin.week/night": str(night)})
-    phase = _wait(client, name)
+    phase = wait(client, name)
     workflow = json.loads(kubectl(week, "get", "workflow", name, "-n", "argo", "-o", "json"))
     if phase != "Succeeded":
-        raise TwinError(
-            f"{name} {phase}: {'; '.join(client.failed_steps(name)) or 'no pod failed'}"
-        )
-    nodes = list(workflow["status"]["nodes"].values())
-    parts = [
-        n for n in nodes if n.get("templateName") == "features-partition" and n["type"] == "Pod"
-    ]
+        failed = "; ".join(client.failed_steps(name)) or "no pod failed"
+        raise TwinError(f"{name} {phase}: {failed}")
+    parts = pod_nodes(workflow, "features-partition")
     profile = yaml.safe_load(week.git("show", "main:params.yaml"))["scale"]
     template = yaml.safe_load(week.git("show", "main:deploy/argo/data.yaml"))
     limit = next(t for t in template["spec"]["templates"] if t["name"] == "data")["parallelism"]
@@ -96,7 +109,7 @@ def cluster_night(week: Week, night: int) -> str:
     most = _most_at_once(parts)
     if most > int(limit):
         raise TwinError(f"{name}: {most} partition pods at once, the template allows {limit}")
-    publish = next(n for n in nodes if n.get("templateName") == "publish" and n["type"] == "Pod")
+    (publish,) = pod_nodes(workflow, "publish")
     pushed = yaml.safe_load(
         next(p["value"] for p in publish["outputs"]["parameters"] if p["name"] == "dvc-lock")
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twin.week import (
+    cluster_training,
     data_cluster,
     data_nights,
     delivery,
@@ -136,5 +137,10 @@ STEPS: list[Step[Week]] = [
     Step(
         "disaster recovery: MLflow database and DVC cache lost, the runbook's blocks",
         lambda w: _closed(w, lambda: disaster.disaster_recovery(w)),
+    ),
+    # Last: it registers what it trains, and the steps above count the model versions.
+    Step(
+        "training on Argo: tune-worker and train-splits pods; one process's bytes",
+        lambda w: _closed(w, lambda: cluster_training.cluster_training(w)),
     ),
 ]

@@ -12,7 +12,8 @@ Active only when ``TWIN_POD_IP`` is set (the pod runner sets it for project imag
   changes): ``svc``, ``svc.ns``, ``svc.ns.svc[.cluster.local]`` and the twin's servers;
   an unknown ``*.svc`` name fails as NXDOMAIN; anything else goes to the system resolver.
 
-- ``pwd.getpwuid`` of the pod's own uid answers as the image's ``/etc/passwd`` would.
+- ``pwd.getpwuid`` of the pod's own uid answers as the image's ``/etc/passwd`` would;
+- ``aiodns`` is hidden, so that aiohttp resolves through ``getaddrinfo`` too.
 
 Standard library only; never raises at import (a broken pod network shows as refused
 connections, which the probes report).
@@ -24,6 +25,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 from typing import Any
 
 _POD_IP = os.environ.get("TWIN_POD_IP", "")
@@ -169,5 +171,8 @@ def _install_passwd() -> None:
 if _POD_IP and _LOOPBACK:
     with contextlib.suppress(Exception):  # never break a pod's interpreter at start
         _install()
+        # c-ares (aiodns) resolves names itself, past getaddrinfo: aiohttp (DVC's S3 client)
+        # then takes its threaded resolver, which asks getaddrinfo as every other client does.
+        sys.modules.setdefault("aiodns", None)  # type: ignore[arg-type]
     with contextlib.suppress(Exception):
         _install_passwd()
