@@ -88,17 +88,24 @@ def test_a_kept_prediction_is_used_only_for_its_own_split_and_settings(
         synthetic["store"], synthetic["metadata"], synthetic["labels"], synthetic["bars"], params
     )
     tp = params.training
+    settings = (tp.model, tp.splits.validation_fraction, {})
     cache = cv_splits.SplitCache(tmp_path)
     wf = prep.walk_forward
-    first = cache(prep.ds, wf, tp.model, tp.splits.validation_fraction, {}, "walk-forward")
-    expected = evaluate.predict_splits(prep.ds, wf, tp.model, tp.splits.validation_fraction, {})
-    assert all(np.array_equal(a, b) for a, b in zip(first, expected, strict=True))
-    assert len(list(tmp_path.glob("*.npy"))) == len(wf)
+    expected = evaluate.predict_splits(prep.ds, wf, *settings)
+    kept = cache.compute(prep.ds, wf[0], *settings)  # what a worker leaves
+    assert np.array_equal(kept, expected[0])
+    marked = np.full_like(kept, 0.25)
+    np.save(cache.path(prep.ds, wf[0], *settings), marked)
 
+    got = cache(prep.ds, wf, *settings, "walk-forward")
+
+    assert np.array_equal(got[0], marked), "the kept prediction is read, not retrained"
+    assert all(np.array_equal(a, b) for a, b in zip(got[1:], expected[1:], strict=True))
+    assert len(list(tmp_path.glob("*.npy"))) == 1, "splits trained here are not kept"
     other = {"num_leaves": 3}
     paths = {cache.path(prep.ds, s, tp.model, 0.15, {}) for s in wf}
     assert paths.isdisjoint({cache.path(prep.ds, s, tp.model, 0.15, other) for s in wf})
-    assert len({cache.path(prep.ds, s, tp.model, 0.15, {}) for s in wf}) == len(wf)
+    assert len(paths) == len(wf)
 
 
 def test_a_failed_split_worker_is_named(tmp_path: Path, synthetic: dict[str, Any]) -> None:
