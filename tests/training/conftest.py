@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pipelines.config import Params, parse_params
 from pipelines.data.features import compute_features, compute_labels
+from pipelines.data.store import write_store
 from pipelines.training import backtest_stage, train, tune
 from pipelines.training.leakage import FeatureFn
 
@@ -37,6 +40,32 @@ def make_bars(n_days: int = 700, instruments: int = 4, seed: int = 0) -> pd.Data
         close = 50.0 * np.exp(np.cumsum(steps))
         frames.append(pd.DataFrame({"timestamp": stamps, "instrument": f"S{i}", "close": close}))
     return pd.concat(frames, ignore_index=True)
+
+
+def write_stage_inputs(root: Path, data: dict[str, Any], **sections: Any) -> Path:
+    """The training stages' inputs as files under ``root`` and a params file naming them.
+
+    Args:
+        root: An existing folder.
+        data: The ``synthetic`` fixture's dict (store, metadata, labels, bars).
+        sections: Further params.yaml sections (``training``, ``scale``, ...).
+
+    Returns:
+        The params file.
+    """
+    paths = {
+        "features": str(root / "features"),
+        "labels": str(root / "labels.parquet"),
+        "validated": str(root / "bars.parquet"),
+        "models": str(root / "models"),
+    }
+    write_store(data["store"], data["metadata"], paths["features"])
+    data["labels"].to_parquet(paths["labels"])
+    data["bars"].to_parquet(paths["validated"])
+    (root / "models").mkdir()
+    params = root / "params.yaml"
+    params.write_text(yaml.safe_dump({"paths": paths, **sections}))
+    return params
 
 
 def fast_params(**training: Any) -> Params:

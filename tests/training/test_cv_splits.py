@@ -11,12 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
-from pipelines.data.store import write_store
 from pipelines.training import cv_splits, evaluate
 from pipelines.training.inputs import prepare
-from tests.training.conftest import FAST_TRAINING
+from tests.training.conftest import FAST_TRAINING, write_stage_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -31,21 +29,10 @@ OUTPUTS = (
 def _project(root: Path, data: dict[str, Any], cv_workers: int) -> Path:
     """The train stage's inputs as files, a fixed tuning result, and a params file."""
     root.mkdir()
-    paths = {
-        "features": str(root / "features"),
-        "labels": str(root / "labels.parquet"),
-        "validated": str(root / "bars.parquet"),
-        "models": str(root / "models"),
-    }
-    write_store(data["store"], data["metadata"], paths["features"])
-    data["labels"].to_parquet(paths["labels"])
-    data["bars"].to_parquet(paths["validated"])
-    (root / "models").mkdir()
+    sections = {"training": FAST_TRAINING, "scale": {"cv_workers": cv_workers}}
+    params = write_stage_inputs(root, data, **sections)
     tuning = {"best_params": {"learning_rate": 0.1, "num_leaves": 7}, "n_trials": 3}
     (root / "models/tuning.json").write_text(json.dumps(tuning))
-    params = root / "params.yaml"
-    sections = {"paths": paths, "training": FAST_TRAINING, "scale": {"cv_workers": cv_workers}}
-    params.write_text(yaml.safe_dump(sections))
     return params
 
 

@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-import yaml
 
 from pipelines.config import parse_params
-from pipelines.data.store import write_store
 from pipelines.errors import ConfigError
 from pipelines.training import backtest_stage, metrics, train, tune_workers
-from tests.training.conftest import FAST_TRAINING
+from tests.training.conftest import FAST_TRAINING, write_stage_inputs
 
 BUDGET = 4
 
@@ -58,20 +56,8 @@ def _toy(trial: optuna.Trial) -> dict[str, Any]:
 
 def _stage_files(root: Path, data: dict[str, Any], workers: int) -> Path:
     """The tune stage's inputs as files, and a params file naming them."""
-    paths = {
-        "features": str(root / "features"),
-        "labels": str(root / "labels.parquet"),
-        "validated": str(root / "bars.parquet"),
-        "models": str(root / "models"),
-    }
-    write_store(data["store"], data["metadata"], paths["features"])
-    data["labels"].to_parquet(paths["labels"])
-    data["bars"].to_parquet(paths["validated"])
     training = {**FAST_TRAINING, "tuning": {"n_trials": BUDGET, "workers": workers}}
-    (root / "models").mkdir()
-    params = root / "params.yaml"
-    params.write_text(yaml.safe_dump({"paths": paths, "training": training}))
-    return params
+    return write_stage_inputs(root, data, training=training)
 
 
 def _pipelines(root: Path, storage: str | None, *args: str) -> subprocess.CompletedProcess[str]:

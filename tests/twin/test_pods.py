@@ -174,17 +174,27 @@ def test_liveness_failure_restarts_the_container(cluster: Cluster) -> None:
     assert any(m.startswith("back-off 10s restarting container app") for m in seen)
 
 
-def test_project_images_have_the_runtime_console_scripts(cluster: Cluster) -> None:
+def _run_to_end(cluster: Cluster, name: str, command: list[str], **pod: Any) -> str:
+    """Run ``command`` in a one-shot pod of the project image; its stdout once it succeeded."""
     cluster.namespace("t")
-    script = "command -v pipelines && command -v dvc && command -v python && command -v kubectl"
     spec = {
-        "containers": [{"name": "which", "image": IMAGE, "command": ["sh", "-c", script]}],
+        **pod,
+        "containers": [{"name": name, "image": IMAGE, "command": command}],
         "restartPolicy": "Never",
     }
-    pod = cluster.pods.start("t", "which", spec, {})
-    wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
-    assert pod.phase == "Succeeded", logs(pod)
-    found = (pod.log_dir / "which.out").read_text().split()  # type: ignore[operator]
+    started = cluster.pods.start("t", name, spec, {})
+    wait_for(
+        "pod done",
+        lambda: started.phase in ("Succeeded", "Failed"),
+        detail=lambda: logs(started),
+    )
+    assert started.phase == "Succeeded", logs(started)
+    return (started.log_dir / f"{name}.out").read_text()  # type: ignore[operator]
+
+
+def test_project_images_have_the_runtime_console_scripts(cluster: Cluster) -> None:
+    script = "command -v pipelines && command -v dvc && command -v python && command -v kubectl"
+    found = _run_to_end(cluster, "which", ["sh", "-c", script]).split()
     runtime = cluster.home / "cluster" / "runtime"
     assert found == [str(runtime / "bin" / n) for n in ("pipelines", "dvc", "python")] + [
         str(runtime / "shims" / "kubectl")
@@ -192,28 +202,14 @@ def test_project_images_have_the_runtime_console_scripts(cluster: Cluster) -> No
 
 
 def test_the_pods_user_has_a_passwd_entry_as_in_its_image(cluster: Cluster) -> None:
-    cluster.namespace("t")
+    """Without it DVC fails: getpwuid(): uid not found: 10001."""
     script = "import getpass, os, pwd; print(getpass.getuser(), pwd.getpwuid(os.getuid()).pw_uid)"
-    spec = {
-        "securityContext": {"runAsUser": 10001, "runAsGroup": 10001},
-        "containers": [{"name": "who", "image": IMAGE, "command": ["python", "-c", script]}],
-        "restartPolicy": "Never",
-    }
-    pod = cluster.pods.start("t", "who", spec, {})
-    wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
-    assert pod.phase == "Succeeded", logs(pod)  # without it: KeyError getpwuid(): uid not found
-    assert (pod.log_dir / "who.out").read_text().split() == ["uid10001", "10001"]  # type: ignore[operator]
+    user = {"runAsUser": 10001, "runAsGroup": 10001}
+    out = _run_to_end(cluster, "who", ["python", "-c", script], securityContext=user)
+    assert out.split() == ["uid10001", "10001"]
 
 
 def test_aiohttp_in_a_pod_resolves_through_the_pod_network(cluster: Cluster) -> None:
     """c-ares would ask the host's DNS for cluster names (DVC's S3 client hung on it)."""
-    cluster.namespace("t")
     script = "import aiohttp.resolver as r; print(r.DefaultResolver.__name__)"
-    spec = {
-        "containers": [{"name": "dns", "image": IMAGE, "command": ["python", "-c", script]}],
-        "restartPolicy": "Never",
-    }
-    pod = cluster.pods.start("t", "dns", spec, {})
-    wait_for("pod done", lambda: pod.phase in ("Succeeded", "Failed"), detail=lambda: logs(pod))
-    assert pod.phase == "Succeeded", logs(pod)
-    assert (pod.log_dir / "dns.out").read_text().split() == ["ThreadedResolver"]  # type: ignore[operator]
+    assert _run_to_end(cluster, "dns", ["python", "-c", script]).split() == ["ThreadedResolver"]
