@@ -100,7 +100,7 @@ def cluster_night(week: Week, night: int) -> str:
         raise TwinError(f"{name} {phase}: {failed}")
     parts = pod_nodes(workflow, "features-partition")
     profile = yaml.safe_load(week.git("show", "main:params.yaml"))["scale"]
-    template = yaml.safe_load(week.git("show", "main:deploy/argo/data.yaml"))
+    template = next(yaml.safe_load_all(week.git("show", "main:deploy/argo/data.yaml")))
     limit = next(t for t in template["spec"]["templates"] if t["name"] == "data")["parallelism"]
     if len(parts) != profile["data_partitions"] or any(p["phase"] != "Succeeded" for p in parts):
         raise TwinError(
