@@ -88,7 +88,8 @@ class SplitCache:
     def __init__(self, root: str | Path) -> None:
         """Keep predictions under ``root``."""
         self.root = Path(root)
-        self._digests: dict[int, str] = {}
+        # by id, holding the dataset: a collected one's id could name another dataset later
+        self._digests: dict[int, tuple[Dataset, str]] = {}
 
     def path(
         self,
@@ -100,8 +101,8 @@ class SplitCache:
     ) -> Path:
         """The file of one split's predictions: named by the dataset, split and settings."""
         if id(ds) not in self._digests:
-            self._digests[id(ds)] = dataset_digest(ds)
-        settings = [self._digests[id(ds)], CODE, model.model_dump(), fraction, overrides]
+            self._digests[id(ds)] = (ds, dataset_digest(ds))
+        settings = [self._digests[id(ds)][1], CODE, model.model_dump(), fraction, overrides]
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
         digest.update(np.ascontiguousarray(split.train).tobytes())
         digest.update(b"|")
