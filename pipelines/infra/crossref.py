@@ -20,6 +20,7 @@ from pipelines.infra.cluster import ClusterObjects, evaluate
 from pipelines.infra.hcl import TfTree, blocks, load_tree
 from pipelines.infra.inventory import Inventory, bucket_patterns, terraform_inventory
 from pipelines.infra.references import (
+    DEFAULT_CLASS,
     MODEL_ENVIRONMENTS,
     Document,
     Reference,
@@ -73,7 +74,9 @@ def _missing(ref: Reference, inventory: Inventory, buckets: list[re.Pattern[str]
         ok = any(pattern.fullmatch(ref.name) for pattern in buckets)
         return None if ok else f"bucket {ref.name}"
     if ref.what == "storageclass":
-        return None if inventory.default_storage_class else "a default StorageClass"
+        if ref.name == DEFAULT_CLASS:
+            return None if inventory.default_storage_class else "a default StorageClass"
+        return None if ref.name in inventory.storage_classes else f"StorageClass {ref.name}"
     return f"{ref.what} {where} (unknown reference type)"
 
 
@@ -226,6 +229,7 @@ def cross_reference(
             services=dict(inventory.services),
             kinds=dict(inventory.kinds),
             default_storage_class=inventory.default_storage_class,
+            storage_classes=set(inventory.storage_classes),
         )
         overlay.add_objects([d.obj for d in docs], "")
         problems.extend(_unmet(docs, overlay, buckets))

@@ -47,6 +47,7 @@ class Inventory:
     services: dict[NamespacedName, set[int]] = field(default_factory=dict)
     kinds: dict[str, Kind] = field(default_factory=lambda: dict(BUILT_IN))
     default_storage_class: bool = False
+    storage_classes: set[str] = field(default_factory=set)
     objects: list[dict[str, Any]] = field(default_factory=list)
 
     def has_account(self, namespace: str, name: str) -> bool:
@@ -78,6 +79,7 @@ class Inventory:
             elif kind == "ExternalSecret":
                 self._external_secret(obj, key[0])
             elif kind == "StorageClass":
+                self.storage_classes.add(key[1])
                 annotations = meta.get("annotations") or {}
                 default = annotations.get("storageclass.kubernetes.io/is-default-class")
                 self.default_storage_class |= default == "true"

@@ -19,6 +19,7 @@ from pipelines.errors import PipelineError
 from pipelines.io import yamlio
 
 MODEL_ENVIRONMENTS = ("dev", "staging", "prod")
+DEFAULT_CLASS = "(default)"  # a claim that names no StorageClass: the cluster's default
 ARGO_NAMESPACE = "argo"
 ENV_PARAMETER = "{{workflow.parameters.environment}}"
 _SERVICE = re.compile(
@@ -156,8 +157,9 @@ def _key_refs(doc: Document) -> Iterator[Reference]:
         if isinstance(secret, dict) and "secretName" in secret:
             yield Reference("secret", doc.namespace, str(secret["secretName"]), "", doc.where)
         for claim in node.get("volumeClaimTemplates") or []:
-            if isinstance(claim, dict) and not (claim.get("spec") or {}).get("storageClassName"):
-                yield Reference("storageclass", "", "(default)", "", doc.where)
+            if isinstance(claim, dict):
+                named = (claim.get("spec") or {}).get("storageClassName")
+                yield Reference("storageclass", "", str(named or DEFAULT_CLASS), "", doc.where)
 
 
 def _text_refs(doc: Document) -> Iterator[Reference]:

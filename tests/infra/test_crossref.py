@@ -68,6 +68,7 @@ def test_a_template_naming_what_nothing_creates_fails(
             f"{where}: key no-such-key of ConfigMap argo/pipelines-config {UNMET}",
             f"{where}: Secret argo/github-dispatch-typo {UNMET}",
             f"{where}: ServiceAccount argo/ghost {UNMET}",
+            f"{where}: StorageClass nfs-nobody-made {UNMET}",
             f"{where}: Service monitoring/prometheus {UNMET}",
             f"{where}: bucket someone-elses-bucket {UNMET}",
             f"{where}: namespace trading-qa {UNMET}",
