@@ -17,9 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,7 @@ from pipelines.data.freshness import bar_calendars
 from pipelines.errors import ConfigError, DataError
 from pipelines.io import atomic
 from pipelines.io.digest import file_sha256
+from pipelines.io.workers import pipelines_argv, run_all
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +48,7 @@ CODE = (features, instrument_features, _windows, event_features, partitions)
 
 
 def _key(params: Params, bars: pd.DataFrame, calendars: dict[str, str]) -> dict[str, Any]:
-    events = params.paths.events if params.features.events.enabled else None
+    events_file = params.paths.events if params.features.events.enabled else None
     settings = {
         "features": params.features.model_dump(),
         "label": params.label.model_dump(),
@@ -58,25 +56,38 @@ def _key(params: Params, bars: pd.DataFrame, calendars: dict[str, str]) -> dict[
     }
     code = [Path(str(module.__file__)).read_bytes() for module in CODE]
     return {
-        "input": partitions.input_digest(bars, calendars, file_sha256(events) if events else ""),
+        "input": partitions.input_digest(
+            bars, calendars, file_sha256(events_file) if events_file else ""
+        ),
         "config": partitions.config_digest(settings, code),
         "instruments": sorted(calendars),
     }
 
 
-def read_bars(source: Path, index: int, count: int) -> pd.DataFrame:
-    """The validated bars of partition ``index`` of ``count`` (only its row groups' matches)."""
+def read_bars(source: Path, index: int, count: int, bars: pd.DataFrame | None) -> pd.DataFrame:
+    """The validated bars of partition ``index`` of ``count``.
+
+    From ``bars`` when the caller holds them all (one process), else from ``source``, reading
+    only the partition's instruments (a pod of the fan-out).
+    """
+    if count == 1:
+        return pd.read_parquet(source) if bars is None else bars
+    if bars is not None:
+        mine = partitions.members(bars["instrument"].astype(str).unique(), index, count)
+        return bars[bars["instrument"].isin(mine)]
     names = pq.read_table(source, columns=["instrument"]).column(0).unique().to_pylist()
     mine = partitions.members([str(n) for n in names], index, count)
-    if count == 1:
-        return pd.read_parquet(source)
     if not mine:
         return pd.read_parquet(source).iloc[0:0]
     return pd.read_parquet(source, filters=[("instrument", "in", mine)])
 
 
-def compute(params: Params, index: int, count: int) -> bool:
+def compute(
+    params: Params, index: int, count: int, bars: pd.DataFrame | None = None
+) -> bool:
     """Compute partition ``index`` of ``count`` unless it is current; True when computed.
+
+    ``bars``: every validated bar, when the caller has read them (else read here).
 
     Raises:
         DataError: The validated bars are missing, or an instrument has no reference row.
@@ -84,7 +95,7 @@ def compute(params: Params, index: int, count: int) -> bool:
     source = Path(params.paths.validated)
     if not source.exists():
         raise DataError(f"{source}: validated bars not found; run `pipelines data validate`")
-    bars = read_bars(source, index, count)
+    bars = read_bars(source, index, count, bars)
     last, calendar_of = bar_calendars(params, bars)
     unknown = sorted(set(last) - set(calendar_of))
     if unknown:
@@ -144,22 +155,10 @@ def _read_key(folder: Path) -> Any:
         return None
 
 
-def _command(params_path: Path, partition: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pipelines",
-        "--params",
-        str(params_path),
-        "data",
-        "features",
-        "--partition",
-        partition,
-    ]
-
-
-def ensure(params: Params, params_path: Path | None) -> None:
+def ensure(params: Params, params_path: Path | None, bars: pd.DataFrame | None = None) -> None:
     """Bring every partition up to date: in this process, or in ``data_workers`` processes.
+
+    ``bars``: every validated bar, already read (the partitions computed here use them).
 
     Raises:
         DataError: A partition's process failed (named, with its exit status).
@@ -172,16 +171,14 @@ def ensure(params: Params, params_path: Path | None) -> None:
             shutil.rmtree(stale)
     if workers == 1 or count == 1 or params_path is None:
         for index in range(count):
-            compute(params, index, count)
+            compute(params, index, count, bars)
         return
     log.info("features: %d partitions in %d processes", count, min(workers, count))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        codes = list(
-            pool.map(
-                lambda part: subprocess.run(_command(params_path, part), check=False).returncode,  # noqa: S603
-                partitions.all_of(count),
-            )
-        )
+    commands = [
+        pipelines_argv(params_path, "data", "features", "--partition", part)
+        for part in partitions.all_of(count)
+    ]
+    codes = run_all(commands, workers)
     failed = [f"{k}/{count} (exit {c})" for k, c in enumerate(codes) if c != 0]
     if failed:
         raise DataError(f"features: partition {', '.join(failed)} failed; see its log above")

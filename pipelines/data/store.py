@@ -125,7 +125,7 @@ def main(params: Params, params_path: Path | None = None, partition: str | None 
         bars["instrument"].nunique(),
         params.scale.data_partitions,
     )
-    feature_parts.ensure(params, params_path)
+    feature_parts.ensure(params, params_path, bars)
     last, calendar_of = bar_calendars(params, bars)
     ohlcv = has_ohlcv_columns(bars)
     tables, label_parts = feature_parts.read_all(params)

@@ -14,9 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from pipelines.config import Params
 from pipelines.data import partitions
 from pipelines.errors import DataError
 from pipelines.io import atomic
+from pipelines.io.workers import pipelines_argv, run_all
 from pipelines.training import evaluate, splits
 from pipelines.training import model as model_code
 from pipelines.training.evaluate import Dataset
@@ -180,14 +178,8 @@ def fan_out(params: Params, params_path: Path) -> None:
     workers = params.scale.cv_workers
     shares = partitions.all_of(workers)
     log.info("train: CV splits in %d worker processes", workers)
-
-    def run(share: str) -> int:
-        command = [sys.executable, "-m", "pipelines", "--params", str(params_path)]
-        command += ["train-splits", "--worker", share]
-        return subprocess.run(command, check=False).returncode  # noqa: S603 - fixed arguments
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        codes = list(pool.map(run, shares))
+    commands = [pipelines_argv(params_path, "train-splits", "--worker", s) for s in shares]
+    codes = run_all(commands, workers)
     failed = [f"{s} (exit {c})" for s, c in zip(shares, codes, strict=True) if c != 0]
     if failed:
         raise DataError(f"train: CV split worker {', '.join(failed)} failed; see its log above")

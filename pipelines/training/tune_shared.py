@@ -12,15 +12,16 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 from pipelines.config import Params
+from pipelines.io.workers import pipelines_argv
 from pipelines.training import tune, tune_workers
 from pipelines.training.inputs import prepare, read_inputs
+from pipelines.training.params import TuningParams
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +43,40 @@ def storage(journal: str | Path | None, command: str) -> str:
     return spec
 
 
+def _create(spec: str, params: TuningParams) -> tuple[str, list[int]]:
+    """A new study in ``spec``; its name and each worker's number of trials."""
+    study = f"tune-{uuid.uuid4().hex[:12]}"
+    tune_workers.create(spec, study, params)
+    shares = tune_workers.shares(params.n_trials, params.workers)
+    log.info(
+        "tune: study %s (%s), trials per worker %s", study, tune_workers.describe(spec), shares
+    )
+    return study, shares
+
+
+def _payload(spec: str, study: str, params: TuningParams) -> dict[str, Any]:
+    """The ``tuning.json`` payload of a study whose workers ran, with its workers and storage."""
+    result = tune_workers.collect(spec, study, params)
+    return {
+        **tune.payload(result, params.seed),
+        "workers": params.workers,
+        "storage": tune_workers.describe(spec),
+    }
+
+
 def start(params: Params, journal: str | Path | None) -> list[dict[str, Any]]:
     """``pipelines tune --create-study``: a new study; each worker's share, for a fan-out.
 
     Returns:
         ``{"study", "index", "trials"}`` per worker (``training.tuning.workers`` of them).
     """
-    tp = params.training.tuning
-    spec = storage(journal, "tune --create-study")
-    study = f"tune-{uuid.uuid4().hex[:12]}"
-    tune_workers.create(spec, study, tp)
-    shares = tune_workers.shares(tp.n_trials, tp.workers)
-    log.info(
-        "tune: study %s (%s), trials per worker %s", study, tune_workers.describe(spec), shares
-    )
+    study, shares = _create(storage(journal, "tune --create-study"), params.training.tuning)
     return [{"study": study, "index": k, "trials": n} for k, n in enumerate(shares)]
 
 
 def finish(params: Params, study: str, journal: str | Path | None) -> dict[str, Any]:
     """``pipelines tune --collect``: the ``tuning.json`` payload of a study the workers ran."""
-    tp = params.training.tuning
-    spec = storage(journal, "tune --collect")
-    result = tune_workers.collect(spec, study, tp)
-    return {
-        **tune.payload(result, tp.seed),
-        "workers": tp.workers,
-        "storage": tune_workers.describe(spec),
-    }
+    return _payload(storage(journal, "tune --collect"), study, params.training.tuning)
 
 
 def worker_main(
@@ -91,12 +99,8 @@ def _start_workers(
     env = {**os.environ, tune_workers.STORAGE_ENV: spec}
     return [
         subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [
-                sys.executable,
-                "-m",
-                "pipelines",
-                "--params",
-                str(params_path),
+            pipelines_argv(
+                params_path,
                 "tune-worker",
                 "--study",
                 study,
@@ -104,7 +108,7 @@ def _start_workers(
                 str(index),
                 "--trials",
                 str(trials),
-            ],
+            ),
             env=env,
         )
         for index, trials in enumerate(shares)
@@ -134,25 +138,15 @@ def _wait(workers: list[subprocess.Popen[bytes]]) -> None:
 def run(params: Params, params_path: Path) -> dict[str, Any]:
     """Tune with ``training.tuning.workers`` processes on one shared study; the payload."""
     tp = params.training.tuning
-    shares = tune_workers.shares(tp.n_trials, tp.workers)
-    study = f"tune-{uuid.uuid4().hex[:12]}"
     scratch = None
     spec = tune_workers.storage_from_env()
     if spec is None:  # one machine: a journal file that lives as long as this run
         scratch = Path(tempfile.mkdtemp(prefix="tune-"))
         spec = f"journal:{scratch / 'study.journal'}"
     try:
-        tune_workers.create(spec, study, tp)
-        log.info(
-            "tune: study %s (%s), trials per worker %s", study, tune_workers.describe(spec), shares
-        )
+        study, shares = _create(spec, tp)
         _wait(_start_workers(params_path, spec, study, shares))
-        result = tune_workers.collect(spec, study, tp)
+        return _payload(spec, study, tp)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    return {
-        **tune.payload(result, tp.seed),
-        "workers": tp.workers,
-        "storage": tune_workers.describe(spec),
-    }
