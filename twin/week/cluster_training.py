@@ -12,19 +12,15 @@ process must write the same model bundle and out-of-sample positions, byte for b
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from pipelines.delivery.argo import ArgoClient, server_from
 from twin.errors import TwinError
-from twin.week.cluster_view import kubectl
+from twin.week.argo_runs import in_one_process, lock_outs, pod_nodes, pushed_lock, run_template
 from twin.week.context import Week
-from twin.week.data_cluster import pod_nodes, tools_image, wait
 from twin.week.data_nights import _run, restore_clone
 
 TEMPLATE = "training-pipeline"
@@ -40,19 +36,9 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
-def _outs(lock: dict[str, Any], stage: str) -> dict[str, str]:
-    return {str(o["path"]): str(o["md5"]) for o in lock["stages"][stage]["outs"]}
-
-
 def cluster_training(week: Week) -> str:
     """``training-pipeline`` on Argo; its outputs against one process on the same inputs."""
-    client = ArgoClient(server_from(None, None, None, environ=week.env))
-    name = client.submit(TEMPLATE, {"revision": "main", "tools-image": tools_image(week)}, {})
-    phase = wait(client, name)
-    if phase != "Succeeded":
-        failed = "; ".join(client.failed_steps(name)) or "no pod failed"
-        raise TwinError(f"{name} {phase}: {failed}")
-    workflow = json.loads(kubectl(week, "get", "workflow", name, "-n", "argo", "-o", "json"))
+    name, workflow = run_template(week, TEMPLATE, {})
     params = yaml.safe_load(week.git("show", "main:params.yaml"))
     tuners = pod_nodes(workflow, "tune-worker")
     splitters = pod_nodes(workflow, "train-splits")
@@ -62,22 +48,15 @@ def cluster_training(week: Week) -> str:
             f"{name}: {len(tuners)} tune-worker and {len(splitters)} train-splits pods, "
             f"expected {want[0]} and {want[1]}"
         )
-    (publish,) = pod_nodes(workflow, "publish")
-    lock = yaml.safe_load(
-        next(p["value"] for p in publish["outputs"]["parameters"] if p["name"] == "dvc-lock")
-    )
-    pushed = _outs(lock, "train")
+    lock = pushed_lock(workflow)
+    pushed = lock_outs(lock, "train")
 
     clone = week.home / "clones" / "training-single"
     restore_clone(week, clone.name)
     (clone / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False), encoding="utf-8")
-    env = {**os.environ, **week.env}
     dvc = str(Path(sys.executable).parent / "dvc")
-    _run([dvc, "pull", "--quiet", "tune"], clone, "dvc pull tune", env)
-    single = dict(params, scale={**params["scale"], "cv_workers": 1})
-    (clone / "params-single.yaml").write_text(yaml.safe_dump(single), encoding="utf-8")
-    argv = [sys.executable, "-m", "pipelines", "--params", "params-single.yaml", "train"]
-    _run(argv, clone, "train in one process", env)
+    _run([dvc, "pull", "--quiet", "tune"], clone, "dvc pull tune", {**os.environ, **week.env})
+    in_one_process(week, clone, {"cv_workers": 1}, "train")
     differ = [p for p in COMPARED if _md5(clone / p) != pushed[p]]
     if differ:
         raise TwinError(f"{name}: one process's {', '.join(differ)} differ from the pods' run")

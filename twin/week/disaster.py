@@ -23,9 +23,10 @@ from mlflow.tracking import MlflowClient
 from pipelines.infra.runbook import RunbookBlock, runnable_blocks
 from twin import state
 from twin.errors import TwinError
+from twin.week.argo_runs import tools_image
 from twin.week.context import RUN_TIMEOUT, Week
 from twin.week.data_nights import _run, restore_clone
-from twin.week.delivery import check_serving, manifest
+from twin.week.delivery import check_serving
 from twin.week.training import MODEL
 
 RUNBOOK = Path("docs/runbooks/disaster-recovery.md")
@@ -49,14 +50,6 @@ def _block(block: RunbookBlock, clone: Path, env: dict[str, str]) -> str:
 def _environment(week: Week) -> dict[str, str]:
     """The runbook's variables, valued as its table says for the twin."""
     database = state.service(week.home, "postgres")["databases"]["mlflow"]
-    tools = next(
-        word.rstrip(";,")
-        for line in week.facts["images"]
-        for word in line.split()
-        if "strategy-tools@sha256:" in word
-    )
-    # image.yml names it without its registry; the registry is the service image's (prod).
-    registry = str(manifest(week, "prod")["image"]).split("@")[0].rsplit("/", 1)[0]
     venv = str(Path(sys.executable).parent)
     return {
         **os.environ,
@@ -64,7 +57,7 @@ def _environment(week: Week) -> dict[str, str]:
         "MLFLOW_DATABASE_URL": str(database).replace("postgresql+psycopg2://", "postgresql://"),
         "MLFLOW_BACKUP_URL": f"s3://{week.env['TWIN_BUCKET_MLFLOW']}/backups/mlflow-db/",
         "DVC_REMOTE_URL": f"s3://{week.env['TWIN_BUCKET_DVC']}/cache",
-        "TOOLS_IMAGE": tools if "/" in tools else f"{registry}/{tools}",
+        "TOOLS_IMAGE": tools_image(week),
         "ARGO_SERVER": str(state.service(week.home, "cluster")["argo_url"]),
         "PATH": f"{venv}{os.pathsep}{os.environ.get('PATH', '')}",
     }
