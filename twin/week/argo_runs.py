@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import yaml
 
 from pipelines.delivery.argo import ArgoClient, server_from
 from pipelines.delivery.deploy import DONE, watch
+from pipelines.io.workers import pipelines_argv
 from twin.errors import TwinError
 from twin.week.cluster_view import kubectl
 from twin.week.context import RUN_TIMEOUT, Week
@@ -93,5 +93,5 @@ def in_one_process(week: Week, clone: Path, scale: dict[str, int], *argv: str) -
     params = yaml.safe_load((clone / "params.yaml").read_text(encoding="utf-8"))
     params["scale"] = {**params["scale"], **scale}
     (clone / "params-single.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
-    command = [sys.executable, "-m", "pipelines", "--params", "params-single.yaml", *argv]
+    command = pipelines_argv("params-single.yaml", *argv)
     _run(command, clone, f"{' '.join(argv)} in one process", {**os.environ, **week.env})
