@@ -2,7 +2,8 @@
 
 Parsed: ``FROM ... AS``, ``WORKDIR``, ``COPY``/``ADD`` (context sources and ``--from=stage``),
 ``ENV``, ``USER``, ``ENTRYPOINT``, ``CMD``, ``ARG`` defaults, ``STOPSIGNAL``. ``RUN`` is not
-executed: what it would install is the twin's runtime (the same lock in the twin's venv). The
+executed: what it would install is the twin's runtime (the same lock in the twin's venv), limited
+to the packages of the lock files its ``pip sync`` names (``packages`` in the config). The
 files taken from the build context are filtered by ``.dockerignore`` with Docker's rules
 (last matching pattern wins, ``!`` re-includes, a pattern matching a parent folder matches its
 files, ``**`` spans folders).
@@ -17,6 +18,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from packaging.markers import Marker
 
 from twin.errors import TwinError
 
@@ -171,8 +174,10 @@ def image_plan(
 
     The config has ``workdir``, ``env``, ``user``, ``entrypoint``, ``cmd``, ``stopsignal``,
     ``target``, ``python_paths`` (folders holding a copied ``pyproject.toml``: the project
-    that ``pip install .`` would install) and ``runtime_paths`` (``COPY --from`` sources that
-    RUN produced, provided by the twin's runtime instead).
+    that ``pip install .`` would install), ``runtime_paths`` (``COPY --from`` sources that
+    RUN produced, provided by the twin's runtime instead) and ``packages`` (the distributions
+    the lock files named by those stages' ``pip sync`` install, normalised; empty: no lock
+    named, the runtime's whole venv).
 
     Raises:
         TwinError: A COPY source that the context (after .dockerignore) does not have.
@@ -188,6 +193,7 @@ def image_plan(
         "cmd": [],
         "stopsignal": "SIGTERM",
         "runtime_paths": [],
+        "packages": [],
     }
     stages = needed_stages(parse_stages(dockerfile), target)
     by_name = {s.name: s for s in stages}
@@ -220,7 +226,68 @@ def image_plan(
     config["python_paths"] = sorted(
         posixpath.dirname(p) for p in files if p.endswith("/pyproject.toml")
     )
+    config["packages"] = _synced_packages(context, files, by_name, end_workdir, config)
     return files, config
+
+
+def normalise(name: str) -> str:
+    """A distribution name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _lock_names(text: str) -> set[str]:
+    """Distributions a universal lock installs on this (Linux) machine, as in the image.
+
+    A line ``name==version ; marker`` counts only when its environment marker holds here
+    (``pywin32 ; sys_platform == 'win32'`` does not).
+    """
+    names = set()
+    for match in re.finditer(r"^([A-Za-z0-9][\w.-]*)==[^\s;\\]+\s*(?:;\s*([^\\\n]+))?", text, re.M):
+        marker = (match.group(2) or "").strip()
+        if not marker or Marker(marker).evaluate():
+            names.add(normalise(match.group(1)))
+    return names
+
+
+def _synced_packages(
+    context: Path,
+    files: dict[str, str],
+    by_name: dict[str, Stage],
+    end_workdir: dict[str, str],
+    config: dict[str, Any],
+) -> list[str]:
+    """Distributions the ``pip sync`` lock files of the runtime stages install (and the project)."""
+    names: set[str] = set()
+    for stage_name in config.pop("runtime_stages", []):
+        stage = by_name.get(stage_name)
+        workdir = end_workdir.get(stage_name, "/")
+        for instruction, rest in stage.lines if stage else []:
+            if instruction != "RUN":
+                continue
+            for command in re.split(r"&&|;", rest):
+                words = shlex.split(command)
+                if "sync" not in words:
+                    continue
+                for word in words[words.index("sync") + 1 :]:
+                    if not word.endswith(".txt"):
+                        continue
+                    origin = files.get(posixpath.normpath(posixpath.join(workdir, word)))
+                    if origin is None:
+                        raise TwinError(
+                            f"Dockerfile RUN pip sync {word}: not copied into the image"
+                        )
+                    names.update(_lock_names((context / origin).read_text(encoding="utf-8")))
+    if names:
+        for folder in config["python_paths"]:
+            pyproject = files.get(posixpath.join(folder, "pyproject.toml"))
+            project = re.search(
+                r'^name\s*=\s*"([^"]+)"',
+                (context / str(pyproject)).read_text(encoding="utf-8"),
+                re.M,
+            )
+            if pyproject and project:
+                names.add(normalise(project.group(1)))
+    return sorted(names)
 
 
 def _copy(
@@ -243,6 +310,7 @@ def _copy(
             }
             if not taken:
                 config["runtime_paths"].append(dest_abs)
+                config.setdefault("runtime_stages", []).append(source_stage)
             for path, origin in taken.items():
                 files[posixpath.join(dest_abs, path[len(src.rstrip("/")) :].lstrip("/"))] = origin
             continue

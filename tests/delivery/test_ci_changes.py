@@ -7,6 +7,8 @@ every nightly commit is what the first version of this step did once reports/sum
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -90,3 +92,19 @@ def test_a_promotion_manifest_gets_the_fast_checks_only(tmp_path: Path) -> None:
 def test_code_beside_the_outputs_runs_everything(tmp_path: Path) -> None:
     changed = [*_published_paths("data.yml"), "pipelines/data/ingest.py"]
     assert _decide(tmp_path, changed) == "code=true"
+
+
+def test_a_push_of_only_the_bots_outputs_starts_no_run_the_same_list() -> None:
+    """``on.push.paths-ignore`` names exactly the files the step counts as not code."""
+    doc = yaml.safe_load((WORKFLOWS / "ci.yml").read_text(encoding="utf-8"))
+    ignored = doc[True]["push"]["paths-ignore"]  # PyYAML reads the key `on` as True
+    excluded = re.findall(r"':\(exclude(?:,glob)?\)([^']+)'", _changes_script())
+    assert excluded, "the step lists no excluded pathspec"
+    assert sorted(ignored) == sorted(excluded)
+    # Every path the bots publish is ignored (a folder the step publishes whole: its files).
+    for workflow in ("data.yml", "train.yml"):
+        for path in _published_paths(workflow):
+            name = path if Path(path).suffix else f"{path}/dev.json"
+            assert any(
+                fnmatch.fnmatchcase(name, p) and name.count("/") == p.count("/") for p in ignored
+            ), f"{workflow} publishes {name}: not in paths-ignore"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,3 +96,38 @@ def test_the_project_dockerfile_builds(tmp_path: Path) -> None:
     sources = list((tree / config["python_paths"][0].lstrip("/")).rglob("*.py"))
     missing = [s for s in sources if not Path(importlib.util.cache_from_source(str(s))).exists()]
     assert sources and missing == []
+
+
+def test_the_service_image_runs_with_its_own_lock_s_packages_only(tmp_path: Path) -> None:
+    """The service image syncs requirements/serve.txt: its pods see those packages and no more."""
+    from twin.cluster.runtime import ensure_view
+    from twin.registry_dockerfile import image_plan
+
+    _, serve = image_plan(REPO_ROOT, REPO_ROOT / "Dockerfile", "serve")
+    _, tools = image_plan(REPO_ROOT, REPO_ROOT / "Dockerfile", "tools")
+    assert {"lightgbm", "boto3", "uvicorn", "pipelines"} <= set(serve["packages"])
+    assert not {"scikit-learn", "mlflow", "dvc", "pytest"} & set(serve["packages"])
+    assert {"mlflow", "dvc", "scikit-learn", "pipelines"} <= set(tools["packages"])
+    assert "pytest" not in tools["packages"]  # the dev lock's tools are not in the image
+
+    view = ensure_view(tmp_path, serve["packages"])
+    assert ensure_view(tmp_path, serve["packages"]) == view  # made once
+    script = (
+        "import importlib.util as u, sys, lightgbm, pipelines.serving.serve\n"
+        "print(u.find_spec('sklearn') is None, u.find_spec('mlflow') is None,\n"
+        "      'sklearn' in sys.modules, 'scipy.stats' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [str(view / "bin" / "python"), "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Not installed in the image, so not importable here; LightGBM loads without them.
+    assert done.stdout.split() == ["True", "True", "False", "False"]
+    assert (view / "bin" / "pipelines").exists() and not (view / "bin" / "mlflow").exists()
+
+    with pytest.raises(TwinError, match="not-a-package not installed in the twin's venv"):
+        ensure_view(tmp_path, ["lightgbm", "not-a-package"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from tests.twin.cluster_support import IMAGE, Cluster, wait_for
 from twin.cluster.interfaces import Obj
+from twin.cluster.rollouts_replicasets import ready_endpoints
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +107,38 @@ def test_delete_runs_prestop_then_sigterm(cluster: Cluster, twin_home: Path) -> 
     assert (claim / "term").read_text().split() == ["prestop", "term"]
     # fsGroup: kubelet made the claim group-owned by 10001 and group-writable.
     assert claim.stat().st_gid == 10001 and claim.stat().st_mode & 0o070 == 0o070
+
+
+def test_a_pod_being_deleted_leaves_the_endpoints_before_its_prestop_hook(
+    cluster: Cluster,
+) -> None:
+    cluster.namespace("t")
+    cluster.store.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "svc", "namespace": "t"},
+            "spec": {"selector": {"app": "x"}, "ports": [{"port": 80, "targetPort": "http"}]},
+        }
+    )
+    spec = serve_spec(ALL_INTERFACES, lifecycle={"preStop": {"sleep": {"seconds": 30}}})
+    pod = cluster.pods.start("t", "draining", spec, {"app": "x"})
+    wait_for("pod ready", lambda: pod.ready, detail=lambda: (pod.phase, pod.message, logs(pod)))
+    assert [p.name for p in ready_endpoints(cluster.store, cluster.pods, "t", "svc")] == [
+        "draining"
+    ]
+    deleting = threading.Thread(target=cluster.pods.delete, args=(pod, 3.0), daemon=True)
+    deleting.start()
+    stored = lambda: cluster.store.get("Pod", "t", "draining") or {}  # noqa: E731
+    wait_for("deletionTimestamp", lambda: stored().get("metadata", {}).get("deletionTimestamp"))
+    # The preStop sleep is running: the process still answers and is still ready, but no
+    # Service routes to it any more (kube-proxy and the mesh read the same endpoints).
+    assert deleting.is_alive() and pod.ready and not pod.extra.get("deleted")
+    assert httpx.get(f"http://{pod.ip}:8080/healthz", timeout=5).status_code == 200
+    assert pod.terminating
+    assert ready_endpoints(cluster.store, cluster.pods, "t", "svc") == []
+    deleting.join(timeout=30)
+    assert pod.extra["deleted"] and cluster.store.get("Pod", "t", "draining") is None
 
 
 def test_config_map_mount_env_refs_and_run_as_user(cluster: Cluster) -> None:

@@ -158,6 +158,7 @@ def ready_endpoints(pods: list[Pod], service: Obj, port_spec: Obj) -> list[Addre
         if (
             not selector
             or not pod.ready
+            or pod.terminating
             or any(pod.labels.get(k) != v for k, v in selector.items())
         ):
             continue

@@ -2,8 +2,9 @@
 
 - **Project images** (any repository pushed to the twin's registry, by tag or digest): the
   image's tree from ``twin/registry.py`` (its ``rootfs`` is the container's ``/``), its
-  ENTRYPOINT/CMD/ENV/USER/WORKDIR, run with the twin's runtime venv and ``PYTHONPATH`` on the
-  image's project, inside the pod network (``podnet/sitecustomize.py``).
+  ENTRYPOINT/CMD/ENV/USER/WORKDIR, run with the twin's runtime venv (limited to the image
+  lock's ``packages``: ``runtime.ensure_view``) and ``PYTHONPATH`` on the image's project,
+  inside the pod network (``podnet/sitecustomize.py``).
 - **Tool images**, a short explicit table of host tools: ``alpine/git`` (git, with GitHub
   rewritten to the twin's), ``bitnami/kubectl`` (the kubectl shim), ``curlimages/curl`` (curl
   with a ``.curlrc`` of ``connect-to`` lines), ``quay.io/argoproj/kubectl-argo-rollouts``
@@ -52,6 +53,7 @@ class ImageRuntime:
     user: str = ""
     stop_signal: str = "SIGTERM"
     digest: str = ""
+    packages: list[str] = field(default_factory=list)  # the image lock's; empty: the whole venv
 
 
 def _repository(reference: str) -> str:
@@ -107,4 +109,5 @@ class ImageTable:
             user=str(config.get("user") or ""),
             stop_signal=str(config.get("stopsignal") or "SIGTERM"),
             digest=digest,
+            packages=[str(p) for p in config.get("packages") or []],
         )

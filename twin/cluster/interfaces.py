@@ -57,9 +57,16 @@ class Pod:
     ``extra`` keys set by the cluster's runner: ``uid``; ``reason`` (``ErrImagePull``,
     ``CreateContainerConfigError``, ``FailedMount``: the pod stays Pending with ``message``);
     ``mappers`` (container name -> its container-path-to-host-path mapper); ``kubelet_thread``;
-    ``deleted`` (True once deleted, in the last notification). The runner mirrors every pod
-    into the store as a ``Pod`` object (``status.phase``, ``status.podIP``, ``Ready``).
+    ``deletion_timestamp`` (set when its deletion starts: from then on it is no Service's
+    endpoint while its preStop hook and grace period run, as in Kubernetes); ``deleted`` (True
+    once deleted, in the last notification). The runner mirrors every pod into the store as a
+    ``Pod`` object (``status.phase``, ``status.podIP``, ``Ready``, ``metadata.deletionTimestamp``).
     """
+
+    @property
+    def terminating(self) -> bool:
+        """Its deletion has started (or is done): it is no longer any Service's endpoint."""
+        return bool(self.extra.get("deletion_timestamp") or self.extra.get("deleted"))
 
     namespace: str
     name: str

@@ -27,7 +27,7 @@ from twin.cluster.images import ImagePullError, ImageTable
 from twin.cluster.interfaces import Obj, ObjectStore, Pod
 from twin.cluster.ipam import AddressPool, pod_pool, private_loopback
 from twin.cluster.kubelet import Container, Kubelet
-from twin.cluster.runtime import ensure_runtime, ensure_support, unreachable
+from twin.cluster.runtime import ensure_runtime, ensure_support, ensure_view, unreachable
 from twin.cluster.store import now_rfc3339
 from twin.errors import TwinError
 
@@ -92,6 +92,10 @@ class LocalPodRunner:
         if entry is None:
             return
         _, kubelet = entry
+        if not pod.extra.get("deletion_timestamp"):
+            # Endpoints drop the pod now, before its preStop hook runs (Kubernetes' order).
+            pod.extra["deletion_timestamp"] = now_rfc3339()
+            self._notify(pod)
         grace = (
             grace_seconds
             if grace_seconds is not None
@@ -193,6 +197,9 @@ class LocalPodRunner:
                 ensure_runtime(self.home)
             else:
                 ensure_support(self.home)
+            for image in images.values():
+                if image.packages:  # the image lock's packages only, not the whole venv
+                    image.path[0] = str(ensure_view(self.home, image.packages) / "bin")
         for image in images.values():
             if image.rootfs is not None:  # a writable layer per pod: copy the image's tree
                 copy = pod_dir / "rootfs" / image.digest.partition(":")[2][:12]
@@ -274,6 +281,11 @@ class LocalPodRunner:
             self.store.apply(
                 {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod.spec}
             )
+        deletion = pod.extra.get("deletion_timestamp")
+        stored = self.store.get("Pod", pod.namespace, pod.name)
+        if deletion and stored and stored["metadata"].get("deletionTimestamp") != deletion:
+            stored["metadata"]["deletionTimestamp"] = deletion
+            self.store.apply(stored)
         ready = {"type": "Ready", "status": str(pod.ready), "message": pod.message}
         ready["lastTransitionTime"] = now_rfc3339()
         status: Obj = {

@@ -229,8 +229,6 @@ def ready_endpoints(store: ObjectStore, pods: PodRunner, namespace: str, name: s
     found = [
         p
         for p in pods.list(namespace)
-        if p.ready
-        and not p.extra.get("deleted")
-        and all(p.labels.get(k) == v for k, v in selector.items())
+        if p.ready and not p.terminating and all(p.labels.get(k) == v for k, v in selector.items())
     ]
     return sorted(found, key=lambda p: p.name)

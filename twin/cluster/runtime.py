@@ -6,10 +6,18 @@ non-root uid cannot reach it (pyenv under ``/root``), so the runtime is a small 
 ``<home>/cluster/runtime`` made from a system interpreter of the same minor version that every
 user can execute, whose site-packages loads the twin venv's site-packages (``.pth``) and whose
 ``bin/`` holds the twin venv's console scripts with their shebang pointed at it.
+
+An image built from a narrower lock (the service image: ``requirements/serve.txt``) gets a view
+(``ensure_view``): the same kind of small venv whose site-packages is a folder of links to only
+that lock's distributions in the twin venv. Its pods import what the image has and nothing more:
+a module the image lacks fails as it would in the image, and LightGBM does not load
+scikit-learn and SciPy's statistics (the dev lock has them), which cost every pod start seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -21,6 +29,7 @@ from pathlib import Path
 
 from pipelines.io import atomic
 from twin.errors import TwinError
+from twin.registry_dockerfile import normalise
 
 HERE = Path(__file__).resolve().parent
 # Bump to rebuild existing runtimes when their layout changes (4: the warm-up always runs).
@@ -112,6 +121,84 @@ def ensure_runtime(home: Path) -> Path:
     return root
 
 
+def ensure_view(home: Path, packages: list[str]) -> Path:
+    """A runtime whose site-packages links only ``packages`` of the twin venv; its folder.
+
+    Made once per set of packages, under ``<home>/cluster/runtime-views/<key>``.
+
+    Raises:
+        TwinError: A package of the set that the twin venv does not have (the image would
+            have it: the twin's venv is not synced from the same lock).
+    """
+    wanted = sorted(set(packages))
+    key = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+    root = home / "cluster" / "runtime-views" / key
+    marker = root / ".ready"
+    site_packages = Path(sysconfig.get_paths()["purelib"])
+    stamp = f"{RUNTIME_LAYOUT} {site_packages}"
+    if marker.exists() and marker.read_text().strip() == stamp:
+        return root
+    python = _system_python()
+    if python is None:
+        raise TwinError("pod runtime: no python that every user can execute")
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(root)], check=True)  # noqa: S603
+    view = root / "site"
+    view.mkdir()
+    found, scripts = _link_distributions(site_packages, set(wanted), view)
+    missing = sorted(set(wanted) - found)
+    if missing:
+        raise TwinError(
+            f"image runtime: {', '.join(missing)} not installed in the twin's venv "
+            "(run make setup: the venv and the image lock must agree)"
+        )
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    pth = root / "lib" / version / "site-packages" / "_twin_view.pth"
+    pth.write_text(f"import site; site.addsitedir({str(view)!r})\n", encoding="utf-8")
+    _copy_scripts(Path(sys.prefix) / "bin", root / "bin", only=scripts)
+    # The linked packages share the twin venv's bytecode; the view's own top-level modules
+    # (single files linked into it) get theirs here.
+    _warm_modules(root / "bin" / "python", sorted(p.stem for p in view.glob("*.py")))
+    atomic.write_text(marker, f"{stamp}\n")
+    return root
+
+
+def _link_distributions(site: Path, wanted: set[str], view: Path) -> tuple[set[str], set[str]]:
+    """Link every top-level entry of the ``wanted`` distributions into ``view``.
+
+    Returns the distributions found and the names of their console scripts.
+    """
+    found: set[str] = set()
+    scripts: set[str] = set()
+    for dist in importlib.metadata.distributions(path=[str(site)]):
+        name = normalise(dist.metadata["Name"] or "")
+        if name not in wanted:
+            continue
+        found.add(name)
+        scripts.update(e.name for e in dist.entry_points if e.group == "console_scripts")
+        tops = {f.parts[0] for f in dist.files or [] if f.parts and f.parts[0] != ".."}
+        for top in sorted(tops):
+            source, link = site / top, view / top
+            if source.exists() and not link.exists():
+                link.symlink_to(source)
+    return found, scripts
+
+
+def _warm_modules(python: Path, modules: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = "\n".join(
+        [
+            "import importlib",
+            f"for name in {modules!r}:",
+            "    try:",
+            "        importlib.import_module(name)",
+            "    except Exception:",  # a module the view cannot import is the pod's to report
+            "        pass",
+        ]
+    )
+    subprocess.run([str(python), "-c", code], env=env, check=False, capture_output=True)  # noqa: S603
+
+
 def warm_bytecode(python: Path) -> None:
     """Write the bytecode caches of what pods import (those still missing).
 
@@ -142,10 +229,12 @@ def unreachable(home: Path) -> str | None:
     return None
 
 
-def _copy_scripts(source: Path, target: Path) -> None:
+def _copy_scripts(source: Path, target: Path, only: set[str] | None = None) -> None:
     interpreter = f"#!{target / 'python'}\n"
     for script in sorted(source.iterdir()):
         if _SKIP.match(script.name) or not script.is_file():
+            continue
+        if only is not None and script.name not in only:
             continue
         with script.open("rb") as handle:
             first = handle.readline()

@@ -70,6 +70,8 @@ def _ready_pods(week: Week, env: str, template_hash: str | None) -> dict[str, di
             continue
         if template_hash is not None and labels.get(HASH_LABEL) != template_hash:
             continue
+        if pod["metadata"].get("deletionTimestamp"):
+            continue  # being deleted: no Service routes to it while its preStop hook runs
         status = pod.get("status") or {}
         ready = any(
             c.get("type") == "Ready" and c.get("status") == "True"
@@ -81,7 +83,7 @@ def _ready_pods(week: Week, env: str, template_hash: str | None) -> dict[str, di
 
 
 def serving(week: Week, env: str, template_hash: str | None = None) -> list[Serving]:
-    """Every ready strategy pod of ``env`` (of one ReplicaSet) with the model it serves.
+    """Every ready strategy pod of ``env`` (of one ReplicaSet, not being deleted) and its model.
 
     A pod that refuses the metrics request and is no longer ready afterwards was being
     deleted meanwhile (an old ReplicaSet scaling down): it is left out. One still ready is an
