@@ -169,12 +169,17 @@ def runner_env() -> dict[str, str]:
     """The runner image's package caches: this machine's, warm from its own ``make setup``.
 
     A runner image with warm caches is what a self-hosted scale set is built with; without it
-    every job of the week would download the whole lock.
+    every job of the week would download the whole lock. Its jobs install offline
+    (``UV_OFFLINE=1``), as a runner without egress to the index does: online, uv revalidates
+    each of the lock's index pages once the index's 10-minute cache lifetime has passed, 1.3 s
+    of a 2.8 s ``make setup`` against 1.1 s offline (measured on 2 cores), in each of the
+    week's ~45 jobs, and the week would depend on the index answering. A lock entry missing
+    from the cache fails the job, naming it.
     """
     home = Path.home()
     uv_cache = os.environ.get("UV_CACHE_DIR") or str(home / ".cache" / "uv")
     pip_cache = os.environ.get("PIP_CACHE_DIR") or str(home / ".cache" / "pip")
-    return {"UV_CACHE_DIR": uv_cache, "PIP_CACHE_DIR": pip_cache}
+    return {"UV_CACHE_DIR": uv_cache, "PIP_CACHE_DIR": pip_cache, "UV_OFFLINE": "1"}
 
 
 def _ci_checks(root: Path) -> list[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-import pandas as pd
 from pydantic import Field, PositiveInt, model_validator
 
 from pipelines.params_base import StrictModel
+
+# Durations pandas reads as they are (its non-deprecated unit names), checked without pandas.
+_PLAIN_DURATION = re.compile(r"\d+(\.\d+)?(ns|us|ms|s|min|h|D|W)")
 
 Frequency = Literal["daily", "hourly", "minute"]
 AssetClass = Literal["equity", "fx", "crypto", "future"]
@@ -107,6 +110,12 @@ class EventFeatureParams(StrictModel):
 
     @model_validator(mode="after")
     def _lag_is_a_duration(self) -> EventFeatureParams:
+        # Every `pipelines` command loads the params and most never use pandas (0.4-0.6 s to
+        # import): a plain "<number><unit>" is a valid, non-negative pandas duration as it is.
+        if _PLAIN_DURATION.fullmatch(self.availability_lag):
+            return self
+        import pandas as pd
+
         try:
             lag = pd.Timedelta(self.availability_lag)
         except ValueError:

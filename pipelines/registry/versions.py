@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipelines.errors import PipelineError
-from pipelines.registry import tags
+from pipelines.registry import rest, tags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -57,6 +57,13 @@ def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str] |
     Raises:
         RegistryError: The registry cannot be read.
     """
+    if rest.applies(tracking_uri):
+        try:
+            return rest.version_tags(tracking_uri, name, str(version))
+        except rest.RestError as exc:
+            if exc.missing:
+                return None
+            raise RegistryError(f"MLflow registry {tracking_uri}: {exc}") from None
     from mlflow.exceptions import MlflowException
 
     try:
@@ -69,6 +76,15 @@ def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str] |
 
 
 def _set(tracking_uri: str, name: str, version: str, values: dict[str, str]) -> None:
+    if rest.applies(tracking_uri):
+        try:
+            for key, value in values.items():
+                rest.set_version_tag(tracking_uri, name, str(version), key, value)
+        except rest.RestError as exc:
+            raise RegistryError(
+                f"MLflow registry {tracking_uri}: {name} {version}: {exc}"
+            ) from None
+        return
     from mlflow.exceptions import MlflowException
 
     client = client_for(tracking_uri)
@@ -104,6 +120,8 @@ def move_alias(tracking_uri: str, name: str, alias: str, version: str) -> str | 
     Returns:
         The version the alias pointed at before (None when it was unset).
     """
+    if rest.applies(tracking_uri):
+        return _move_alias_rest(tracking_uri, name, alias, str(version))
     from mlflow.exceptions import MlflowException
 
     client = client_for(tracking_uri)
@@ -116,5 +134,19 @@ def move_alias(tracking_uri: str, name: str, alias: str, version: str) -> str | 
             client.set_registered_model_alias(name, f"{alias}-previous", previous)
         client.set_registered_model_alias(name, alias, str(version))
     except MlflowException as exc:
+        raise RegistryError(f"MLflow registry {tracking_uri}: alias {alias}: {exc}") from None
+    return previous
+
+
+def _move_alias_rest(tracking_uri: str, name: str, alias: str, version: str) -> str | None:
+    try:
+        previous: str | None = rest.alias_version(tracking_uri, name, alias)
+    except rest.RestError:
+        previous = None  # unset (as the client path: any failure to read it)
+    try:
+        if previous is not None and previous != version:
+            rest.set_alias(tracking_uri, name, f"{alias}-previous", previous)
+        rest.set_alias(tracking_uri, name, alias, version)
+    except rest.RestError as exc:
         raise RegistryError(f"MLflow registry {tracking_uri}: alias {alias}: {exc}") from None
     return previous
