@@ -15,7 +15,7 @@ TOOLS_DIR ?= .tools
 # test file per worker at a time: files share module fixtures; servers bind free ports and pods
 # take loopback addresses under machine-wide locks, so two files never collide.
 PYTEST_ARGS ?= --durations=30 --numprocesses=2 --dist=loadfile
-# The whole week (37 steps, docs/twin.md): about 20 minutes on 2 cores. CI runs it all;
+# The whole week (37 steps, docs/twin.md): about 16 minutes on 2 cores. CI runs it all;
 # E2E_ARGS='--until "promote B to staging: PR, CI, merge"' stops after a named step.
 E2E_ARGS ?=
 CHECKOV_VENV := $(TOOLS_DIR)/checkov

@@ -107,14 +107,23 @@ def test_any_other_lag_is_checked_by_pandas(lag: str, accepted: bool) -> None:
             EventFeatureParams(availability_lag=lag)
 
 
-def test_the_cli_and_the_params_load_without_pandas(repo_root: Path) -> None:
-    # Most commands (promote, deploy, lint, monitor mark) never use pandas: 0.4-0.6 s each.
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        # Most commands (promote, deploy, lint, monitor mark) never use pandas: 0.4-0.6 s each.
+        ("pipelines.cli", "pandas"),
+        # SciPy's statistics (0.8 s) only where the PSR and DSR are computed (backtest).
+        ("pipelines.training.gate_stage", "scipy"),
+        ("pipelines.monitoring.weekly", "scipy"),
+    ],
+)
+def test_a_command_imports_only_what_it_uses(repo_root: Path, module: str, absent: str) -> None:
     import subprocess
     import sys
 
     code = (
-        "import sys; import pipelines.cli; from pipelines.config import load_params; "
-        f"load_params({str(repo_root / 'params.yaml')!r}); print('pandas' in sys.modules)"
+        f"import sys; import {module}; from pipelines.config import load_params; "
+        f"load_params({str(repo_root / 'params.yaml')!r}); print({absent!r} in sys.modules)"
     )
     done = subprocess.run(  # noqa: S603 - this interpreter
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -174,11 +174,13 @@ def test_psr_fails_closed_when_the_sharpe_estimate_has_no_variance(
 ) -> None:
     # Sharpe 1 per bar; skewness 1 and kurtosis 1 make 1 - skew*SR + (kurt - 1)/4*SR^2 exactly 0:
     # NaN (the gate fails closed), not a division by zero.
+    from scipy import stats  # the module metrics imports when it computes the PSR
+
     r = np.array([0.0, 1.0, 2.0])
-    monkeypatch.setattr(metrics.stats, "skew", lambda _: 1.0)
-    monkeypatch.setattr(metrics.stats, "kurtosis", lambda _, fisher: 1.0)
+    monkeypatch.setattr(stats, "skew", lambda _: 1.0)
+    monkeypatch.setattr(stats, "kurtosis", lambda _, fisher: 1.0)
     assert math.isnan(metrics.probabilistic_sharpe(r))
-    monkeypatch.setattr(metrics.stats, "skew", lambda _: 1.5)  # negative: NaN as well
+    monkeypatch.setattr(stats, "skew", lambda _: 1.5)  # negative: NaN as well
     assert math.isnan(metrics.probabilistic_sharpe(r))
 
 
