@@ -15,11 +15,13 @@ import json
 import posixpath
 import re
 import shlex
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packaging.markers import Marker
+from packaging.utils import canonicalize_name
 
 from twin.errors import TwinError
 
@@ -230,22 +232,17 @@ def image_plan(
     return files, config
 
 
-def normalise(name: str) -> str:
-    """A distribution name as PEP 503 compares them."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _lock_names(text: str) -> set[str]:
     """Distributions a universal lock installs on this (Linux) machine, as in the image.
 
     A line ``name==version ; marker`` counts only when its environment marker holds here
     (``pywin32 ; sys_platform == 'win32'`` does not).
     """
-    names = set()
+    names: set[str] = set()
     for match in re.finditer(r"^([A-Za-z0-9][\w.-]*)==[^\s;\\]+\s*(?:;\s*([^\\\n]+))?", text, re.M):
         marker = (match.group(2) or "").strip()
         if not marker or Marker(marker).evaluate():
-            names.add(normalise(match.group(1)))
+            names.add(canonicalize_name(match.group(1)))
     return names
 
 
@@ -278,15 +275,11 @@ def _synced_packages(
                         )
                     names.update(_lock_names((context / origin).read_text(encoding="utf-8")))
     if names:
-        for folder in config["python_paths"]:
-            pyproject = files.get(posixpath.join(folder, "pyproject.toml"))
-            project = re.search(
-                r'^name\s*=\s*"([^"]+)"',
-                (context / str(pyproject)).read_text(encoding="utf-8"),
-                re.M,
-            )
-            if pyproject and project:
-                names.add(normalise(project.group(1)))
+        for folder in config["python_paths"]:  # each holds a copied pyproject.toml
+            pyproject = context / files[posixpath.join(folder, "pyproject.toml")]
+            project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+            if project.get("name"):
+                names.add(canonicalize_name(project["name"]))
     return sorted(names)
 
 

@@ -8,8 +8,9 @@ calls are plain JSON over HTTP (``/api/2.0/mlflow/...``, the endpoints the clien
 Only where that is the same thing: an ``http(s)://`` tracking server with none of the
 ``MLFLOW_TRACKING_*`` authentication or TLS variables set. With any of them, or a local store
 (``sqlite:///...``), :mod:`pipelines.registry.versions` uses the MLflow client, which handles
-them all. Transient failures (connection refused, 429, 5xx) are retried with backoff, as the
-client retries them.
+them all. :class:`RestClient` has the client's method names and arguments, so the registry
+code is written once for both. Transient failures (connection refused, 429, 5xx) are retried
+with backoff, as the client retries them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 # Set any of these and the MLflow client (which knows them all) makes the call instead.
@@ -46,11 +48,6 @@ class RestError(Exception):
         super().__init__(message)
         self.error_code = error_code
         self.status = status
-
-    @property
-    def missing(self) -> bool:
-        """The named model, version or alias does not exist."""
-        return self.error_code == "RESOURCE_DOES_NOT_EXIST" or self.status == 404
 
 
 def applies(tracking_uri: str) -> bool:
@@ -101,25 +98,42 @@ def call(tracking_uri: str, method: str, endpoint: str, payload: dict[str, str])
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:
-    """The tags of one model version (:class:`RestError` ``missing`` when it does not exist)."""
-    found = call(tracking_uri, "GET", "model-versions/get", {"name": name, "version": version})
-    return {t["key"]: t.get("value", "") for t in found["model_version"].get("tags", [])}
+@dataclass(frozen=True)
+class Version:
+    """The fields of an MLflow ``ModelVersion`` that the delivery calls read."""
+
+    version: str
+    tags: dict[str, str]
 
 
-def set_version_tag(tracking_uri: str, name: str, version: str, key: str, value: str) -> None:
-    """Set one tag on a model version."""
-    payload = {"name": name, "version": version, "key": key, "value": value}
-    call(tracking_uri, "POST", "model-versions/set-tag", payload)
+def _version(found: dict[str, Any]) -> Version:
+    version = found["model_version"]
+    pairs = version.get("tags", [])
+    return Version(str(version["version"]), {t["key"]: t.get("value", "") for t in pairs})
 
 
-def alias_version(tracking_uri: str, name: str, alias: str) -> str:
-    """The version ``alias`` points at (:class:`RestError` when it is unset)."""
-    found = call(tracking_uri, "GET", "registered-models/alias", {"name": name, "alias": alias})
-    return str(found["model_version"]["version"])
+@dataclass(frozen=True)
+class RestClient:
+    """The :class:`mlflow.MlflowClient` methods of a deploy's registry calls, same arguments."""
 
+    tracking_uri: str
 
-def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
-    """Point ``alias`` at ``version``."""
-    payload = {"name": name, "alias": alias, "version": version}
-    call(tracking_uri, "POST", "registered-models/alias", payload)
+    def get_model_version(self, name: str, version: str) -> Version:
+        """One model version (:class:`RestError` with error code when it does not exist)."""
+        payload = {"name": name, "version": version}
+        return _version(call(self.tracking_uri, "GET", "model-versions/get", payload))
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> Version:
+        """The version ``alias`` points at (:class:`RestError` when it is unset)."""
+        payload = {"name": name, "alias": alias}
+        return _version(call(self.tracking_uri, "GET", "registered-models/alias", payload))
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        """Set one tag on a model version."""
+        payload = {"name": name, "version": version, "key": key, "value": value}
+        call(self.tracking_uri, "POST", "model-versions/set-tag", payload)
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version``."""
+        payload = {"name": name, "alias": alias, "version": version}
+        call(self.tracking_uri, "POST", "registered-models/alias", payload)

@@ -27,9 +27,24 @@ def client_for(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
+def _delivery_client(tracking_uri: str) -> tuple[Any, type[Exception]]:
+    """The client of the deploy's, promotion's and rollback's calls, and what it raises.
+
+    Over REST (:class:`rest.RestClient`, no MLflow import) where :func:`rest.applies`;
+    otherwise the MLflow client.
+    """
+    if rest.applies(tracking_uri):
+        return rest.RestClient(tracking_uri), rest.RestError
+    from mlflow.exceptions import MlflowException
+
+    return client_for(tracking_uri), MlflowException
+
+
 def _missing(exc: Exception) -> bool:
     code = str(getattr(exc, "error_code", ""))
-    return "RESOURCE_DOES_NOT_EXIST" in code or "not found" in str(exc).lower()
+    if "RESOURCE_DOES_NOT_EXIST" in code or getattr(exc, "status", None) == 404:
+        return True
+    return "not found" in str(exc).lower()
 
 
 def find_by_digest(tracking_uri: str, name: str, sha256: str) -> Any | None:
@@ -57,18 +72,10 @@ def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str] |
     Raises:
         RegistryError: The registry cannot be read.
     """
-    if rest.applies(tracking_uri):
-        try:
-            return rest.version_tags(tracking_uri, name, str(version))
-        except rest.RestError as exc:
-            if exc.missing:
-                return None
-            raise RegistryError(f"MLflow registry {tracking_uri}: {exc}") from None
-    from mlflow.exceptions import MlflowException
-
+    client, error = _delivery_client(tracking_uri)
     try:
-        found = client_for(tracking_uri).get_model_version(name, str(version))
-    except MlflowException as exc:
+        found = client.get_model_version(name, str(version))
+    except error as exc:
         if _missing(exc):
             return None
         raise RegistryError(f"MLflow registry {tracking_uri}: {exc}") from None
@@ -76,22 +83,11 @@ def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str] |
 
 
 def _set(tracking_uri: str, name: str, version: str, values: dict[str, str]) -> None:
-    if rest.applies(tracking_uri):
-        try:
-            for key, value in values.items():
-                rest.set_version_tag(tracking_uri, name, str(version), key, value)
-        except rest.RestError as exc:
-            raise RegistryError(
-                f"MLflow registry {tracking_uri}: {name} {version}: {exc}"
-            ) from None
-        return
-    from mlflow.exceptions import MlflowException
-
-    client = client_for(tracking_uri)
+    client, error = _delivery_client(tracking_uri)
     try:
         for key, value in values.items():
             client.set_model_version_tag(name, str(version), key, value)
-    except MlflowException as exc:
+    except error as exc:
         raise RegistryError(f"MLflow registry {tracking_uri}: {name} {version}: {exc}") from None
 
 
@@ -120,33 +116,15 @@ def move_alias(tracking_uri: str, name: str, alias: str, version: str) -> str | 
     Returns:
         The version the alias pointed at before (None when it was unset).
     """
-    if rest.applies(tracking_uri):
-        return _move_alias_rest(tracking_uri, name, alias, str(version))
-    from mlflow.exceptions import MlflowException
-
-    client = client_for(tracking_uri)
+    client, error = _delivery_client(tracking_uri)
     try:
         previous: str | None = str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
+    except error:
         previous = None
     try:
         if previous is not None and previous != str(version):
             client.set_registered_model_alias(name, f"{alias}-previous", previous)
         client.set_registered_model_alias(name, alias, str(version))
-    except MlflowException as exc:
-        raise RegistryError(f"MLflow registry {tracking_uri}: alias {alias}: {exc}") from None
-    return previous
-
-
-def _move_alias_rest(tracking_uri: str, name: str, alias: str, version: str) -> str | None:
-    try:
-        previous: str | None = rest.alias_version(tracking_uri, name, alias)
-    except rest.RestError:
-        previous = None  # unset (as the client path: any failure to read it)
-    try:
-        if previous is not None and previous != version:
-            rest.set_alias(tracking_uri, name, f"{alias}-previous", previous)
-        rest.set_alias(tracking_uri, name, alias, version)
-    except rest.RestError as exc:
+    except error as exc:
         raise RegistryError(f"MLflow registry {tracking_uri}: alias {alias}: {exc}") from None
     return previous

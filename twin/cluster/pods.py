@@ -275,15 +275,17 @@ class LocalPodRunner:
         if pod.extra.get("deleted"):
             self.store.delete("Pod", pod.namespace, pod.name)
             return
-        if self.store.get("Pod", pod.namespace, pod.name) is None:
+        stored = self.store.get("Pod", pod.namespace, pod.name)
+        deletion = pod.extra.get("deletion_timestamp")
+        if stored is None:
             meta: Obj = {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels}
             meta["uid"] = pod.extra["uid"]
+            if deletion:
+                meta["deletionTimestamp"] = deletion
             self.store.apply(
                 {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod.spec}
             )
-        deletion = pod.extra.get("deletion_timestamp")
-        stored = self.store.get("Pod", pod.namespace, pod.name)
-        if deletion and stored and stored["metadata"].get("deletionTimestamp") != deletion:
+        elif deletion and stored["metadata"].get("deletionTimestamp") != deletion:
             stored["metadata"]["deletionTimestamp"] = deletion
             self.store.apply(stored)
         ready = {"type": "Ready", "status": str(pod.ready), "message": pod.message}

@@ -27,9 +27,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from pipelines.io import atomic
 from twin.errors import TwinError
-from twin.registry_dockerfile import normalise
 
 HERE = Path(__file__).resolve().parent
 # Bump to rebuild existing runtimes when their layout changes (4: the warm-up always runs).
@@ -171,7 +172,7 @@ def _link_distributions(site: Path, wanted: set[str], view: Path) -> tuple[set[s
     found: set[str] = set()
     scripts: set[str] = set()
     for dist in importlib.metadata.distributions(path=[str(site)]):
-        name = normalise(dist.metadata["Name"] or "")
+        name = canonicalize_name(dist.metadata["Name"] or "")
         if name not in wanted:
             continue
         found.add(name)
