@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "data": ["benchmarks/bench_data.py"],
     "backtest": ["benchmarks/bench_backtest.py"],
     "serving": ["-m", "benchmarks.bench_serving"],
+    "metrics": ["-m", "benchmarks.bench_metrics"],
     "drift": ["benchmarks/bench_drift.py"],
     "scale": ["benchmarks/bench_scale.py"],
 }

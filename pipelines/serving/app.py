@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from pipelines.errors import PipelineError
 from pipelines.registry.bundle import load_bundle, sha256_file
 from pipelines.serving.engine import UNKNOWN, SignalEngine, injection_from_env
+from pipelines.serving.exposition import TextExposition
 from pipelines.serving.metrics import LIVE, SHADOW, ServiceMetrics
 from pipelines.serving.model_check import check_model_parses
 from pipelines.serving.params import ServingParams
@@ -209,10 +210,11 @@ def create_app(
 
 
 def metrics_endpoint(metrics: ServiceMetrics) -> Callable[[Request], Awaitable[Response]]:
-    """The ``/metrics`` route of one service's registry."""
+    """The ``/metrics`` route of one service's registry (series prefixes cached)."""
+    body = TextExposition(metrics.registry)
 
     async def endpoint(_: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(body.render(), media_type=CONTENT_TYPE_LATEST)
 
     return endpoint
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -37,8 +38,17 @@ def _md5(path: Path) -> str:
 
 
 def cluster_training(week: Week) -> str:
-    """``training-pipeline`` on Argo; its outputs against one process on the same inputs."""
-    name, workflow = run_template(week, TEMPLATE, {})
+    """``training-pipeline`` on Argo; its outputs against one process on the same inputs.
+
+    The fresh clone of the commit the workflow checks out (it commits nothing) is restored
+    while the workflow runs.
+    """
+    clone = week.home / "clones" / "training-single"
+    commit = week.git("rev-parse", "main")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        restored = pool.submit(restore_clone, week, clone.name, rev=commit)
+        name, workflow = run_template(week, TEMPLATE, {})
+        restored.result()
     params = yaml.safe_load(week.git("show", "main:params.yaml"))
     tuners = pod_nodes(workflow, "tune-worker")
     splitters = pod_nodes(workflow, "train-splits")
@@ -51,8 +61,6 @@ def cluster_training(week: Week) -> str:
     lock = pushed_lock(workflow)
     pushed = lock_outs(lock, "train")
 
-    clone = week.home / "clones" / "training-single"
-    restore_clone(week, clone.name)
     (clone / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False), encoding="utf-8")
     dvc = str(Path(sys.executable).parent / "dvc")
     _run([dvc, "pull", "--quiet", "tune"], clone, "dvc pull tune", {**os.environ, **week.env})

@@ -73,16 +73,22 @@ def same_as_cluster_and_one_process(week: Week, night: int) -> str:
             f"night {night}: data.yml committed features {committed[:12]}, the cluster's "
             f"fan-out pushed {seen['features'][:12]} from the same drop"
         )
-    clone = week.home / "clones" / f"night-{night}-single"
-    restore_clone(week, clone.name)
-    kept = clone.parent / f"{clone.name}-partitioned"
-    shutil.rmtree(kept, ignore_errors=True)
-    (clone / FEATURES).replace(kept)
-    in_one_process(week, clone, {"data_partitions": 1}, "data", "features")
-    differ = _differences(kept, clone / FEATURES)
-    if differ:
-        raise TwinError(f"night {night}: one process's feature store differs: {differ[:3]}")
-    return "; the cluster's fan-out pushed the same features; one process writes the same bytes"
+    commit = week.git("rev-parse", "main")
+
+    def one_process() -> str:
+        clone = week.home / "clones" / f"night-{night}-single"
+        restore_clone(week, clone.name, rev=commit)
+        kept = clone.parent / f"{clone.name}-partitioned"
+        shutil.rmtree(kept, ignore_errors=True)
+        (clone / FEATURES).replace(kept)
+        in_one_process(week, clone, {"data_partitions": 1}, "data", "features")
+        differ = _differences(kept, clone / FEATURES)
+        if differ:
+            raise TwinError(f"night {night}: one process's feature store differs: {differ[:3]}")
+        return f"one process writes the same bytes (fresh clone of {commit[:12]})"
+
+    week.record.beside("the feature store in one process", one_process)
+    return "; the cluster's fan-out pushed the same features"
 
 
 def _differences(left: Path, right: Path) -> list[str]:

@@ -48,12 +48,17 @@ def nightly(week: Week, night: int, *, restore: bool = False) -> str:
         )
     week.facts[f"night{night}"] = {"run": run["id"], "appended": appended, "last": drop.last}
     detail = f"run {run['id']}: {appended:,} new bars to {drop.last}; '{subject}' by the bot"
-    if not restore:
-        return detail
-    pulled = restore_clone(week, f"night-{night}")
-    if int(pulled["last_run"]["appended"]) != appended:
-        raise TwinError(f"night {night}: the fresh clone's ingest state is not this run's")
-    return detail + "; fresh clone: dvc pull, dvc status clean"
+    if restore:
+        commit = week.git("rev-parse", "main")
+
+        def fresh_clone() -> str:
+            pulled = restore_clone(week, f"night-{night}", rev=commit)
+            if int(pulled["last_run"]["appended"]) != appended:
+                raise TwinError(f"night {night}: the fresh clone's ingest state is not this run's")
+            return f"fresh clone of {commit[:12]}: dvc pull, dvc status clean"
+
+        week.record.beside("the fresh clone", fresh_clone)
+    return detail
 
 
 def _appended(week: Week, run_id: int) -> int:
@@ -65,8 +70,10 @@ def _appended(week: Week, run_id: int) -> int:
     return int(found[-1])
 
 
-def restore_clone(week: Week, name: str, target_stage: str = "data_health") -> dict[str, Any]:
-    """Clone main, ``dvc pull`` ``target_stage`` and its upstream stages, require them clean.
+def restore_clone(
+    week: Week, name: str, target_stage: str = "data_health", rev: str | None = None
+) -> dict[str, Any]:
+    """Clone main (or ``rev``), ``dvc pull`` ``target_stage`` and its upstream, require clean.
 
     Only the data stages before training has run: the model stages' outputs in the committed
     ``dvc.lock`` come from wherever the repository was last trained.
@@ -79,6 +86,8 @@ def restore_clone(week: Week, name: str, target_stage: str = "data_health") -> d
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _run(["git", "clone", "--quiet", str(week.origin), str(target)], week.home, "git clone")
+    if rev is not None:
+        _run(["git", "checkout", "--quiet", rev], target, f"git checkout {rev[:12]}")
     env = {**os.environ, **week.env}
     dvc = str(Path(sys.executable).parent / "dvc")  # the twin's own venv
     remote = f"s3://{env['TWIN_BUCKET_DVC']}/cache"

@@ -57,9 +57,21 @@ def weekly_training(week: Week) -> str:
 
 
 def register_again(week: Week) -> str:
-    """A second registration of the same bundle (fresh clone, DVC pull) gives the same version."""
+    """A second registration of the same bundle (fresh clone, DVC pull) gives the same version.
+
+    It needs nothing the next steps change (the clone is of this commit), so it runs beside
+    them: the dev pull request's CI and merge, the dev deploy (which tags versions, never adds
+    one).
+    """
+    first = dict(week.facts["models"][-1])
+    commit = week.git("rev-parse", "main")
+    week.record.beside("registering again", lambda: _register_again(week, first, commit))
+    return f"bundle {first['sha256'][:12]} of {commit[:12]}"
+
+
+def _register_again(week: Week, first: dict[str, str], commit: str) -> str:
     clone = week.home / "clones" / "register-again"
-    restore_clone(week, "register-again", target_stage="register")
+    restore_clone(week, "register-again", target_stage="register", rev=commit)
     env = {**os.environ, **week.env}
     before = _versions(week)
     proc = subprocess.run(  # noqa: S603
@@ -73,7 +85,6 @@ def register_again(week: Week) -> str:
     if proc.returncode != 0:
         raise TwinError(f"pipelines register (again): {proc.stderr.strip().splitlines()[-1:]}")
     again = json.loads((clone / "models" / "candidate.json").read_text())
-    first = week.facts["models"][-1]
     after = _versions(week)
     if str(again["model_version"]) != first["version"] or after != before:
         raise TwinError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +107,20 @@ def run_lint(root: Path, shared: Path | None = None) -> list[Finding]:
     if shared is None:
         shared = Path(os.environ.get("PIPELINES_SHARED", root.resolve().parent / "shared"))
     schemas = shared if (shared / "schemas").is_dir() else None
-    found: list[Finding] = []
-    for overlay in overlays(root):
-        found += lint_overlay(overlay, str(overlay.relative_to(root)), schemas)
-    argo = root / "deploy" / "argo"
-    if argo.is_dir():
-        found += lint_argo_files(root, argo, schemas)
     workflows = root / ".github" / "workflows"
-    if workflows.is_dir():
-        found += lint_workflows(root, workflows)
-    found += lint_dockerfiles(root)
+    # kustomize and the workflow tools are separate processes: started side by side, the
+    # overlays' own checks run while they work (the findings are sorted at the end).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parts = [pool.submit(lint_workflows, root, workflows)] if workflows.is_dir() else []
+        parts += [
+            pool.submit(lint_overlay, overlay, str(overlay.relative_to(root)), schemas)
+            for overlay in overlays(root)
+        ]
+        found: list[Finding] = []
+        argo = root / "deploy" / "argo"
+        if argo.is_dir():
+            found += lint_argo_files(root, argo, schemas)
+        found += lint_dockerfiles(root)
+        for part in parts:
+            found += part.result()
     return sorted(set(found))

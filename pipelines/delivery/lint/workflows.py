@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -229,9 +230,15 @@ def lint_workflows(root: Path, folder: Path) -> list[Finding]:
             found.append(Finding(rel, "-", "not valid YAML"))
             continue
         found += check_workflow(rel, doc)
-    found += run_check_jsonschema(root, files)
-    found += run_actionlint(root, files)
     scripts = sorted(p for p in (folder.parent / "scripts").glob("*") if p.is_file())
-    found += run_shellcheck(root, scripts)
-    found += run_zizmor(root, folder)
+    # The four tools are separate processes: run side by side, they take the longest one's time.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        tools = [
+            pool.submit(run_check_jsonschema, root, files),
+            pool.submit(run_actionlint, root, files),
+            pool.submit(run_shellcheck, root, scripts),
+            pool.submit(run_zizmor, root, folder),
+        ]
+        for future in tools:
+            found += future.result()
     return found
