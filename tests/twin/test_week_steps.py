@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from twin.errors import TwinError
 from twin.week.steps import Record, Step, run_steps
+
+
+def _pushing(check: Callable[[], str]) -> Callable[[Record], str]:
+    """A step that pushed something and leaves ``check`` (its fresh clone) beside the next."""
+
+    def step(record: Record) -> str:
+        record.beside("the fresh clone", check)
+        return "pushed"
+
+    return step
 
 
 def test_a_passing_check_beside_the_next_steps_adds_its_detail_to_its_own_step() -> None:
     release = threading.Event()
     ran: list[str] = []
 
-    def first(record: Record) -> str:
-        def check() -> str:
-            release.wait(5)
-            return "fresh clone clean"
+    def check() -> str:
+        release.wait(5)
+        return "fresh clone clean"
 
-        record.beside("the fresh clone", check)
-        return "pushed"
+    first = _pushing(check)
 
     def second(record: Record) -> str:
         ran.append("second")
@@ -40,13 +49,11 @@ def test_a_failed_check_fails_its_step_and_stops_the_run_at_the_next_boundary() 
     go = threading.Event()
     ran: list[str] = []
 
-    def first(record: Record) -> str:
-        def check() -> str:
-            go.wait(5)
-            raise TwinError("dvc status after pull is not clean")
+    def check() -> str:
+        go.wait(5)
+        raise TwinError("dvc status after pull is not clean")
 
-        record.beside("the fresh clone", check)
-        return "pushed"
+    first = _pushing(check)
 
     def second(record: Record) -> str:
         go.set()

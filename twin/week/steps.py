@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 from twin.errors import TwinError
@@ -82,13 +83,7 @@ class Record:
         job = Beside(self.current, what, time.monotonic())
 
         def run() -> None:
-            try:
-                job.detail = check()
-            except TwinError as exc:
-                job.error = str(exc)
-            except Exception as exc:  # noqa: BLE001 - the table must name any failure
-                log.error("week: %s (%s) crashed:\n%s", job.step, what, traceback.format_exc())
-                job.error = f"{type(exc).__name__}: {exc}"
+            job.detail, job.error = _attempt(f"{job.step} ({what})", check)
             job.seconds = time.monotonic() - job.started
 
         job.thread = threading.Thread(target=run, name=f"beside: {what}", daemon=True)
@@ -135,6 +130,17 @@ class Record:
         return "\n".join(lines)
 
 
+def _attempt(name: str, work: Callable[[], str]) -> tuple[str, str | None]:
+    """``work``'s detail and no error, or no detail and the error the table names."""
+    try:
+        return work(), None
+    except TwinError as exc:
+        return "", str(exc)
+    except Exception as exc:  # noqa: BLE001 - the table must name any failure
+        log.error("week: %s crashed:\n%s", name, traceback.format_exc())
+        return "", f"{type(exc).__name__}: {exc}"
+
+
 def run_steps(steps: Sequence[Step[Ctx]], ctx: Ctx, record: Record) -> Record:
     """Run ``steps`` in order; after a failure the rest are listed as not run.
 
@@ -150,15 +156,9 @@ def run_steps(steps: Sequence[Step[Ctx]], ctx: Ctx, record: Record) -> Record:
         log.info("week: %s ...", step.name)
         record.current = step.name
         start = time.monotonic()
-        try:
-            detail = step.run(ctx)
-            status = "pass"
-        except TwinError as exc:
-            detail, status, failed = str(exc), "FAIL", True
-        except Exception as exc:  # noqa: BLE001 - the table must name any failure
-            detail = f"{type(exc).__name__}: {exc}"
-            log.error("week: %s crashed:\n%s", step.name, traceback.format_exc())
-            status, failed = "FAIL", True
+        detail, error = _attempt(step.name, partial(step.run, ctx))
+        failed = error is not None
+        status, detail = ("FAIL", str(error)) if failed else ("pass", detail)
         seconds = time.monotonic() - start
         record.outcomes.append(Outcome(step.name, status, seconds, detail))
         log.info("week: %s %s in %.1fs %s", step.name, status, seconds, detail)
