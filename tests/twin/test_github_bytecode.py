@@ -92,6 +92,7 @@ def test_a_job_compiles_once_and_the_next_venv_imports_the_kept_bytecode(tmp_pat
     assert bytecode.harvest(first, cache) == 0  # kept already
     (kept,) = (cache / bytecode.ARCHIVE).glob("*/tinypkg/__pycache__/__init__.*.pyc")
     assert kept.read_bytes() == pyc_of(first).read_bytes()
+    assert kept.stat().st_mode & 0o777 == 0o644  # venvs link it; non-root pods read it
 
     second = venv_with(tmp_path, "job-2", wheel, cache)
     assert pyc_of(second).stat().st_ino == kept.stat().st_ino  # linked in by uv

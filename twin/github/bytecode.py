@@ -59,12 +59,18 @@ def _cached_twin(source: Path, site: Path, index: dict[str, list[Path]]) -> Path
 
 
 def _keep(pyc: Path, target: Path) -> bool:
-    """Copy ``pyc`` to ``target`` atomically (a concurrent job may be writing the same)."""
+    """Copy ``pyc`` to ``target`` atomically (a concurrent job may be writing the same).
+
+    The copy is readable by everyone, as the sources beside it are: venvs link it, and a pod
+    of an image that runs as a non-root user (the twin's pods share the machine's venv) could
+    not read mkstemp's 0600 file and compiled every module it imports at each start.
+    """
     target.parent.mkdir(exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     os.close(handle)
     try:
         shutil.copyfile(pyc, temp)
+        Path(temp).chmod(0o644)
         Path(temp).replace(target)
     except OSError:
         Path(temp).unlink(missing_ok=True)

@@ -150,11 +150,13 @@ class _ServingWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> _ServingWatch:
+    def start(self) -> _ServingWatch:
+        """Start polling."""
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Stop polling (the last poll ends first)."""
         self._stop.set()
         self._thread.join(timeout=30)
 
@@ -173,12 +175,17 @@ class _ServingWatch:
 
 
 def blue_green(week: Week, merge_key: str) -> str:
-    """Staging: the preview is analysed on mirrored live bars, switched, the old kept a while."""
+    """Staging: the preview is analysed on mirrored live bars, switched, the old kept a while.
+
+    The old version's scale-down delay is checked beside the next steps (none of them touches
+    staging): the watch goes on until the old pods are gone.
+    """
     sha = str(week.facts[merge_key])
     old = str(manifest(week, "staging", f"{sha}^1")["model"]["artifact"]["sha256"])
     new = str(manifest(week, "staging", sha)["model"]["artifact"]["sha256"])
     delay = float(_settings(week, "staging")["scale_down_delay_seconds"])
-    with _ServingWatch(week, "staging") as watch:
+    watch = _ServingWatch(week, "staging").start()
+    try:
         detail = deploy_after_merge(week, "staging", merge_key)
         runs = analyses_of_current(week, "staging")
         bad = [r for r in runs if (r.get("status") or {}).get("phase") != "Successful"]
@@ -186,11 +193,25 @@ def blue_green(week: Week, merge_key: str) -> str:
             raise TwinError(
                 f"staging: pre/post-promotion analyses not all Successful: {_phases(runs)}"
             )
+    except BaseException:
+        watch.stop()
+        raise
+    week.record.beside(
+        "the old version's scale-down delay", lambda: _old_kept(week, watch, old, new, delay)
+    )
+    return f"{detail}; analyses {_phases(runs)}"
+
+
+def _old_kept(week: Week, watch: _ServingWatch, old: str, new: str, delay: float) -> str:
+    """The old version served on for the scale-down delay after the switch, then went."""
+    try:
         wait_until(
             "staging: the old version scaled down after the delay",
             lambda: not [p for p in serving(week, "staging") if p.sha256 == old],
             timeout=delay + 120,
         )
+    finally:
+        watch.stop()
     if new not in watch.switched or old not in watch.last_seen:
         raise TwinError(f"staging: the switch from {old[:12]} to {new[:12]} was not observed")
     kept = watch.last_seen[old] - watch.switched[new]
@@ -198,7 +219,7 @@ def blue_green(week: Week, merge_key: str) -> str:
         raise TwinError(
             f"staging: the old version went {kept:.0f}s after the switch, delay {delay:.0f}s"
         )
-    return f"{detail}; analyses {_phases(runs)}; old version kept {kept:.0f}s after the switch"
+    return f"old version kept {kept:.0f}s after the switch"
 
 
 def canary(week: Week, merge_key: str) -> str:
