@@ -170,10 +170,15 @@ def start_areas(home: Path, source: Path) -> None:
     if checkout is not None and "cluster" not in state.load(home)["services"]:
         sys.stdout.write("twin: github settings: need the cluster's Argo address, skipped\n")
     elif checkout is not None:
+        from twin.github import runner_cache
+        from twin.github.actions_setup import machine_uv
         from twin.github.client import GitHubTwinClient
         from twin.iam_roles import create_roles
-        from twin.repo_settings import settings
+        from twin.repo_settings import runner_env, runner_tools, settings
 
+        uv = machine_uv(runner_tools().get("uv"))
+        if uv is not None:
+            runner_cache.warm(checkout, str(uv), runner_env(), home)
         config = settings(home, checkout)
         GitHubTwinClient.from_home(home).configure(**config)
         create_roles(state.load(home)["env"], config)

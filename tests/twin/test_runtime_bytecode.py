@@ -44,3 +44,22 @@ def test_the_warm_imports_load_every_sentinel_module() -> None:
         [sys.executable, "-c", check], check=True, capture_output=True, text=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_bytecode_a_non_root_pod_cannot_read_is_made_readable(tmp_path: Path) -> None:
+    """A 0600 ``.pyc`` (an older twin's uv cache) would be compiled again at every pod start."""
+    cache = tmp_path / "site" / "pkg" / "__pycache__"
+    cache.mkdir(parents=True)
+    private, shared = cache / "mod.cpython-311.pyc", cache / "other.cpython-311.pyc"
+    for path, mode in ((private, 0o600), (shared, 0o644)):
+        path.write_bytes(b"pyc")
+        path.chmod(mode)
+    source = tmp_path / "site" / "pkg" / "secret.py"
+    source.write_text("", encoding="utf-8")
+    source.chmod(0o600)  # not bytecode: left as it is
+
+    assert runtime.readable_bytecode(tmp_path / "site") == 1
+    assert stat.S_IMODE(private.stat().st_mode) == 0o644
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644
+    assert stat.S_IMODE(source.stat().st_mode) == 0o600
+    assert runtime.readable_bytecode(tmp_path / "site") == 0

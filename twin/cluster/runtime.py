@@ -33,8 +33,8 @@ from pipelines.io import atomic
 from twin.errors import TwinError
 
 HERE = Path(__file__).resolve().parent
-# Bump to rebuild existing runtimes when their layout changes (4: the warm-up always runs).
-RUNTIME_LAYOUT = "4"
+# Bump to rebuild existing runtimes when their layout changes (5: bytecode made readable).
+RUNTIME_LAYOUT = "5"
 # Modules that pods import (serve, verify-artifact, smoke, registry-alias, dispatch-rollback).
 _WARM_IMPORTS = (
     "import pipelines.cli, pipelines.serving.serve, pipelines.serving.app, "
@@ -117,6 +117,7 @@ def ensure_runtime(home: Path) -> Path:
         pth.write_text(f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
         _copy_scripts(Path(sys.prefix) / "bin", root / "bin")
         warm_bytecode(root / "bin" / "python")
+        readable_bytecode(site_packages)
         atomic.write_text(marker, f"{stamp}\n")
     ensure_support(home)
     return root
@@ -218,6 +219,27 @@ def warm_bytecode(python: Path) -> None:
     subprocess.run(  # noqa: S603 - the runtime's own interpreter, fixed arguments
         [str(python), "-c", _WARM_IMPORTS], env=env, check=False, capture_output=True
     )
+
+
+def readable_bytecode(site: Path) -> int:
+    """Make every ``.pyc`` under ``site`` readable by others; how many were not.
+
+    The pods run as their image's non-root user on the twin's venv. A bytecode file it cannot
+    read is compiled again from source at every start, silently (1.1 s of a service pod's 1.5 s
+    to ready): uv hardlinks into new venvs whatever its cache holds, and older twins kept job
+    bytecode there as 0600 files (``twin.github.bytecode``).
+    """
+    fixed = 0
+    for folder, _, files in os.walk(site):
+        if not folder.endswith("__pycache__"):
+            continue
+        for name in files:
+            path = Path(folder) / name
+            mode = path.stat().st_mode
+            if name.endswith(".pyc") and not mode & stat.S_IROTH:
+                path.chmod(stat.S_IMODE(mode) | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                fixed += 1
+    return fixed
 
 
 def unreachable(home: Path) -> str | None:
