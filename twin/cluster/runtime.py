@@ -225,9 +225,9 @@ def readable_bytecode(site: Path) -> int:
     """Make every ``.pyc`` under ``site`` readable by others; how many were not.
 
     The pods run as their image's non-root user on the twin's venv. A bytecode file it cannot
-    read is compiled again from source at every start, silently (1.1 s of a service pod's 1.5 s
-    to ready): uv hardlinks into new venvs whatever its cache holds, and older twins kept job
-    bytecode there as 0600 files (``twin.github.bytecode``).
+    read is compiled again from source at every start, silently (a service pod 2.6 s to ready
+    instead of 1.5 s): uv hardlinks into new venvs whatever its cache holds, and older twins
+    kept job bytecode there as 0600 files (``twin.github.bytecode``).
     """
     fixed = 0
     for folder, _, files in os.walk(site):
